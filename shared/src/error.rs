@@ -1,0 +1,125 @@
+//! Typed API errors and their one mapping to HTTP status and error codes (SPEC §2).
+
+use std::fmt;
+
+/// One problem with one field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Every way a request can fail. Handlers return these; `http::error_response` is the only
+/// place that turns them into status codes and bodies.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400 `validation_failed`: the body or query parsed but broke a rule.
+    Validation(Vec<FieldError>),
+    /// 400 `invalid_json`: the body is not JSON or not an object.
+    InvalidJson(String),
+    /// 401: no credentials, or credentials that do not match a live key.
+    Unauthorized,
+    /// 403: valid credentials without the right to this route.
+    Forbidden,
+    /// 404: no such record in this tenant (or no such route).
+    NotFound(String),
+    /// 409 `conflict`.
+    Conflict(String),
+    /// 409 `not_live`.
+    NotLive(String),
+    /// 413: body over 64 KiB.
+    PayloadTooLarge,
+    /// 415: a body that is not declared as JSON.
+    UnsupportedMediaType,
+    /// 429: the store throttled us; the client may retry.
+    Throttled,
+    /// 500: the cause is logged with the request id and never shown.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        ApiError::Internal(cause.to_string())
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Validation(_) | ApiError::InvalidJson(_) => 400,
+            ApiError::Unauthorized => 401,
+            ApiError::Forbidden => 403,
+            ApiError::NotFound(_) => 404,
+            ApiError::Conflict(_) | ApiError::NotLive(_) => 409,
+            ApiError::PayloadTooLarge => 413,
+            ApiError::UnsupportedMediaType => 415,
+            ApiError::Throttled => 429,
+            ApiError::Internal(_) => 500,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) => "validation_failed",
+            ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::NotLive(_) => "not_live",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Throttled => "too_many_requests",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The message a client sees. Internal causes are replaced by a generic sentence.
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::Validation(details) => match details.as_slice() {
+                [one] => format!("{}: {}", one.field, one.message),
+                _ => "The request has invalid fields.".to_string(),
+            },
+            ApiError::InvalidJson(m) => m.clone(),
+            ApiError::Unauthorized => "Missing or invalid API credentials.".to_string(),
+            ApiError::Forbidden => "This key is not allowed to use this route.".to_string(),
+            ApiError::NotFound(m) | ApiError::Conflict(m) | ApiError::NotLive(m) => m.clone(),
+            ApiError::PayloadTooLarge => "The request body is larger than 64 KiB.".to_string(),
+            ApiError::UnsupportedMediaType => {
+                "The request body must be sent as application/json.".to_string()
+            }
+            ApiError::Throttled => "Too many requests; retry with backoff.".to_string(),
+            ApiError::Internal(_) => "Internal error.".to_string(),
+        }
+    }
+
+    pub fn details(&self) -> &[FieldError] {
+        match self {
+            ApiError::Validation(details) => details,
+            _ => &[],
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Internal(cause) => write!(f, "internal error: {cause}"),
+            other => write!(f, "{} ({})", other.code(), other.public_message()),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}

@@ -1,0 +1,203 @@
+//! The HTTP edge shared by every function: credentials from the authorizer, body and query parsing,
+//! the success/list/error envelopes (SPEC §2). Errors become responses here and nowhere else.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, FieldError};
+use crate::tenant::{Environment, Role, Tenant};
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const DEFAULT_LIMIT: usize = 20;
+pub const MAX_LIMIT: usize = 1000;
+
+/// Which keys may call a route (SPEC §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    AdminOnly,
+    PublicOrAdmin,
+}
+
+/// The context fields the authorizer returns (`requestContext.authorizer.lambda`).
+pub mod authorizer_context {
+    pub const ACCOUNT_ID: &str = "accountId";
+    pub const ENVIRONMENT: &str = "environment";
+    pub const ROLE: &str = "role";
+}
+
+pub fn request_id(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    }
+    .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
+/// The caller's tenant, if the authorizer authenticated it and its role may use this route.
+pub fn authorize(req: &Request, access: Access) -> Result<(Tenant, Role), ApiError> {
+    let fields = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.authorizer.as_ref().map(|a| &a.fields),
+        _ => None,
+    }
+    .ok_or(ApiError::Unauthorized)?;
+    let get = |k: &str| fields.get(k).and_then(Value::as_str);
+    let account_id = get(authorizer_context::ACCOUNT_ID).filter(|a| !a.is_empty());
+    let environment = get(authorizer_context::ENVIRONMENT).and_then(Environment::parse);
+    let role = get(authorizer_context::ROLE).and_then(Role::parse);
+    let (Some(account_id), Some(environment), Some(role)) = (account_id, environment, role) else {
+        return Err(ApiError::Unauthorized);
+    };
+    if access == Access::AdminOnly && role != Role::Admin {
+        return Err(ApiError::Forbidden);
+    }
+    Ok((Tenant::new(account_id, environment), role))
+}
+
+fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
+        Body::Empty => &[],
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => &[],
+    }
+}
+
+/// Parses a JSON object body into `T`: 413 over 64 KiB, 415 unless JSON, 400 `invalid_json` for
+/// malformed JSON or a non-object, 400 `validation_failed` naming the field for type errors and
+/// unknown fields.
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let bytes = body_bytes(req);
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let content_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if !bytes.is_empty() && media != "application/json" && !media.ends_with("+json") {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    if bytes.is_empty() {
+        return Err(ApiError::InvalidJson("A JSON object body is required.".into()));
+    }
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::InvalidJson(format!("The body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::InvalidJson("The body must be a JSON object.".into()));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        if let Some(rest) = message.strip_prefix("unknown field `") {
+            let name = rest.split('`').next().unwrap_or_default();
+            let field = if path == "." { name.to_string() } else { format!("{path}.{name}") };
+            return ApiError::Validation(vec![FieldError::new(field, "is not a known field")]);
+        }
+        let field = if path == "." { "body".to_string() } else { path };
+        ApiError::Validation(vec![FieldError::new(field, message)])
+    })
+}
+
+/// Query parameters, refusing names the route does not know (catches typos like `?Status=`).
+pub fn query(req: &Request, allowed: &[&str]) -> Result<BTreeMap<String, String>, ApiError> {
+    let params = req.query_string_parameters();
+    let mut out = BTreeMap::new();
+    let mut errors = Vec::new();
+    for (name, value) in params.iter() {
+        if allowed.contains(&name) {
+            out.insert(name.to_string(), value.to_string());
+        } else {
+            errors.push(FieldError::new(name, "is not a known query parameter"));
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// `limit` of list routes: 1–1000, default 20.
+pub fn limit(params: &BTreeMap<String, String>) -> Result<usize, ApiError> {
+    match params.get("limit") {
+        None => Ok(DEFAULT_LIMIT),
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => Err(ApiError::field("limit", format!("must be an integer from 1 to {MAX_LIMIT}"))),
+        },
+    }
+}
+
+pub fn path_param(req: &Request, name: &str) -> Result<String, ApiError> {
+    req.path_parameters()
+        .first(name)
+        .map(str::to_string)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::NotFound("No such route.".into()))
+}
+
+fn json_response(status: u16, body: &Value) -> Response<Body> {
+    let mut resp = Response::new(Body::Text(body.to_string()));
+    *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+pub fn success(status: u16, data: Value) -> Response<Body> {
+    json_response(status, &json!({"status": "success", "data": data}))
+}
+
+pub fn success_with(status: u16, data: Value, extra: &[(&str, Value)]) -> Response<Body> {
+    let mut body = json!({"status": "success", "data": data});
+    for (k, v) in extra {
+        body[*k] = v.clone();
+    }
+    json_response(status, &body)
+}
+
+pub fn list(data: Vec<Value>, limit: usize, next_cursor: Option<String>) -> Response<Body> {
+    json_response(
+        200,
+        &json!({"status": "success", "data": data, "paging": {"limit": limit, "nextCursor": next_cursor}}),
+    )
+}
+
+pub fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
+    json_response(
+        err.status(),
+        &json!({"status": "error", "error": {
+            "code": err.code(),
+            "message": err.public_message(),
+            "details": err.details(),
+            "requestId": request_id,
+        }}),
+    )
+}
+
+/// Runs a route body and maps its error in the one place; 5xx causes are logged with the request id.
+pub async fn respond<F>(request_id: &str, route: F) -> Response<Body>
+where
+    F: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    match route.await {
+        Ok(resp) => resp,
+        Err(err) => {
+            if err.status() >= 500 {
+                tracing::error!(request_id, error = %err, "request failed");
+            } else {
+                tracing::info!(request_id, status = err.status(), code = err.code(), "request refused");
+            }
+            error_response(&err, request_id)
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The domain crate shared by every function: types, validation, analytics, keys, cursors,
+//! the DynamoDB store and the HTTP envelope.
+
+pub mod analytics;
+pub mod cursor;
+pub mod error;
+pub mod http;
+pub mod keys;
+#[cfg(feature = "local")]
+pub mod local;
+pub mod member;
+pub mod members;
+pub mod patch;
+pub mod store;
+pub mod telemetry;
+pub mod tenant;
+pub mod time;
+pub mod validate;
+
+pub use error::{ApiError, FieldError};

@@ -1,0 +1,441 @@
+//! Members (`account_user`, SPEC §3): the record, the inputs of every route that writes one, and their rules.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::analytics::{ActivityStats, Analytics};
+use crate::error::{ApiError, FieldError};
+use crate::patch::Patch;
+use crate::tenant::Tenant;
+use crate::time::{self, Timestamp};
+use crate::validate;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberStatus {
+    Draft,
+    Live,
+    Paused,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    Mobile,
+    Desktop,
+    Tablet,
+}
+
+pub const EXTERNAL_ID_MAX: usize = 256;
+pub const NAME_MAX: usize = 256;
+pub const SOURCE_MAX: usize = 256;
+pub const TRACK_PHONE_MAX: usize = 20;
+
+/// A member as stored and as returned (with `analytics` added on the way out).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    pub id: String,
+    pub external_id: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub phone_number: Option<String>,
+    pub status: MemberStatus,
+    pub timezone: Option<String>,
+    pub country: Option<String>,
+    pub device: Option<Device>,
+    pub source: Option<String>,
+    pub tags: Option<BTreeMap<String, String>>,
+    pub metadata: Option<Map<String, Value>>,
+    #[serde(with = "time::rfc3339_ms")]
+    pub first_seen_at: Timestamp,
+    #[serde(with = "time::rfc3339_ms::option", default)]
+    pub last_seen_at: Option<Timestamp>,
+    #[serde(with = "time::rfc3339_ms")]
+    pub created_at: Timestamp,
+    #[serde(with = "time::rfc3339_ms")]
+    pub updated_at: Timestamp,
+    /// Activity counters maintained by the stream processor; absent until the first log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<ActivityStats>,
+}
+
+/// The writable fields of a member, each absent, null or set. One type serves create, upsert and PATCH.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MemberInput {
+    #[serde(default)]
+    pub external_id: Patch<String>,
+    #[serde(default)]
+    pub first_name: Patch<String>,
+    #[serde(default)]
+    pub last_name: Patch<String>,
+    #[serde(default)]
+    pub display_name: Patch<String>,
+    #[serde(default)]
+    pub email: Patch<String>,
+    #[serde(default)]
+    pub phone_number: Patch<String>,
+    #[serde(default)]
+    pub status: Patch<MemberStatus>,
+    #[serde(default)]
+    pub timezone: Patch<String>,
+    #[serde(default)]
+    pub country: Patch<String>,
+    #[serde(default)]
+    pub device: Patch<Device>,
+    #[serde(default)]
+    pub source: Patch<String>,
+    #[serde(default)]
+    pub tags: Patch<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub metadata: Patch<Map<String, Value>>,
+}
+
+/// GamifyHost's track-user body (seed 001): `phone` instead of `phoneNumber`, no names or status.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TrackUserInput {
+    #[serde(default)]
+    pub external_id: Patch<String>,
+    #[serde(default)]
+    pub display_name: Patch<String>,
+    #[serde(default)]
+    pub email: Patch<String>,
+    #[serde(default)]
+    pub phone: Patch<String>,
+    #[serde(default)]
+    pub country: Patch<String>,
+    #[serde(default)]
+    pub device: Patch<Device>,
+    #[serde(default)]
+    pub source: Patch<String>,
+    #[serde(default)]
+    pub tags: Patch<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub metadata: Patch<Map<String, Value>>,
+}
+
+/// How a write will use the input, which decides what is required.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// `POST /schema/account_user/record`: `externalId` and `status` required.
+    Create,
+    /// `PATCH …/{id}`: nothing required; `externalId` and `status` cannot be cleared.
+    Patch,
+    /// Track-user and inline upserts: `externalId` required, `status` defaults to `live`.
+    Upsert,
+}
+
+fn check<T>(errors: &mut Vec<FieldError>, field: &str, patch: &Patch<T>, rule: impl Fn(&T) -> Result<(), String>) {
+    if let Patch::Value(v) = patch {
+        if let Err(message) = rule(v) {
+            errors.push(FieldError::new(field, message));
+        }
+    }
+}
+
+impl MemberInput {
+    /// Checks every rule of SPEC §3 and reports all broken ones at once.
+    pub fn validate(&self, mode: WriteMode) -> Result<(), ApiError> {
+        let mut errors = Vec::new();
+        match (&self.external_id, mode) {
+            (Patch::Absent, WriteMode::Create | WriteMode::Upsert) => {
+                errors.push(FieldError::new("externalId", "is required"))
+            }
+            (Patch::Null, _) => errors.push(FieldError::new("externalId", "is required and cannot be null")),
+            _ => {}
+        }
+        check(&mut errors, "externalId", &self.external_id, |v| {
+            validate::required_chars(v, EXTERNAL_ID_MAX)
+        });
+        match (&self.status, mode) {
+            (Patch::Absent, WriteMode::Create) => {
+                errors.push(FieldError::new("status", "is required: draft, live or paused"))
+            }
+            (Patch::Null, _) => errors.push(FieldError::new("status", "cannot be null: draft, live or paused")),
+            _ => {}
+        }
+        for (field, patch) in [
+            ("firstName", &self.first_name),
+            ("lastName", &self.last_name),
+            ("displayName", &self.display_name),
+            ("source", &self.source),
+        ] {
+            check(&mut errors, field, patch, |v| validate::max_chars(v, NAME_MAX));
+        }
+        check(&mut errors, "email", &self.email, |v| validate::email(v));
+        check(&mut errors, "phoneNumber", &self.phone_number, |v| validate::e164(v));
+        check(&mut errors, "timezone", &self.timezone, |v| validate::timezone(v).map(|_| ()));
+        check(&mut errors, "country", &self.country, |v| validate::country(v));
+        check(&mut errors, "tags", &self.tags, validate::tags);
+        check(&mut errors, "metadata", &self.metadata, validate::metadata);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+
+    /// The `externalId` sent, if any.
+    pub fn external_id(&self) -> Option<&str> {
+        self.external_id.value().map(String::as_str)
+    }
+
+    /// A new member from a validated input. `status` defaults to `live` (track-user, inline upsert).
+    pub fn into_new_member(self, id: String, now: Timestamp, seen: bool) -> Member {
+        let mut member = Member {
+            id,
+            external_id: String::new(),
+            first_name: None,
+            last_name: None,
+            display_name: None,
+            email: None,
+            phone_number: None,
+            status: MemberStatus::Live,
+            timezone: None,
+            country: None,
+            device: None,
+            source: None,
+            tags: None,
+            metadata: None,
+            first_seen_at: now,
+            last_seen_at: seen.then_some(now),
+            created_at: now,
+            updated_at: now,
+            activity: None,
+        };
+        member.apply(self, now);
+        member
+    }
+}
+
+impl Member {
+    /// Applies a validated partial update.
+    pub fn apply(&mut self, input: MemberInput, now: Timestamp) {
+        if let Patch::Value(v) = input.external_id {
+            self.external_id = v;
+        }
+        if let Patch::Value(v) = input.status {
+            self.status = v;
+        }
+        input.first_name.apply_to(&mut self.first_name);
+        input.last_name.apply_to(&mut self.last_name);
+        input.display_name.apply_to(&mut self.display_name);
+        input.email.apply_to(&mut self.email);
+        input.phone_number.apply_to(&mut self.phone_number);
+        input.timezone.apply_to(&mut self.timezone);
+        input.country.apply_to(&mut self.country);
+        input.device.apply_to(&mut self.device);
+        input.source.apply_to(&mut self.source);
+        input.tags.apply_to(&mut self.tags);
+        input.metadata.apply_to(&mut self.metadata);
+        self.updated_at = now;
+    }
+
+    pub fn analytics(&self, now: Timestamp) -> Analytics {
+        Analytics::compute(self.activity.as_ref(), self.first_seen_at, now)
+    }
+
+    /// The `account_user` record as the `/schema` routes return it.
+    pub fn to_record(&self, now: Timestamp) -> Value {
+        let mut out = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut out {
+            map.remove("activity");
+            if let Ok(Value::Object(analytics)) = serde_json::to_value(self.analytics(now)) {
+                map.extend(analytics);
+            }
+        }
+        out
+    }
+
+    /// The GamifyHost profile (seed 001) as track-user returns it.
+    pub fn to_profile(&self, tenant: &Tenant, now: Timestamp) -> Value {
+        let analytics = self.analytics(now);
+        let mut out = serde_json::json!({
+            "id": self.id,
+            "partnerId": tenant.account_id,
+            "externalId": self.external_id,
+            "environment": tenant.environment.upper(),
+            "displayName": self.display_name,
+            "firstName": self.first_name,
+            "lastName": self.last_name,
+            "email": self.email,
+            "phone": self.phone_number.clone().unwrap_or_default(),
+            "phoneNumber": self.phone_number,
+            "status": self.status,
+            "timezone": self.timezone,
+            "country": self.country,
+            "device": self.device,
+            "source": self.source,
+            "firstSeenAt": time::format(&self.first_seen_at),
+            "lastSeenAt": self.last_seen_at.as_ref().map(time::format),
+            "createdAt": time::format(&self.created_at),
+            "updatedAt": time::format(&self.updated_at),
+            "tags": self.tags,
+            "metadata": self.metadata,
+        });
+        if let (Value::Object(map), Ok(Value::Object(a))) = (&mut out, serde_json::to_value(analytics)) {
+            map.extend(a);
+        }
+        out
+    }
+}
+
+impl TrackUserInput {
+    /// Maps the GamifyHost body onto the member input; `phone` is ≤ 20 characters and E.164.
+    pub fn into_member_input(self) -> Result<MemberInput, ApiError> {
+        if self.external_id.is_absent() || matches!(self.external_id, Patch::Null) {
+            return Err(ApiError::field(
+                "externalId",
+                "is required: Invalid request body (missing externalId)",
+            ));
+        }
+        let mut errors = Vec::new();
+        check(&mut errors, "phone", &self.phone, |v| {
+            validate::max_chars(v, TRACK_PHONE_MAX)?;
+            validate::e164(v)
+        });
+        let input = MemberInput {
+            external_id: self.external_id,
+            display_name: self.display_name,
+            email: self.email,
+            country: self.country,
+            device: self.device,
+            source: self.source,
+            tags: self.tags,
+            metadata: self.metadata,
+            ..MemberInput::default()
+        };
+        if let Err(ApiError::Validation(more)) = input.validate(WriteMode::Upsert) {
+            errors.extend(more);
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        Ok(MemberInput {
+            phone_number: self.phone,
+            ..input
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> MemberInput {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn absent_null_and_values_are_distinguished() {
+        let input = parse(r#"{"email": null, "firstName": "Ada"}"#);
+        assert_eq!(input.email, Patch::Null);
+        assert_eq!(input.first_name, Patch::Value("Ada".into()));
+        assert_eq!(input.last_name, Patch::Absent);
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_by_name() {
+        let err = serde_json::from_str::<MemberInput>(r#"{"externalID": "x"}"#).unwrap_err();
+        assert!(err.to_string().contains("externalID"), "{err}");
+    }
+
+    #[test]
+    fn enums_accept_only_their_values() {
+        for s in ["draft", "live", "paused"] {
+            assert!(serde_json::from_str::<MemberInput>(&format!(r#"{{"status":"{s}"}}"#)).is_ok());
+        }
+        for d in ["mobile", "desktop", "tablet"] {
+            assert!(serde_json::from_str::<MemberInput>(&format!(r#"{{"device":"{d}"}}"#)).is_ok());
+        }
+        for bad in [r#"{"status":"LIVE"}"#, r#"{"status":"active"}"#, r#"{"device":"tv"}"#] {
+            assert!(serde_json::from_str::<MemberInput>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn create_requires_external_id_and_status() {
+        let err = parse("{}").validate(WriteMode::Create).unwrap_err();
+        let fields: Vec<_> = err.details().iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(fields, ["externalId", "status"]);
+        assert!(parse(r#"{"externalId":"u1"}"#).validate(WriteMode::Upsert).is_ok());
+        assert!(parse("{}").validate(WriteMode::Patch).is_ok());
+        assert!(parse(r#"{"status":null}"#).validate(WriteMode::Patch).is_err());
+        assert!(parse(r#"{"externalId":null}"#).validate(WriteMode::Patch).is_err());
+    }
+
+    #[test]
+    fn field_limits() {
+        let ok = format!(r#"{{"externalId":"{}","firstName":"{}"}}"#, "a".repeat(256), "b".repeat(256));
+        assert!(parse(&ok).validate(WriteMode::Upsert).is_ok());
+        let long_id = format!(r#"{{"externalId":"{}"}}"#, "a".repeat(257));
+        assert_eq!(parse(&long_id).validate(WriteMode::Upsert).unwrap_err().details()[0].field, "externalId");
+        for field in ["firstName", "lastName", "displayName", "source"] {
+            let bad = format!(r#"{{"externalId":"x","{field}":"{}"}}"#, "a".repeat(257));
+            let err = parse(&bad).validate(WriteMode::Upsert).unwrap_err();
+            assert_eq!(err.details()[0].field, field);
+        }
+        let bad = parse(r#"{"externalId":"","phoneNumber":"0791 123","country":"XX","timezone":"Nowhere","email":"nope"}"#);
+        let err = bad.validate(WriteMode::Upsert).unwrap_err();
+        let fields: Vec<_> = err.details().iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(fields, ["externalId", "email", "phoneNumber", "timezone", "country"]);
+    }
+
+    #[test]
+    fn patch_applies_and_clears() {
+        let now = time::now();
+        let mut m = parse(r#"{"externalId":"u1","email":"a@b.co","status":"live"}"#).into_new_member("id".into(), now, false);
+        assert_eq!(m.email.as_deref(), Some("a@b.co"));
+        assert_eq!(m.last_seen_at, None);
+        m.apply(parse(r#"{"email":null,"device":"mobile"}"#), now);
+        assert_eq!(m.email, None);
+        assert_eq!(m.device, Some(Device::Mobile));
+        assert_eq!(m.external_id, "u1");
+    }
+
+    #[test]
+    fn track_user_phone_rules() {
+        let t = |json: &str| serde_json::from_str::<TrackUserInput>(json).unwrap().into_member_input();
+        assert!(t(r#"{"externalId":"u","phone":"+14155552671"}"#).is_ok());
+        assert!(t(r#"{"externalId":"u","phone":"+1 415 555 2671"}"#).is_err());
+        assert!(t(r#"{"externalId":"u","phone":"+123456789012345678901"}"#).is_err());
+        let err = t(r#"{"displayName":"x"}"#).unwrap_err();
+        assert!(err.public_message().contains("missing externalId"));
+        let m = t(r#"{"externalId":"u","phone":"+14155552671"}"#).unwrap();
+        assert_eq!(m.phone_number, Patch::Value("+14155552671".into()));
+    }
+}
+
+impl MemberInput {
+    /// The stored attributes this input changes: `Some` sets, `None` removes. `externalId` is left out:
+    /// changing it moves the record (see `Store::replace_member`).
+    pub fn changes(&self) -> Vec<(&'static str, Option<Value>)> {
+        fn push<T: Serialize>(out: &mut Vec<(&'static str, Option<Value>)>, name: &'static str, p: &Patch<T>) {
+            match p {
+                Patch::Absent => {}
+                Patch::Null => out.push((name, None)),
+                Patch::Value(v) => out.push((name, serde_json::to_value(v).ok())),
+            }
+        }
+        let mut out = Vec::new();
+        push(&mut out, "firstName", &self.first_name);
+        push(&mut out, "lastName", &self.last_name);
+        push(&mut out, "displayName", &self.display_name);
+        push(&mut out, "email", &self.email);
+        push(&mut out, "phoneNumber", &self.phone_number);
+        push(&mut out, "status", &self.status);
+        push(&mut out, "timezone", &self.timezone);
+        push(&mut out, "country", &self.country);
+        push(&mut out, "device", &self.device);
+        push(&mut out, "source", &self.source);
+        push(&mut out, "tags", &self.tags);
+        push(&mut out, "metadata", &self.metadata);
+        out
+    }
+}

@@ -1,0 +1,568 @@
+//! The DynamoDB store behind a narrow interface. One table (see `template.yaml`):
+//!
+//! | item | PK | SK | GSI1PK / GSI1SK |
+//! |---|---|---|---|
+//! | API key | `KEY#{apiKey}` | `KEY` | |
+//! | account | `ACCOUNT#{accountId}` | `ACCOUNT` | |
+//! | member | `T#{acct}#{env}#EXT#{externalId}` | `MEMBER` | `T#{acct}#{env}#MEMBERS` / member id |
+//! | member id → externalId | `T#{acct}#{env}#MEMBER#{id}` | `ID` | |
+//!
+//! Members are keyed by tenant + `externalId` (SPEC §8), so uniqueness is the primary key itself and
+//! the hot track-user path is one conditional write. The id item lets `{id}` lookups stay strongly
+//! consistent; later issues put a member's logs and progress under the same `…#MEMBER#{id}` partition.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use serde::{Deserialize, Serialize};
+
+use crate::cursor::Position;
+use crate::error::ApiError;
+use crate::keys::KeyRecord;
+use crate::member::{Member, MemberInput, MemberStatus};
+use crate::tenant::Tenant;
+use crate::time::{self, Timestamp};
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug)]
+pub enum StoreError {
+    /// A condition on a unique key failed: the record exists.
+    Conflict,
+    /// A concurrent writer changed the record first; the caller may re-read and retry.
+    Contended,
+    Throttled,
+    Other(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => ApiError::Conflict("The record already exists.".into()),
+            StoreError::Contended => ApiError::Conflict("The record was changed concurrently; retry.".into()),
+            StoreError::Throttled => ApiError::Throttled,
+            StoreError::Other(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
+fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(err: SdkError<E, R>) -> StoreError {
+    match err.code() {
+        Some("ConditionalCheckFailedException") => StoreError::Conflict,
+        Some("TransactionConflictException") => StoreError::Contended,
+        Some("ThrottlingException" | "ProvisionedThroughputExceededException" | "RequestLimitExceeded") => {
+            StoreError::Throttled
+        }
+        Some("TransactionCanceledException") => {
+            // The message lists one reason per item: "[ConditionalCheckFailed, None]".
+            let message = err.message().unwrap_or_default().to_string();
+            if message.contains("ConditionalCheckFailed") {
+                StoreError::Conflict
+            } else if message.contains("TransactionConflict") {
+                StoreError::Contended
+            } else if message.contains("Throttling") || message.contains("ProvisionedThroughputExceeded") {
+                StoreError::Throttled
+            } else {
+                StoreError::Other(format!("transaction cancelled: {message}"))
+            }
+        }
+        _ => StoreError::Other(format!("{:?}", err.into_service_error_or_raw())),
+    }
+}
+
+trait IntoServiceErrorOrRaw {
+    fn into_service_error_or_raw(self) -> String;
+}
+
+impl<E: std::fmt::Debug, R: std::fmt::Debug> IntoServiceErrorOrRaw for SdkError<E, R> {
+    fn into_service_error_or_raw(self) -> String {
+        match self {
+            SdkError::ServiceError(e) => format!("{:?}", e.err()),
+            other => format!("{other:?}"),
+        }
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Other(format!("encode item: {e}")))
+}
+
+fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Other(format!("decode item: {e}")))
+}
+
+/// The attributes DynamoDB Local and AWS accept from every client of the local run.
+pub const LOCAL_REGION: &str = "us-east-1";
+pub const LOCAL_ACCESS_KEY: &str = "local";
+
+#[derive(Serialize, Deserialize)]
+struct MemberItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    #[serde(flatten)]
+    member: Member,
+}
+
+#[derive(Serialize, Deserialize)]
+struct KeyItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(flatten)]
+    key: KeyRecord,
+}
+
+/// An operator-created account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    #[serde(with = "time::rfc3339_ms")]
+    pub created_at: Timestamp,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AccountItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(flatten)]
+    account: Account,
+}
+
+/// Filters of `GET /schema/account_user/record` other than `externalId` (a direct lookup).
+#[derive(Debug, Clone, Default)]
+pub struct MemberFilter {
+    pub status: Option<MemberStatus>,
+    pub email: Option<String>,
+}
+
+fn member_pk(tenant: &Tenant, external_id: &str) -> String {
+    format!("{}#EXT#{external_id}", tenant.key_prefix())
+}
+
+fn member_id_pk(tenant: &Tenant, id: &str) -> String {
+    format!("{}#MEMBER#{id}", tenant.key_prefix())
+}
+
+fn members_index_pk(tenant: &Tenant) -> String {
+    format!("{}#MEMBERS", tenant.key_prefix())
+}
+
+const MEMBER_SK: &str = "MEMBER";
+const MEMBER_ID_SK: &str = "ID";
+pub const GSI1: &str = "GSI1";
+
+#[derive(Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// A client for DynamoDB Local: fixed dummy credentials and region so every local client
+    /// (functions, admin CLI, tests) sees the same data.
+    pub fn local_client(endpoint: &str) -> Client {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(LOCAL_REGION))
+            .credentials_provider(Credentials::new(LOCAL_ACCESS_KEY, LOCAL_ACCESS_KEY, None, None, "local"))
+            .endpoint_url(endpoint)
+            .build();
+        Client::from_conf(config)
+    }
+
+    /// `TABLE_NAME` names the table; `DYNAMODB_ENDPOINT`, when set, points at DynamoDB Local.
+    /// Built once per cold start; makes no network call.
+    pub async fn from_env() -> Self {
+        let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "gamify".to_string());
+        let client = match std::env::var("DYNAMODB_ENDPOINT") {
+            Ok(endpoint) if !endpoint.is_empty() => Self::local_client(&endpoint),
+            _ => Client::new(&aws_config::defaults(BehaviorVersion::latest()).load().await),
+        };
+        Self::new(client, table)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    // ---- accounts and keys ----
+
+    pub async fn get_key(&self, api_key: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("KEY#{api_key}")))
+            .key("SK", s("KEY"))
+            .send()
+            .await
+            .map_err(classify)?;
+        out.item.map(|i| from_item::<KeyItem>(i).map(|k| k.key)).transpose()
+    }
+
+    /// Stores an account with its keys, all or nothing.
+    pub async fn create_account(&self, account: &Account, keys: &[KeyRecord]) -> Result<(), StoreError> {
+        let mut items = vec![to_item(&AccountItem {
+            pk: format!("ACCOUNT#{}", account.id),
+            sk: "ACCOUNT".into(),
+            account: account.clone(),
+        })?];
+        for key in keys {
+            items.push(to_item(&KeyItem {
+                pk: format!("KEY#{}", key.api_key),
+                sk: "KEY".into(),
+                key: key.clone(),
+            })?);
+        }
+        let mut tx = self.client.transact_write_items();
+        for item in items {
+            tx = tx.transact_items(self.put_new(item)?);
+        }
+        tx.send().await.map_err(classify)?;
+        Ok(())
+    }
+
+    pub async fn get_account(&self, account_id: &str) -> Result<Option<Account>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("ACCOUNT#{account_id}")))
+            .key("SK", s("ACCOUNT"))
+            .send()
+            .await
+            .map_err(classify)?;
+        out.item.map(|i| from_item::<AccountItem>(i).map(|a| a.account)).transpose()
+    }
+
+    // ---- members ----
+
+    fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn member_items(&self, tenant: &Tenant, member: &Member) -> Result<(Item, Item), StoreError> {
+        let item = to_item(&MemberItem {
+            pk: member_pk(tenant, &member.external_id),
+            sk: MEMBER_SK.into(),
+            gsi1pk: members_index_pk(tenant),
+            gsi1sk: member.id.clone(),
+            member: member.clone(),
+        })?;
+        let id_item = HashMap::from([
+            ("PK".to_string(), s(member_id_pk(tenant, &member.id))),
+            ("SK".to_string(), s(MEMBER_ID_SK)),
+            ("externalId".to_string(), s(member.external_id.clone())),
+        ]);
+        Ok((item, id_item))
+    }
+
+    /// Creates a member; `Conflict` when its `externalId` is taken. Uniqueness is the table's
+    /// primary key, checked inside the transaction, so concurrent creates cannot both win.
+    pub async fn insert_member(&self, tenant: &Tenant, member: &Member) -> Result<(), StoreError> {
+        let (item, id_item) = self.member_items(tenant, member)?;
+        self.transact_with_retry(|| {
+            Ok(vec![self.put_new(item.clone())?, self.put_new(id_item.clone())?])
+        })
+        .await
+    }
+
+    /// Runs a transaction, retrying only when DynamoDB reports a conflicting concurrent transaction
+    /// (its outcome is then unknown to us, so the conditions must be evaluated again).
+    async fn transact_with_retry(
+        &self,
+        build: impl Fn() -> Result<Vec<TransactWriteItem>, StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut attempt = 0u32;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(build()?))
+                .send()
+                .await
+                .map_err(classify);
+            match result {
+                Err(StoreError::Contended) if attempt < 8 => {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                other => return other.map(|_| ()),
+            }
+        }
+    }
+
+    pub async fn member_by_external_id(&self, tenant: &Tenant, external_id: &str) -> Result<Option<Member>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(member_pk(tenant, external_id)))
+            .key("SK", s(MEMBER_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        out.item.map(|i| from_item::<MemberItem>(i).map(|m| m.member)).transpose()
+    }
+
+    pub async fn member_by_id(&self, tenant: &Tenant, id: &str) -> Result<Option<Member>, StoreError> {
+        // The externalId may change between the two reads; a second round sees the new one.
+        for _ in 0..3 {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("PK", s(member_id_pk(tenant, id)))
+                .key("SK", s(MEMBER_ID_SK))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(classify)?;
+            let Some(AttributeValue::S(external_id)) = out.item.and_then(|mut i| i.remove("externalId")) else {
+                return Ok(None);
+            };
+            match self.member_by_external_id(tenant, &external_id).await? {
+                Some(m) if m.id == id => return Ok(Some(m)),
+                _ => continue,
+            }
+        }
+        Ok(None)
+    }
+
+    /// Updates the fields `input` changes on the member with this `externalId`, in one write.
+    /// `None` when no such member exists. `seen` also moves `lastSeenAt` (track-user, activity).
+    pub async fn update_member(
+        &self,
+        tenant: &Tenant,
+        external_id: &str,
+        input: &MemberInput,
+        now: Timestamp,
+        seen: bool,
+    ) -> Result<Option<Member>, StoreError> {
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut sets = vec!["#updatedAt = :now".to_string()];
+        let mut removes = Vec::new();
+        names.insert("#updatedAt".to_string(), "updatedAt".to_string());
+        values.insert(":now".to_string(), s(time::format(&now)));
+        if seen {
+            names.insert("#lastSeenAt".to_string(), "lastSeenAt".to_string());
+            sets.push("#lastSeenAt = :now".to_string());
+        }
+        for (i, (name, value)) in input.changes().into_iter().enumerate() {
+            let placeholder = format!("#f{i}");
+            names.insert(placeholder.clone(), name.to_string());
+            match value {
+                Some(v) => {
+                    let av = serde_dynamo::to_attribute_value(v)
+                        .map_err(|e| StoreError::Other(format!("encode {name}: {e}")))?;
+                    values.insert(format!(":v{i}"), av);
+                    sets.push(format!("{placeholder} = :v{i}"));
+                }
+                None => removes.push(placeholder),
+            }
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(member_pk(tenant, external_id)))
+            .key("SK", s(MEMBER_SK))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(PK)")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(classify);
+        match result {
+            Ok(out) => out
+                .attributes
+                .map(|i| from_item::<MemberItem>(i).map(|m| m.member))
+                .transpose(),
+            Err(StoreError::Conflict) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Moves a member to a new `externalId` (the key), keeping its id: deletes the old item only if
+    /// unchanged since it was read, creates the new one only if the new `externalId` is free.
+    pub async fn replace_member(&self, tenant: &Tenant, old: &Member, new: &Member) -> Result<(), StoreError> {
+        let (item, id_item) = self.member_items(tenant, new)?;
+        let delete_old = Delete::builder()
+            .table_name(&self.table)
+            .key("PK", s(member_pk(tenant, &old.external_id)))
+            .key("SK", s(MEMBER_SK))
+            .condition_expression("updatedAt = :seen")
+            .expression_attribute_values(":seen", s(time::format(&old.updated_at)))
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let put_id = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(id_item))
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete_old).build())
+            .transact_items(self.put_new(item)?)
+            .transact_items(TransactWriteItem::builder().put(put_id).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                // Which condition failed decides the answer: the old item (changed meanwhile) or the new key (taken).
+                let message = err.message().unwrap_or_default().to_string();
+                match message.split_once('[').map(|(_, r)| r.split(',').map(str::trim).collect::<Vec<_>>()) {
+                    Some(reasons) if reasons.first().is_some_and(|r| r.starts_with("ConditionalCheckFailed")) => {
+                        Err(StoreError::Contended)
+                    }
+                    _ => Err(classify(err)),
+                }
+            }
+        }
+    }
+
+    /// Deletes a member and its id item. `false` when it was already gone.
+    pub async fn delete_member(&self, tenant: &Tenant, member: &Member) -> Result<bool, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key("PK", s(member_pk(tenant, &member.external_id)))
+            .key("SK", s(MEMBER_SK))
+            .condition_expression("id = :id")
+            .expression_attribute_values(":id", s(member.id.clone()))
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let delete_id = Delete::builder()
+            .table_name(&self.table)
+            .key("PK", s(member_id_pk(tenant, &member.id)))
+            .key("SK", s(MEMBER_ID_SK))
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let result = self
+            .transact_with_retry(|| {
+                Ok(vec![
+                    TransactWriteItem::builder().delete(delete.clone()).build(),
+                    TransactWriteItem::builder().delete(delete_id.clone()).build(),
+                ])
+            })
+            .await;
+        match result {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One page of a tenant's members, newest first, at most `limit` long.
+    pub async fn list_members(
+        &self,
+        tenant: &Tenant,
+        filter: &MemberFilter,
+        limit: usize,
+        start: Option<Position>,
+    ) -> Result<(Vec<Member>, Option<Position>), StoreError> {
+        let mut names = HashMap::from([("#pk".to_string(), "GSI1PK".to_string())]);
+        let mut values = HashMap::from([(":pk".to_string(), s(members_index_pk(tenant)))]);
+        let mut conditions = Vec::new();
+        if let Some(status) = filter.status {
+            names.insert("#status".into(), "status".into());
+            values.insert(":status".into(), s(format!("{status:?}").to_lowercase()));
+            conditions.push("#status = :status");
+        }
+        if let Some(email) = &filter.email {
+            names.insert("#email".into(), "email".into());
+            values.insert(":email".into(), s(email.clone()));
+            conditions.push("#email = :email");
+        }
+        let filter_expression = (!conditions.is_empty()).then(|| conditions.join(" AND "));
+
+        let mut members = Vec::new();
+        let mut position = start.map(|p| p.into_iter().map(|(k, v)| (k, s(v))).collect::<Item>());
+        // A filter can make pages sparse; a bounded number of rounds keeps latency predictable,
+        // and the cursor continues where the last round stopped.
+        for _ in 0..10 {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("#pk = :pk")
+                .set_filter_expression(filter_expression.clone())
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .scan_index_forward(false)
+                .limit((limit - members.len()) as i32)
+                .set_exclusive_start_key(position.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in out.items.unwrap_or_default() {
+                members.push(from_item::<MemberItem>(item)?.member);
+            }
+            position = out.last_evaluated_key;
+            if position.is_none() || members.len() >= limit {
+                break;
+            }
+        }
+        let next = position.map(|key| {
+            key.into_iter()
+                .filter_map(|(k, v)| match v {
+                    AttributeValue::S(v) => Some((k, v)),
+                    _ => None,
+                })
+                .collect()
+        });
+        Ok((members, next))
+    }
+}
+
+fn backoff(attempt: u32) -> Duration {
+    // Small jittered exponential backoff; jitter from the clock is enough to de-synchronise writers.
+    let jitter = u64::from(time::now().timestamp_subsec_micros() % 10);
+    Duration::from_millis(5 * (1u64 << attempt.min(6)) + jitter)
+}

@@ -1,0 +1,82 @@
+//! Tenancy (SPEC §1): every record belongs to one (account, environment).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Live,
+    Test,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Live => "live",
+            Environment::Test => "test",
+        }
+    }
+
+    /// GamifyHost's spelling in track-user answers.
+    pub fn upper(self) -> &'static str {
+        match self {
+            Environment::Live => "LIVE",
+            Environment::Test => "TEST",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "live" => Some(Environment::Live),
+            "test" => Some(Environment::Test),
+            _ => None,
+        }
+    }
+}
+
+/// What a caller may do (SPEC §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Secret key + secret: everything.
+    Admin,
+    /// Public key alone: track-user routes only.
+    Public,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Public => "public",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "public" => Some(Role::Public),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Tenant {
+    pub account_id: String,
+    pub environment: Environment,
+}
+
+impl Tenant {
+    pub fn new(account_id: impl Into<String>, environment: Environment) -> Self {
+        Self {
+            account_id: account_id.into(),
+            environment,
+        }
+    }
+
+    /// Prefix of every partition key of this tenant: no key of one tenant can name another's item.
+    pub fn key_prefix(&self) -> String {
+        format!("T#{}#{}", self.account_id, self.environment.as_str())
+    }
+}

@@ -118,8 +118,8 @@ impl Analytics {
                 .points_by_day
                 .iter()
                 .filter(|(d, _)| in_last_days(**d, today, n))
-                .map(|(_, p)| p)
-                .sum::<f64>()
+                // A fold from +0.0: `Sum for f64` starts at -0.0, which would print as `-0.0`.
+                .fold(0.0, |acc, (_, p)| acc + p)
         };
         let (plays7d, active7) = sum_plays(7);
         let (plays30d, active30) = sum_plays(30);

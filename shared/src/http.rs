@@ -201,3 +201,16 @@ where
         }
     }
 }
+
+/// API Gateway's route key, e.g. `GET /schema/account_user/record/{id}`: functions dispatch on it.
+pub fn route_key(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.clone(),
+        _ => None,
+    }
+    .unwrap_or_default()
+}
+
+pub fn no_such_route() -> ApiError {
+    ApiError::NotFound("No such route.".into())
+}

@@ -66,7 +66,7 @@ fn random_hex(bytes: usize) -> String {
 }
 
 /// A freshly generated key set for one environment, with the plain secret shown once.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedKeys {
     pub api_key: String,

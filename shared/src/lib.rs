@@ -1,6 +1,7 @@
 //! The domain crate shared by every function: types, validation, analytics, keys, cursors,
 //! the DynamoDB store and the HTTP envelope.
 
+pub mod accounts;
 pub mod analytics;
 pub mod cursor;
 pub mod error;

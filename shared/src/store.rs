@@ -202,9 +202,14 @@ impl Store {
         let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "gamify".to_string());
         let client = match std::env::var("DYNAMODB_ENDPOINT") {
             Ok(endpoint) if !endpoint.is_empty() => Self::local_client(&endpoint),
-            _ => Client::new(&aws_config::defaults(BehaviorVersion::latest()).load().await),
+            _ => Self::aws_client().await,
         };
         Self::new(client, table)
+    }
+
+    /// A client from the standard AWS configuration chain (environment variables in Lambda).
+    pub async fn aws_client() -> Client {
+        Client::new(&aws_config::defaults(BehaviorVersion::latest()).load().await)
     }
 
     pub fn client(&self) -> &Client {

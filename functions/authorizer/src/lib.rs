@@ -1,1 +1,101 @@
+//! API Gateway HTTP API Lambda authorizer (payload 2.0, simple responses).
+//!
+//! It authenticates: `x-api-key` (+ `x-api-secret` for secret keys) → account, environment, role.
+//! It always answers `isAuthorized: true`, with the principal in the context when the credentials
+//! are valid and without it otherwise, so that the function answers 401/403 in the product's error
+//! envelope with a request id (a simple-response deny would be API Gateway's bare 403 for both).
+//! Authorization (which role may call which route) is `shared::http::authorize`, in one place.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::apigw::{ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request};
+use serde_json::{json, Value};
+use shared::http::authorizer_context as ctx;
+use shared::keys::{self, Credentials, KeyRecord};
+use shared::store::{Store, StoreError};
+
+pub struct Authorizer {
+    store: Store,
+    /// Key records per warm instance, so most requests cost no read; a key's status change is
+    /// seen within `ttl`.
+    cache: Mutex<HashMap<String, (Instant, Option<KeyRecord>)>>,
+    ttl: Duration,
+}
+
+/// Largest cache before it is cleared; bounds memory under a flood of random keys.
+const MAX_CACHED_KEYS: usize = 10_000;
+
+impl Authorizer {
+    pub fn new(store: Store, ttl: Duration) -> Self {
+        Self {
+            store,
+            cache: Mutex::new(HashMap::new()),
+            ttl,
+        }
+    }
+
+    pub async fn from_env() -> Self {
+        let seconds = std::env::var("AUTH_CACHE_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(30);
+        Self::new(Store::from_env().await, Duration::from_secs(seconds))
+    }
+
+    async fn key(&self, api_key: &str) -> Result<Option<KeyRecord>, StoreError> {
+        if let Ok(cache) = self.cache.lock() {
+            if let Some((at, record)) = cache.get(api_key) {
+                if at.elapsed() < self.ttl {
+                    return Ok(record.clone());
+                }
+            }
+        }
+        let record = self.store.get_key(api_key).await?;
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= MAX_CACHED_KEYS {
+                cache.clear();
+            }
+            cache.insert(api_key.to_string(), (Instant::now(), record.clone()));
+        }
+        Ok(record)
+    }
+
+    /// The context for the function: the principal, or nothing when the credentials do not verify.
+    pub async fn authenticate(&self, creds: Credentials<'_>) -> Result<Value, StoreError> {
+        let Some(api_key) = creds.api_key.filter(|k| !k.is_empty() && k.len() <= 128) else {
+            return Ok(json!({}));
+        };
+        let Some(record) = self.key(api_key).await? else {
+            return Ok(json!({}));
+        };
+        if !keys::verify(&record, &creds) {
+            return Ok(json!({}));
+        }
+        Ok(json!({
+            ctx::ACCOUNT_ID: record.account_id,
+            ctx::ENVIRONMENT: record.environment.as_str(),
+            ctx::ROLE: record.role.as_str(),
+        }))
+    }
+
+    pub async fn handle(
+        &self,
+        event: ApiGatewayV2CustomAuthorizerV2Request,
+    ) -> Result<ApiGatewayV2CustomAuthorizerSimpleResponse, lambda_runtime::Error> {
+        let header = |name: &str| event.headers.get(name).and_then(|v| v.to_str().ok());
+        let creds = Credentials {
+            api_key: header("x-api-key"),
+            api_secret: header("x-api-secret"),
+        };
+        let context = self.authenticate(creds).await.map_err(|e| {
+            tracing::error!(error = ?e, "authorizer could not read keys");
+            format!("{e:?}")
+        })?;
+        let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
+        response.is_authorized = true;
+        response.context = context;
+        Ok(response)
+    }
+}

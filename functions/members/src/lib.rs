@@ -1,1 +1,106 @@
+//! Members (`account_user`, SPEC §3): CRUD, upsert, lists and the member activity lists. Admin key only.
 
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+use shared::cursor::CursorCodec;
+use shared::http::{self, Access};
+use shared::member::{MemberInput, WriteMode};
+use shared::store::Store;
+use shared::{members, time, ApiError};
+
+pub struct App {
+    store: Store,
+    cursors: CursorCodec,
+}
+
+/// The secret that signs cursors: `CURSOR_SECRET` (from Secrets Manager in AWS), or a fixed
+/// development value for the local run.
+pub fn cursor_codec_from_env() -> CursorCodec {
+    CursorCodec::new(std::env::var("CURSOR_SECRET").unwrap_or_else(|_| "local-development-cursor-secret".into()))
+}
+
+const ACTIVITY_LISTS: &[&str] = &[
+    "streak_progress",
+    "challenge_progress",
+    "streak_log",
+    "challenge_log",
+    "reward_log",
+];
+
+impl App {
+    pub fn new(store: Store, cursors: CursorCodec) -> Self {
+        Self { store, cursors }
+    }
+
+    pub async fn from_env() -> Self {
+        Self::new(Store::from_env().await, cursor_codec_from_env())
+    }
+
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        let request_id = http::request_id(&req);
+        http::respond(&request_id, self.route(&req)).await
+    }
+
+    async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let (tenant, _) = http::authorize(req, Access::AdminOnly)?;
+        let now = time::now();
+        let route = http::route_key(req);
+        match route.as_str() {
+            "GET /schema/account_user/record" => {
+                let params = http::query(req, members::LIST_PARAMS)?;
+                let limit = http::limit(&params)?;
+                let (found, next) = members::list(&self.store, &self.cursors, &tenant, &params, limit).await?;
+                Ok(http::list(found.iter().map(|m| m.to_record(now)).collect(), limit, next))
+            }
+            "POST /schema/account_user/record" => {
+                let params = http::query(req, &["upsert"])?;
+                let upsert = match params.get("upsert").map(String::as_str) {
+                    None | Some("false") => false,
+                    Some("true") => true,
+                    Some(_) => return Err(ApiError::field("upsert", "must be true or false")),
+                };
+                let input: MemberInput = http::json_body(req)?;
+                if upsert {
+                    let (member, created) =
+                        members::upsert(&self.store, &tenant, input, WriteMode::Create, now, false).await?;
+                    Ok(http::success(if created { 201 } else { 200 }, member.to_record(now)))
+                } else {
+                    let member = members::create(&self.store, &tenant, input, now).await?;
+                    Ok(http::success(201, member.to_record(now)))
+                }
+            }
+            "GET /schema/account_user/record/{id}" => {
+                http::query(req, &[])?;
+                let member = members::resolve(&self.store, &tenant, &http::path_param(req, "id")?).await?;
+                Ok(http::success(200, member.to_record(now)))
+            }
+            "PATCH /schema/account_user/record/{id}" => {
+                http::query(req, &[])?;
+                let input: MemberInput = http::json_body(req)?;
+                let member = members::patch(&self.store, &tenant, &http::path_param(req, "id")?, input, now).await?;
+                Ok(http::success(200, member.to_record(now)))
+            }
+            "DELETE /schema/account_user/record/{id}" => {
+                http::query(req, &[])?;
+                let member = members::delete(&self.store, &tenant, &http::path_param(req, "id")?).await?;
+                Ok(http::success(
+                    200,
+                    json!({"id": member.id, "externalId": member.external_id, "deleted": true}),
+                ))
+            }
+            other => {
+                let activity = other
+                    .strip_prefix("GET /schema/account_user/record/{id}/")
+                    .filter(|a| ACTIVITY_LISTS.contains(a))
+                    .ok_or_else(http::no_such_route)?;
+                let params = http::query(req, &["limit", "cursor"])?;
+                let limit = http::limit(&params)?;
+                members::resolve(&self.store, &tenant, &http::path_param(req, "id")?).await?;
+                // Activity (logs, progress, rewards) arrives with the progress engine; until then the
+                // lists are empty for every member. `activity` is kept for the logs.
+                tracing::debug!(activity, "member activity list");
+                Ok(http::list(Vec::<Value>::new(), limit, None))
+            }
+        }
+    }
+}

@@ -1,1 +1,50 @@
+//! Track / enrich user (seed 001, GamifyHost compatible). Public or admin key.
 
+use lambda_http::{Body, Request, Response};
+use shared::http::{self, Access};
+use shared::member::{TrackUserInput, WriteMode};
+use shared::store::Store;
+use shared::{members, time, ApiError};
+
+pub struct App {
+    store: Store,
+}
+
+impl App {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    pub async fn from_env() -> Self {
+        Self::new(Store::from_env().await)
+    }
+
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        let request_id = http::request_id(&req);
+        http::respond(&request_id, self.route(&req)).await
+    }
+
+    async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let (tenant, _) = http::authorize(req, Access::PublicOrAdmin)?;
+        http::query(req, &[])?;
+        let now = time::now();
+        match http::route_key(req).as_str() {
+            "POST /v1/user-journeys/users" => {
+                let input = http::json_body::<TrackUserInput>(req)?.into_member_input()?;
+                // Always 200, created or updated (seed 001); a track-user call moves lastSeenAt.
+                let (member, _) = members::upsert(&self.store, &tenant, input, WriteMode::Upsert, now, true).await?;
+                Ok(http::success(200, member.to_profile(&tenant, now)))
+            }
+            "GET /v1/user-journeys/users/{externalId}" => {
+                let external_id = http::path_param(req, "externalId")?;
+                let member = self
+                    .store
+                    .member_by_external_id(&tenant, &external_id)
+                    .await?
+                    .ok_or_else(|| ApiError::NotFound("No user with this externalId.".into()))?;
+                Ok(http::success(200, member.to_profile(&tenant, now)))
+            }
+            _ => Err(http::no_such_route()),
+        }
+    }
+}

@@ -1,1 +1,280 @@
+//! The local gateway: reads the HTTP routes of `template.yaml`, turns each request into the API
+//! Gateway HTTP API v2 event that AWS would send, runs the real authorizer on it, and calls the
+//! real function handler with the authorizer's context, exactly as API Gateway does.
 
+use std::collections::HashMap;
+use std::path::Path;
+
+use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use lambda_http::Body;
+use serde_json::{json, Value};
+use serde_yaml::Value as Yaml;
+
+/// One HTTP route of the template: `GET /schema/account_user/record/{id}` → binary `members`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub method: String,
+    pub path: String,
+    pub binary: String,
+}
+
+impl Route {
+    pub fn route_key(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+
+    /// Path parameters when `path` matches this route.
+    pub fn matches(&self, method: &str, path: &str) -> Option<HashMap<String, String>> {
+        if !self.method.eq_ignore_ascii_case(method) {
+            return None;
+        }
+        let want: Vec<&str> = self.path.trim_matches('/').split('/').collect();
+        let got: Vec<&str> = path.trim_matches('/').split('/').collect();
+        if want.len() != got.len() {
+            return None;
+        }
+        let mut params = HashMap::new();
+        for (w, g) in want.iter().zip(&got) {
+            match w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+                Some(name) if !g.is_empty() => {
+                    let decoded = percent_encoding::percent_decode_str(g).decode_utf8_lossy().to_string();
+                    params.insert(name.to_string(), decoded);
+                }
+                Some(_) => return None,
+                None if w == g => {}
+                None => return None,
+            }
+        }
+        Some(params)
+    }
+}
+
+/// Every `HttpApi` event of every function in the template, with the function's binary name.
+pub fn routes_from_template(path: &Path) -> Result<Vec<Route>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    let doc: Yaml = serde_yaml::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))?;
+    let resources = doc
+        .get("Resources")
+        .and_then(Yaml::as_mapping)
+        .ok_or("template: no Resources")?;
+    let mut routes = Vec::new();
+    for (_, resource) in resources {
+        if resource.get("Type").and_then(Yaml::as_str) != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let Some(events) = resource
+            .get("Properties")
+            .and_then(|p| p.get("Events"))
+            .and_then(Yaml::as_mapping)
+        else {
+            continue;
+        };
+        let binary = resource
+            .get("Metadata")
+            .and_then(|m| m.get("BuildProperties"))
+            .and_then(|b| b.get("Binary"))
+            .and_then(Yaml::as_str)
+            .ok_or("template: a function with HTTP events has no Metadata.BuildProperties.Binary")?;
+        for (_, event) in events {
+            if event.get("Type").and_then(Yaml::as_str) != Some("HttpApi") {
+                continue;
+            }
+            let props = event.get("Properties").ok_or("template: HttpApi event without Properties")?;
+            let field = |k: &str| props.get(k).and_then(Yaml::as_str).map(str::to_string);
+            routes.push(Route {
+                method: field("Method").ok_or("template: HttpApi event without Method")?.to_uppercase(),
+                path: field("Path").ok_or("template: HttpApi event without Path")?,
+                binary: binary.to_string(),
+            });
+        }
+    }
+    Ok(routes)
+}
+
+/// An HTTP request as the local server received it.
+pub struct IncomingRequest {
+    pub method: String,
+    pub path: String,
+    pub raw_query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub source_ip: String,
+}
+
+/// The API Gateway HTTP API (payload 2.0) event for this request on this route.
+pub fn api_gateway_event(
+    req: &IncomingRequest,
+    route: &Route,
+    path_params: &HashMap<String, String>,
+    authorizer_context: Option<&Value>,
+) -> Value {
+    let request_id = uuid::Uuid::now_v7().to_string();
+    // API Gateway lower-cases header names and joins repeated headers with commas.
+    let mut headers: HashMap<String, String> = HashMap::new();
+    for (k, v) in &req.headers {
+        headers
+            .entry(k.to_ascii_lowercase())
+            .and_modify(|e| {
+                e.push(',');
+                e.push_str(v);
+            })
+            .or_insert_with(|| v.clone());
+    }
+    let now = chrono::Utc::now();
+    let (body, is_base64) = match std::str::from_utf8(&req.body) {
+        _ if req.body.is_empty() => (Value::Null, false),
+        Ok(text) => (Value::String(text.to_string()), false),
+        Err(_) => {
+            use base64::Engine;
+            (Value::String(base64::engine::general_purpose::STANDARD.encode(&req.body)), true)
+        }
+    };
+    let mut context = json!({
+        "accountId": "000000000000",
+        "apiId": "local",
+        "domainName": headers.get("host").cloned().unwrap_or_else(|| "127.0.0.1".into()),
+        "domainPrefix": "local",
+        "http": {
+            "method": req.method,
+            "path": req.path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": req.source_ip,
+            "userAgent": headers.get("user-agent").cloned().unwrap_or_default(),
+        },
+        "requestId": request_id,
+        "routeKey": route.route_key(),
+        "stage": "$default",
+        "time": now.format("%d/%b/%Y:%H:%M:%S +0000").to_string(),
+        "timeEpoch": now.timestamp_millis(),
+    });
+    if let Some(lambda) = authorizer_context {
+        context["authorizer"] = json!({ "lambda": lambda });
+    }
+    let query: HashMap<String, String> = req
+        .raw_query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .fold(HashMap::new(), |mut acc, pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .to_string()
+            };
+            acc.entry(decode(k))
+                .and_modify(|e: &mut String| {
+                    e.push(',');
+                    e.push_str(&decode(v));
+                })
+                .or_insert_with(|| decode(v));
+            acc
+        });
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route.route_key(),
+        "rawPath": req.path,
+        "rawQueryString": req.raw_query,
+        "headers": headers,
+        "requestContext": context,
+        "isBase64Encoded": is_base64,
+    });
+    if !query.is_empty() {
+        event["queryStringParameters"] = json!(query);
+    }
+    if !path_params.is_empty() {
+        event["pathParameters"] = json!(path_params);
+    }
+    if !body.is_null() {
+        event["body"] = body;
+    }
+    event
+}
+
+/// The authorizer's (payload 2.0) event for the same request.
+pub fn authorizer_event(api_event: &Value) -> Result<ApiGatewayV2CustomAuthorizerV2Request, serde_json::Error> {
+    let mut event = api_event.clone();
+    event["type"] = json!("REQUEST");
+    event["routeArn"] = json!(format!(
+        "arn:aws:execute-api:us-east-1:000000000000:local/$default/{}",
+        api_event["routeKey"].as_str().unwrap_or_default().replacen(' ', "", 1)
+    ));
+    event["identitySource"] = json!([]);
+    if let Some(ctx) = event.get_mut("requestContext").and_then(Value::as_object_mut) {
+        ctx.remove("authorizer");
+    }
+    event.as_object_mut().map(|o| o.remove("body"));
+    serde_json::from_value(event)
+}
+
+/// The handlers of the workspace's HTTP functions, by binary name.
+pub struct Functions {
+    pub members: members::App,
+    pub track_user: track_user::App,
+    pub authorizer: authorizer::Authorizer,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    fn gateway(status: u16, message: &str) -> Self {
+        // API Gateway's own answers (no route, authorizer failure) have this shape.
+        Reply {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: json!({ "message": message }).to_string().into_bytes(),
+        }
+    }
+}
+
+impl Functions {
+    pub fn has_binary(binary: &str) -> bool {
+        matches!(binary, "members" | "track-user")
+    }
+
+    /// Routes, authorizes and runs one request as API Gateway would.
+    pub async fn dispatch(&self, routes: &[Route], req: IncomingRequest) -> Reply {
+        let Some((route, params)) = routes
+            .iter()
+            .find_map(|r| r.matches(&req.method, &req.path).map(|p| (r, p)))
+        else {
+            return Reply::gateway(404, "Not Found");
+        };
+        let unauthorized = api_gateway_event(&req, route, &params, None);
+        let auth_request = match authorizer_event(&unauthorized) {
+            Ok(a) => a,
+            Err(_) => return Reply::gateway(500, "Internal Server Error"),
+        };
+        let context = match self.authorizer.handle(auth_request).await {
+            Ok(resp) if resp.is_authorized => resp.context,
+            Ok(_) => return Reply::gateway(403, "Forbidden"),
+            Err(_) => return Reply::gateway(500, "Internal Server Error"),
+        };
+        let mut event = unauthorized;
+        event["requestContext"]["authorizer"] = json!({ "lambda": context });
+        let request = match lambda_http::request::from_str(&event.to_string()) {
+            Ok(r) => r,
+            Err(_) => return Reply::gateway(400, "Bad Request"),
+        };
+        let response = match route.binary.as_str() {
+            "members" => self.members.handle(request).await,
+            "track-user" => self.track_user.handle(request).await,
+            _ => return Reply::gateway(500, "Internal Server Error"),
+        };
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_string())))
+            .collect();
+        let body = match response.into_body() {
+            Body::Text(t) => t.into_bytes(),
+            Body::Binary(b) => b,
+            _ => Vec::new(),
+        };
+        Reply { status, headers, body }
+    }
+}

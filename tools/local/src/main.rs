@@ -1,1 +1,202 @@
-fn main() {}
+//! `make run`: the whole product on this machine.
+//!
+//! 1. starts DynamoDB Local on 127.0.0.1:$DYNAMODB_PORT (default 8000; data kept in `.local/`,
+//!    or in memory with `--in-memory`), unless `DYNAMODB_ENDPOINT` names one already running;
+//! 2. creates the table exactly as `template.yaml` declares it;
+//! 3. creates a demo account on first start and prints its keys (kept in `.local/demo-account.json`);
+//! 4. serves every HTTP route of `template.yaml` through the real authorizer and handlers on
+//!    http://127.0.0.1:$PORT (default 3000), printing a line with `ready` once it accepts requests.
+//!
+//! Ctrl-C (or SIGTERM) stops everything it started.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gamify_local::{routes_from_template, Functions, IncomingRequest, Route};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use shared::accounts::{self, CreatedAccount};
+use shared::local::{self, DynamoLocal, TableSpec};
+use shared::store::Store;
+use tokio::net::TcpListener;
+
+/// API Gateway refuses payloads over 10 MB before any function runs; so do we.
+const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
+
+fn env_port(name: &str, default: u16) -> Result<u16, String> {
+    match std::env::var(name) {
+        Ok(v) => v.parse().map_err(|_| format!("{name}={v} is not a port number")),
+        Err(_) => Ok(default),
+    }
+}
+
+async fn demo_account(store: &Store, saved: Option<&PathBuf>) -> Result<(CreatedAccount, bool), String> {
+    // Reuse the saved demo account while its key is still in the store.
+    if let Some(text) = saved.and_then(|path| std::fs::read_to_string(path).ok()) {
+        if let Ok(account) = serde_json::from_str::<CreatedAccount>(&text) {
+            if matches!(store.get_key(&account.live.api_key).await, Ok(Some(_))) {
+                return Ok((account, false));
+            }
+        }
+    }
+    let created = accounts::create(store, "Demo account")
+        .await
+        .map_err(|e| format!("create the demo account: {e:?}"))?;
+    if let Some(path) = saved {
+        let json = serde_json::to_string_pretty(&created).map_err(|e| e.to_string())?;
+        std::fs::write(path, json).map_err(|e| format!("write {}: {e}", path.display()))?;
+    }
+    Ok((created, true))
+}
+
+async fn serve_one(
+    functions: Arc<Functions>,
+    routes: Arc<Vec<Route>>,
+    remote: SocketAddr,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, GATEWAY_MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes().to_vec(),
+        Err(_) => {
+            let mut resp = hyper::Response::new(Full::new(Bytes::from_static(b"{\"message\":\"Request Entity Too Large\"}")));
+            *resp.status_mut() = hyper::StatusCode::PAYLOAD_TOO_LARGE;
+            return Ok(resp);
+        }
+    };
+    let incoming = IncomingRequest {
+        method: parts.method.as_str().to_string(),
+        path: parts.uri.path().to_string(),
+        raw_query: parts.uri.query().unwrap_or_default().to_string(),
+        headers: parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_string())))
+            .collect(),
+        body,
+        source_ip: remote.ip().to_string(),
+    };
+    let started = std::time::Instant::now();
+    let (method, path) = (incoming.method.clone(), incoming.path.clone());
+    let reply = functions.dispatch(&routes, incoming).await;
+    tracing::info!(%method, %path, status = reply.status, ms = started.elapsed().as_millis() as u64, "request");
+    let mut resp = hyper::Response::new(Full::new(Bytes::from(reply.body)));
+    *resp.status_mut() = hyper::StatusCode::from_u16(reply.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    for (k, v) in reply.headers {
+        if let (Ok(k), Ok(v)) = (
+            hyper::header::HeaderName::from_bytes(k.as_bytes()),
+            hyper::header::HeaderValue::from_str(&v),
+        ) {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+    Ok(resp)
+}
+
+async fn run() -> Result<(), String> {
+    let in_memory = std::env::args().any(|a| a == "--in-memory");
+    let port = env_port("PORT", 3000)?;
+    let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "gamify".into());
+    let data_dir = PathBuf::from(std::env::var("GAMIFY_DATA_DIR").unwrap_or_else(|_| ".local".into()));
+
+    // Bind first: a busy port fails fast, before anything else starts.
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{port} ({e}); set PORT to another port"))?;
+
+    let (endpoint, _dynamo) = match std::env::var("DYNAMODB_ENDPOINT") {
+        Ok(endpoint) if !endpoint.is_empty() => {
+            println!("Using DynamoDB at {endpoint}");
+            (endpoint, None)
+        }
+        _ => {
+            let dynamo_port = env_port("DYNAMODB_PORT", 8000)?;
+            std::net::TcpListener::bind(("127.0.0.1", dynamo_port)).map_err(|e| {
+                format!("cannot start DynamoDB Local on 127.0.0.1:{dynamo_port} ({e}); set DYNAMODB_PORT to another port")
+            })?;
+            let db_dir = (!in_memory).then(|| data_dir.join("dynamodb"));
+            let dynamo = DynamoLocal::start(dynamo_port, db_dir.as_deref()).await?;
+            match &db_dir {
+                Some(d) => println!("DynamoDB Local on {} (data in {})", dynamo.endpoint, d.display()),
+                None => println!("DynamoDB Local on {} (in memory)", dynamo.endpoint),
+            }
+            (dynamo.endpoint.clone(), Some(dynamo))
+        }
+    };
+    // Every function of the local run talks to this endpoint and table, like TABLE_NAME in the template.
+    std::env::set_var("DYNAMODB_ENDPOINT", &endpoint);
+    std::env::set_var("TABLE_NAME", &table);
+
+    let template = local::template_path();
+    TableSpec::from_template(&template)?
+        .ensure(&Store::local_client(&endpoint), &table)
+        .await?;
+    println!("Table {table} ready (as declared in {})", template.display());
+
+    let store = Store::from_env().await;
+    let saved = (!in_memory).then(|| data_dir.join("demo-account.json"));
+    let (demo, created) = demo_account(&store, saved.as_ref()).await?;
+    println!(
+        "Demo account ({}): {}",
+        if created { "created" } else { "from an earlier start" },
+        serde_json::to_string(&demo).map_err(|e| e.to_string())?
+    );
+
+    let routes = routes_from_template(&template)?;
+    for route in &routes {
+        if !Functions::has_binary(&route.binary) {
+            return Err(format!("template route {} uses binary {} which the local run does not know", route.route_key(), route.binary));
+        }
+    }
+    let functions = Arc::new(Functions {
+        members: members::App::from_env().await,
+        track_user: track_user::App::from_env().await,
+        authorizer: authorizer::Authorizer::new(Store::from_env().await, Duration::from_secs(2)),
+    });
+    let routes = Arc::new(routes);
+    println!("{} routes from template.yaml", routes.len());
+    println!("gamify-local ready on http://127.0.0.1:{port}");
+
+    let shutdown = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; }, None => std::future::pending().await } } => {},
+        }
+    };
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let Ok((stream, remote)) = accepted else { continue };
+                let (functions, routes) = (functions.clone(), routes.clone());
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| serve_one(functions.clone(), routes.clone(), remote, req));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        }
+    }
+    println!("Stopping.");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    shared::telemetry::init();
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gamify-local: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -97,7 +97,8 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         let message = e.inner().to_string();
         if let Some(rest) = message.strip_prefix("unknown field `") {
             let name = rest.split('`').next().unwrap_or_default();
-            let field = if path == "." { name.to_string() } else { format!("{path}.{name}") };
+            // serde_path_to_error's path already ends with the unknown field's name.
+            let field = if path == "." { name.to_string() } else { path };
             return ApiError::Validation(vec![FieldError::new(field, "is not a known field")]);
         }
         let field = if path == "." { "body".to_string() } else { path };

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Release build of every function for AWS Lambda (arm64, provided.al2023), zipped under
+# target/lambda/<function>/bootstrap.zip — what `sam deploy` uploads.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --python
+rustup target add aarch64-unknown-linux-gnu >/dev/null
+# cargo-lambda finds the zig linker (pip package ziglang, its dependency) through the venv on PATH.
+export PATH="$PWD/.venv/bin:$PATH"
+start=$(date +%s)
+.venv/bin/cargo-lambda lambda build --release --arm64 --output-format zip \
+  --bin authorizer --bin members --bin track-user
+echo "build-lambda: $(( $(date +%s) - start )) s"
+for f in target/lambda/*/bootstrap.zip; do
+  printf '%-40s %8d bytes\n' "$f" "$(stat -c %s "$f")"
+done

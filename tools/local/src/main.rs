@@ -136,7 +136,7 @@ async fn run() -> Result<(), String> {
     TableSpec::from_template(&template)?
         .ensure(&Store::local_client(&endpoint), &table)
         .await?;
-    println!("Table {table} ready (as declared in {})", template.display());
+    println!("Table {table} in place, as declared in {}", template.display());
 
     let store = Store::from_env().await;
     let saved = (!in_memory).then(|| data_dir.join("demo-account.json"));

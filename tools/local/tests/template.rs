@@ -1,0 +1,57 @@
+//! `template.yaml` is the single source of truth: the table the local run creates equals the
+//! template's, and every HTTP route of the template reaches a handler that knows it.
+
+use gamify_local::{routes_from_template, Functions, IncomingRequest};
+use serde_json::Value;
+use shared::local::{template_path, test_store, TableSpec};
+use shared::store::Store;
+
+#[tokio::test]
+async fn the_created_table_is_the_template_table() {
+    let store = test_store().await;
+    let mut declared = TableSpec::from_template(&template_path()).unwrap();
+    let mut created = TableSpec::describe(store.client(), store.table()).await.unwrap();
+    declared.attributes.sort();
+    created.attributes.sort();
+    assert_eq!(created, declared);
+    assert_eq!(created.stream_view_type.as_deref(), Some("NEW_AND_OLD_IMAGES"));
+}
+
+#[tokio::test]
+async fn every_template_route_is_served_by_its_function() {
+    let routes = routes_from_template(&template_path()).unwrap();
+    assert_eq!(routes.len(), 12, "{routes:#?}");
+    let store = test_store().await;
+    let account = shared::accounts::create(&store, "Routes").await.unwrap();
+    std::env::set_var("TABLE_NAME", store.table());
+    std::env::set_var("DYNAMODB_ENDPOINT", shared::local::test_endpoint().await);
+    let functions = Functions {
+        members: members::App::from_env().await,
+        track_user: track_user::App::from_env().await,
+        authorizer: authorizer::Authorizer::new(Store::from_env().await, std::time::Duration::from_secs(1)),
+    };
+    for route in &routes {
+        assert!(Functions::has_binary(&route.binary), "{}", route.binary);
+        let path = route.path.replace("{id}", "nobody").replace("{externalId}", "nobody");
+        let reply = functions
+            .dispatch(
+                &routes,
+                IncomingRequest {
+                    method: route.method.clone(),
+                    path,
+                    raw_query: String::new(),
+                    headers: vec![
+                        ("x-api-key".into(), account.live.api_key.clone()),
+                        ("x-api-secret".into(), account.live.api_secret.clone()),
+                        ("content-type".into(), "application/json".into()),
+                    ],
+                    body: b"{}".to_vec(),
+                    source_ip: "127.0.0.1".into(),
+                },
+            )
+            .await;
+        let body: Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_ne!(body["error"]["message"], "No such route.", "{} is routed but not handled", route.route_key());
+        assert!(reply.status < 500, "{}: {body}", route.route_key());
+    }
+}

@@ -82,7 +82,11 @@ pub fn engagement_tier(score: u32) -> EngagementTier {
     }
 }
 
-pub fn lifecycle_stage(first_seen_at: Timestamp, last_counted_at: Option<Timestamp>, now: Timestamp) -> LifecycleStage {
+pub fn lifecycle_stage(
+    first_seen_at: Timestamp,
+    last_counted_at: Option<Timestamp>,
+    now: Timestamp,
+) -> LifecycleStage {
     if now - first_seen_at < Duration::days(7) {
         return LifecycleStage::New;
     }
@@ -102,7 +106,11 @@ pub fn win_rate(joined: u64, completed: u64) -> f64 {
 }
 
 impl Analytics {
-    pub fn compute(stats: Option<&ActivityStats>, first_seen_at: Timestamp, now: Timestamp) -> Self {
+    pub fn compute(
+        stats: Option<&ActivityStats>,
+        first_seen_at: Timestamp,
+        now: Timestamp,
+    ) -> Self {
         let empty = ActivityStats::default();
         let stats = stats.unwrap_or(&empty);
         let today = now.date_naive();
@@ -132,7 +140,10 @@ impl Analytics {
             points_earned7d: sum_points(7),
             points_earned30d: sum_points(30),
             campaigns_joined: stats.campaigns_joined,
-            win_rate: win_rate(stats.challenge_windows_joined, stats.challenge_windows_completed),
+            win_rate: win_rate(
+                stats.challenge_windows_joined,
+                stats.challenge_windows_completed,
+            ),
             engagement_score: score,
             engagement_tier: engagement_tier(score),
             lifecycle_stage: lifecycle_stage(first_seen_at, stats.last_counted_at, now),

@@ -33,7 +33,13 @@ pub struct Binding<'a> {
 impl Binding<'_> {
     fn bytes(&self) -> Vec<u8> {
         let filters = serde_json::to_string(self.filters).unwrap_or_default();
-        format!("{}\n{}\n{}\n", self.tenant.key_prefix(), self.query, filters).into_bytes()
+        format!(
+            "{}\n{}\n{}\n",
+            self.tenant.key_prefix(),
+            self.query,
+            filters
+        )
+        .into_bytes()
     }
 }
 
@@ -45,7 +51,8 @@ impl CursorCodec {
     }
 
     fn mac(&self, binding: &Binding<'_>, payload: &[u8]) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC accepts any key length");
+        let mut mac =
+            HmacSha256::new_from_slice(&self.secret).expect("HMAC accepts any key length");
         mac.update(&binding.bytes());
         mac.update(payload);
         mac

@@ -80,17 +80,26 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if !bytes.is_empty() && media != "application/json" && !media.ends_with("+json") {
         return Err(ApiError::UnsupportedMediaType);
     }
     if bytes.is_empty() {
-        return Err(ApiError::InvalidJson("A JSON object body is required.".into()));
+        return Err(ApiError::InvalidJson(
+            "A JSON object body is required.".into(),
+        ));
     }
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::InvalidJson(format!("The body is not valid JSON: {e}")))?;
     if !value.is_object() {
-        return Err(ApiError::InvalidJson("The body must be a JSON object.".into()));
+        return Err(ApiError::InvalidJson(
+            "The body must be a JSON object.".into(),
+        ));
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
@@ -101,7 +110,11 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
             let field = if path == "." { name.to_string() } else { path };
             return ApiError::Validation(vec![FieldError::new(field, "is not a known field")]);
         }
-        let field = if path == "." { "body".to_string() } else { path };
+        let field = if path == "." {
+            "body".to_string()
+        } else {
+            path
+        };
         ApiError::Validation(vec![FieldError::new(field, message)])
     })
 }
@@ -131,7 +144,10 @@ pub fn limit(params: &BTreeMap<String, String>) -> Result<usize, ApiError> {
         None => Ok(DEFAULT_LIMIT),
         Some(raw) => match raw.parse::<usize>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(ApiError::field("limit", format!("must be an integer from 1 to {MAX_LIMIT}"))),
+            _ => Err(ApiError::field(
+                "limit",
+                format!("must be an integer from 1 to {MAX_LIMIT}"),
+            )),
         },
     }
 }
@@ -146,7 +162,8 @@ pub fn path_param(req: &Request, name: &str) -> Result<String, ApiError> {
 
 fn json_response(status: u16, body: &Value) -> Response<Body> {
     let mut resp = Response::new(Body::Text(body.to_string()));
-    *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
@@ -196,7 +213,12 @@ where
             if err.status() >= 500 {
                 tracing::error!(request_id, error = %err, "request failed");
             } else {
-                tracing::info!(request_id, status = err.status(), code = err.code(), "request refused");
+                tracing::info!(
+                    request_id,
+                    status = err.status(),
+                    code = err.code(),
+                    "request refused"
+                );
             }
             error_response(&err, request_id)
         }

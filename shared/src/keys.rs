@@ -124,12 +124,24 @@ mod tests {
         let [admin, public] = issued.records("acc", Environment::Live);
         assert!(issued.api_key.starts_with("ak_live_"));
         assert!(issued.public_key.starts_with("pk_live_"));
-        assert_ne!(admin.secret_hash.as_deref(), Some(issued.api_secret.as_str()));
-        assert!(verify(&admin, &creds(&issued.api_key, Some(&issued.api_secret))));
-        assert!(!verify(&admin, &creds(&issued.api_key, Some("sk_live_wrong"))));
+        assert_ne!(
+            admin.secret_hash.as_deref(),
+            Some(issued.api_secret.as_str())
+        );
+        assert!(verify(
+            &admin,
+            &creds(&issued.api_key, Some(&issued.api_secret))
+        ));
+        assert!(!verify(
+            &admin,
+            &creds(&issued.api_key, Some("sk_live_wrong"))
+        ));
         assert!(!verify(&admin, &creds(&issued.api_key, None)));
         assert!(verify(&public, &creds(&issued.public_key, None)));
-        assert!(!verify(&public, &creds(&issued.api_key, None)), "key must match the record");
+        assert!(
+            !verify(&public, &creds(&issued.api_key, None)),
+            "key must match the record"
+        );
     }
 
     #[test]
@@ -139,7 +151,10 @@ mod tests {
             let [mut admin, mut public] = issued.records("acc", Environment::Test);
             admin.status = status;
             public.status = status;
-            assert!(!verify(&admin, &creds(&issued.api_key, Some(&issued.api_secret))));
+            assert!(!verify(
+                &admin,
+                &creds(&issued.api_key, Some(&issued.api_secret))
+            ));
             assert!(!verify(&public, &creds(&issued.public_key, None)));
         }
     }

@@ -7,8 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
 };
 use aws_sdk_dynamodb::Client;
 use serde_yaml::Value;
@@ -55,7 +55,8 @@ fn jar_dir() -> Result<PathBuf, String> {
         .filter(|p| p.join("DynamoDBLocal.jar").is_file())
         .collect();
     dirs.sort();
-    dirs.pop().ok_or_else(|| format!("no DynamoDBLocal.jar under {}", lib.display()))
+    dirs.pop()
+        .ok_or_else(|| format!("no DynamoDBLocal.jar under {}", lib.display()))
 }
 
 impl DynamoLocal {
@@ -78,8 +79,7 @@ impl DynamoLocal {
         // The shell waits on Java and on us; when we are gone it stops Java.
         let script = format!(
             "{java} >/dev/null 2>&1 & j=$!; trap 'kill $j 2>/dev/null' TERM INT EXIT; \
-             while kill -0 {parent} 2>/dev/null && kill -0 $j 2>/dev/null; do sleep 0.5; done"
-        ,
+             while kill -0 {parent} 2>/dev/null && kill -0 $j 2>/dev/null; do sleep 0.5; done",
             parent = std::process::id()
         );
         let child = Command::new("sh")
@@ -103,7 +103,10 @@ impl DynamoLocal {
             match client.list_tables().limit(1).send().await {
                 Ok(_) => return Ok(()),
                 Err(e) if started.elapsed() > timeout => {
-                    return Err(format!("DynamoDB Local did not answer on {}: {e:?}", self.endpoint))
+                    return Err(format!(
+                        "DynamoDB Local did not answer on {}: {e:?}",
+                        self.endpoint
+                    ))
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
@@ -113,37 +116,53 @@ impl DynamoLocal {
 
 impl Drop for DynamoLocal {
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
         let _ = self.child.wait();
     }
 }
+
+/// (attribute name, key type `HASH`/`RANGE`) pairs, in order.
+pub type KeySchema = Vec<(String, String)>;
+
+/// A global secondary index: (name, key schema, projection type).
+pub type IndexSpec = (String, KeySchema, String);
 
 /// The table's definition as `template.yaml` declares it (resource `GamifyTable`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableSpec {
     pub attributes: Vec<(String, String)>,
-    pub key_schema: Vec<(String, String)>,
-    /// (index name, key schema, projection type)
-    pub indexes: Vec<(String, Vec<(String, String)>, String)>,
+    pub key_schema: KeySchema,
+    pub indexes: Vec<IndexSpec>,
     pub stream_view_type: Option<String>,
 }
 
 fn str_of<'a>(v: &'a Value, key: &str) -> Result<&'a str, String> {
-    v.get(key).and_then(Value::as_str).ok_or_else(|| format!("template: missing {key}"))
+    v.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("template: missing {key}"))
 }
 
 fn keys_of(v: &Value) -> Result<Vec<(String, String)>, String> {
     v.as_sequence()
         .ok_or("template: KeySchema is not a list")?
         .iter()
-        .map(|k| Ok((str_of(k, "AttributeName")?.to_string(), str_of(k, "KeyType")?.to_string())))
+        .map(|k| {
+            Ok((
+                str_of(k, "AttributeName")?.to_string(),
+                str_of(k, "KeyType")?.to_string(),
+            ))
+        })
         .collect()
 }
 
 impl TableSpec {
     pub fn from_template(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("read {}: {e}", path.display()))?;
-        let doc: Value = serde_yaml::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("read {}: {e}", path.display()))?;
+        let doc: Value =
+            serde_yaml::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))?;
         let props = doc
             .get("Resources")
             .and_then(|r| r.get("GamifyTable"))
@@ -154,18 +173,37 @@ impl TableSpec {
             .and_then(Value::as_sequence)
             .ok_or("template: AttributeDefinitions missing")?
             .iter()
-            .map(|a| Ok((str_of(a, "AttributeName")?.to_string(), str_of(a, "AttributeType")?.to_string())))
+            .map(|a| {
+                Ok((
+                    str_of(a, "AttributeName")?.to_string(),
+                    str_of(a, "AttributeType")?.to_string(),
+                ))
+            })
             .collect::<Result<_, String>>()?;
-        let key_schema = keys_of(props.get("KeySchema").ok_or("template: KeySchema missing")?)?;
-        let indexes = match props.get("GlobalSecondaryIndexes").and_then(Value::as_sequence) {
+        let key_schema = keys_of(
+            props
+                .get("KeySchema")
+                .ok_or("template: KeySchema missing")?,
+        )?;
+        let indexes = match props
+            .get("GlobalSecondaryIndexes")
+            .and_then(Value::as_sequence)
+        {
             None => Vec::new(),
             Some(list) => list
                 .iter()
                 .map(|g| {
                     Ok((
                         str_of(g, "IndexName")?.to_string(),
-                        keys_of(g.get("KeySchema").ok_or("template: index KeySchema missing")?)?,
-                        str_of(g.get("Projection").ok_or("template: Projection missing")?, "ProjectionType")?.to_string(),
+                        keys_of(
+                            g.get("KeySchema")
+                                .ok_or("template: index KeySchema missing")?,
+                        )?,
+                        str_of(
+                            g.get("Projection").ok_or("template: Projection missing")?,
+                            "ProjectionType",
+                        )?
+                        .to_string(),
                     ))
                 })
                 .collect::<Result<_, String>>()?,
@@ -195,13 +233,23 @@ impl TableSpec {
             .ok_or("describe: no table")?;
         let keys = |ks: &[KeySchemaElement]| {
             ks.iter()
-                .map(|k| (k.attribute_name().to_string(), k.key_type().as_str().to_string()))
+                .map(|k| {
+                    (
+                        k.attribute_name().to_string(),
+                        k.key_type().as_str().to_string(),
+                    )
+                })
                 .collect::<Vec<_>>()
         };
         let mut attributes: Vec<_> = t
             .attribute_definitions()
             .iter()
-            .map(|a| (a.attribute_name().to_string(), a.attribute_type().as_str().to_string()))
+            .map(|a| {
+                (
+                    a.attribute_name().to_string(),
+                    a.attribute_type().as_str().to_string(),
+                )
+            })
             .collect();
         attributes.sort();
         let indexes = t
@@ -233,7 +281,13 @@ impl TableSpec {
 
     /// Creates the table if it does not exist, and waits until it is active.
     pub async fn ensure(&self, client: &Client, table: &str) -> Result<(), String> {
-        if client.describe_table().table_name(table).send().await.is_ok() {
+        if client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
         let key = |(name, kind): &(String, String)| {
@@ -260,9 +314,11 @@ impl TableSpec {
             create = create.key_schema(key(k)?);
         }
         for (name, keys, projection) in &self.indexes {
-            let mut gsi = GlobalSecondaryIndex::builder()
-                .index_name(name)
-                .projection(Projection::builder().projection_type(ProjectionType::from(projection.as_str())).build());
+            let mut gsi = GlobalSecondaryIndex::builder().index_name(name).projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::from(projection.as_str()))
+                    .build(),
+            );
             for k in keys {
                 gsi = gsi.key_schema(key(k)?);
             }
@@ -277,7 +333,10 @@ impl TableSpec {
                     .map_err(|e| e.to_string())?,
             );
         }
-        create.send().await.map_err(|e| format!("create table {table}: {e:?}"))?;
+        create
+            .send()
+            .await
+            .map_err(|e| format!("create table {table}: {e:?}"))?;
         for _ in 0..100 {
             let status = client
                 .describe_table()
@@ -307,7 +366,9 @@ pub async fn test_endpoint() -> String {
                 Ok(e) if !e.is_empty() => e,
                 _ => {
                     let port = free_port().expect("a free port");
-                    let local = DynamoLocal::start(port, None).await.unwrap_or_else(|e| panic!("{e}"));
+                    let local = DynamoLocal::start(port, None)
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"));
                     let endpoint = local.endpoint.clone();
                     // Lives as long as the test process.
                     std::mem::forget(local);
@@ -329,7 +390,9 @@ pub async fn test_store() -> Store {
         .get_or_init(|| async {
             let table = format!("gamify-test-{}", uuid::Uuid::now_v7().simple());
             let spec = TableSpec::from_template(&template_path()).unwrap_or_else(|e| panic!("{e}"));
-            spec.ensure(&client, &table).await.unwrap_or_else(|e| panic!("{e}"));
+            spec.ensure(&client, &table)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
             table
         })
         .await;
@@ -345,7 +408,8 @@ pub mod events {
     /// `events/<relative>` as JSON.
     pub fn load(relative: &str) -> Value {
         let path = repo_root().join("events").join(relative);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
     }
 
@@ -390,7 +454,10 @@ pub mod events {
             .collect::<Vec<_>>()
             .join("&");
         event["rawQueryString"] = Value::String(raw);
-        event["queryStringParameters"] = query.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+        event["queryStringParameters"] = query
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
         event
     }
 

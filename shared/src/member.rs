@@ -131,7 +131,12 @@ pub enum WriteMode {
     Upsert,
 }
 
-fn check<T>(errors: &mut Vec<FieldError>, field: &str, patch: &Patch<T>, rule: impl Fn(&T) -> Result<(), String>) {
+fn check<T>(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    patch: &Patch<T>,
+    rule: impl Fn(&T) -> Result<(), String>,
+) {
     if let Patch::Value(v) = patch {
         if let Err(message) = rule(v) {
             errors.push(FieldError::new(field, message));
@@ -147,17 +152,24 @@ impl MemberInput {
             (Patch::Absent, WriteMode::Create | WriteMode::Upsert) => {
                 errors.push(FieldError::new("externalId", "is required"))
             }
-            (Patch::Null, _) => errors.push(FieldError::new("externalId", "is required and cannot be null")),
+            (Patch::Null, _) => errors.push(FieldError::new(
+                "externalId",
+                "is required and cannot be null",
+            )),
             _ => {}
         }
         check(&mut errors, "externalId", &self.external_id, |v| {
             validate::required_chars(v, EXTERNAL_ID_MAX)
         });
         match (&self.status, mode) {
-            (Patch::Absent, WriteMode::Create) => {
-                errors.push(FieldError::new("status", "is required: draft, live or paused"))
-            }
-            (Patch::Null, _) => errors.push(FieldError::new("status", "cannot be null: draft, live or paused")),
+            (Patch::Absent, WriteMode::Create) => errors.push(FieldError::new(
+                "status",
+                "is required: draft, live or paused",
+            )),
+            (Patch::Null, _) => errors.push(FieldError::new(
+                "status",
+                "cannot be null: draft, live or paused",
+            )),
             _ => {}
         }
         for (field, patch) in [
@@ -166,12 +178,20 @@ impl MemberInput {
             ("displayName", &self.display_name),
             ("source", &self.source),
         ] {
-            check(&mut errors, field, patch, |v| validate::max_chars(v, NAME_MAX));
+            check(&mut errors, field, patch, |v| {
+                validate::max_chars(v, NAME_MAX)
+            });
         }
         check(&mut errors, "email", &self.email, |v| validate::email(v));
-        check(&mut errors, "phoneNumber", &self.phone_number, |v| validate::e164(v));
-        check(&mut errors, "timezone", &self.timezone, |v| validate::timezone(v).map(|_| ()));
-        check(&mut errors, "country", &self.country, |v| validate::country(v));
+        check(&mut errors, "phoneNumber", &self.phone_number, |v| {
+            validate::e164(v)
+        });
+        check(&mut errors, "timezone", &self.timezone, |v| {
+            validate::timezone(v).map(|_| ())
+        });
+        check(&mut errors, "country", &self.country, |v| {
+            validate::country(v)
+        });
         check(&mut errors, "tags", &self.tags, validate::tags);
         check(&mut errors, "metadata", &self.metadata, validate::metadata);
         if errors.is_empty() {
@@ -279,7 +299,9 @@ impl Member {
             "tags": self.tags,
             "metadata": self.metadata,
         });
-        if let (Value::Object(map), Ok(Value::Object(a))) = (&mut out, serde_json::to_value(analytics)) {
+        if let (Value::Object(map), Ok(Value::Object(a))) =
+            (&mut out, serde_json::to_value(analytics))
+        {
             map.extend(a);
         }
         out
@@ -324,6 +346,38 @@ impl TrackUserInput {
     }
 }
 
+impl MemberInput {
+    /// The stored attributes this input changes: `Some` sets, `None` removes. `externalId` is left out:
+    /// changing it moves the record (see `Store::replace_member`).
+    pub fn changes(&self) -> Vec<(&'static str, Option<Value>)> {
+        fn push<T: Serialize>(
+            out: &mut Vec<(&'static str, Option<Value>)>,
+            name: &'static str,
+            p: &Patch<T>,
+        ) {
+            match p {
+                Patch::Absent => {}
+                Patch::Null => out.push((name, None)),
+                Patch::Value(v) => out.push((name, serde_json::to_value(v).ok())),
+            }
+        }
+        let mut out = Vec::new();
+        push(&mut out, "firstName", &self.first_name);
+        push(&mut out, "lastName", &self.last_name);
+        push(&mut out, "displayName", &self.display_name);
+        push(&mut out, "email", &self.email);
+        push(&mut out, "phoneNumber", &self.phone_number);
+        push(&mut out, "status", &self.status);
+        push(&mut out, "timezone", &self.timezone);
+        push(&mut out, "country", &self.country);
+        push(&mut out, "device", &self.device);
+        push(&mut out, "source", &self.source);
+        push(&mut out, "tags", &self.tags);
+        push(&mut out, "metadata", &self.metadata);
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,7 +408,11 @@ mod tests {
         for d in ["mobile", "desktop", "tablet"] {
             assert!(serde_json::from_str::<MemberInput>(&format!(r#"{{"device":"{d}"}}"#)).is_ok());
         }
-        for bad in [r#"{"status":"LIVE"}"#, r#"{"status":"active"}"#, r#"{"device":"tv"}"#] {
+        for bad in [
+            r#"{"status":"LIVE"}"#,
+            r#"{"status":"active"}"#,
+            r#"{"device":"tv"}"#,
+        ] {
             assert!(serde_json::from_str::<MemberInput>(bad).is_err(), "{bad}");
         }
     }
@@ -364,33 +422,56 @@ mod tests {
         let err = parse("{}").validate(WriteMode::Create).unwrap_err();
         let fields: Vec<_> = err.details().iter().map(|d| d.field.as_str()).collect();
         assert_eq!(fields, ["externalId", "status"]);
-        assert!(parse(r#"{"externalId":"u1"}"#).validate(WriteMode::Upsert).is_ok());
+        assert!(parse(r#"{"externalId":"u1"}"#)
+            .validate(WriteMode::Upsert)
+            .is_ok());
         assert!(parse("{}").validate(WriteMode::Patch).is_ok());
-        assert!(parse(r#"{"status":null}"#).validate(WriteMode::Patch).is_err());
-        assert!(parse(r#"{"externalId":null}"#).validate(WriteMode::Patch).is_err());
+        assert!(parse(r#"{"status":null}"#)
+            .validate(WriteMode::Patch)
+            .is_err());
+        assert!(parse(r#"{"externalId":null}"#)
+            .validate(WriteMode::Patch)
+            .is_err());
     }
 
     #[test]
     fn field_limits() {
-        let ok = format!(r#"{{"externalId":"{}","firstName":"{}"}}"#, "a".repeat(256), "b".repeat(256));
+        let ok = format!(
+            r#"{{"externalId":"{}","firstName":"{}"}}"#,
+            "a".repeat(256),
+            "b".repeat(256)
+        );
         assert!(parse(&ok).validate(WriteMode::Upsert).is_ok());
         let long_id = format!(r#"{{"externalId":"{}"}}"#, "a".repeat(257));
-        assert_eq!(parse(&long_id).validate(WriteMode::Upsert).unwrap_err().details()[0].field, "externalId");
+        assert_eq!(
+            parse(&long_id)
+                .validate(WriteMode::Upsert)
+                .unwrap_err()
+                .details()[0]
+                .field,
+            "externalId"
+        );
         for field in ["firstName", "lastName", "displayName", "source"] {
             let bad = format!(r#"{{"externalId":"x","{field}":"{}"}}"#, "a".repeat(257));
             let err = parse(&bad).validate(WriteMode::Upsert).unwrap_err();
             assert_eq!(err.details()[0].field, field);
         }
-        let bad = parse(r#"{"externalId":"","phoneNumber":"0791 123","country":"XX","timezone":"Nowhere","email":"nope"}"#);
+        let bad = parse(
+            r#"{"externalId":"","phoneNumber":"0791 123","country":"XX","timezone":"Nowhere","email":"nope"}"#,
+        );
         let err = bad.validate(WriteMode::Upsert).unwrap_err();
         let fields: Vec<_> = err.details().iter().map(|d| d.field.as_str()).collect();
-        assert_eq!(fields, ["externalId", "email", "phoneNumber", "timezone", "country"]);
+        assert_eq!(
+            fields,
+            ["externalId", "email", "phoneNumber", "timezone", "country"]
+        );
     }
 
     #[test]
     fn patch_applies_and_clears() {
         let now = time::now();
-        let mut m = parse(r#"{"externalId":"u1","email":"a@b.co","status":"live"}"#).into_new_member("id".into(), now, false);
+        let mut m = parse(r#"{"externalId":"u1","email":"a@b.co","status":"live"}"#)
+            .into_new_member("id".into(), now, false);
         assert_eq!(m.email.as_deref(), Some("a@b.co"));
         assert_eq!(m.last_seen_at, None);
         m.apply(parse(r#"{"email":null,"device":"mobile"}"#), now);
@@ -401,7 +482,11 @@ mod tests {
 
     #[test]
     fn track_user_phone_rules() {
-        let t = |json: &str| serde_json::from_str::<TrackUserInput>(json).unwrap().into_member_input();
+        let t = |json: &str| {
+            serde_json::from_str::<TrackUserInput>(json)
+                .unwrap()
+                .into_member_input()
+        };
         assert!(t(r#"{"externalId":"u","phone":"+14155552671"}"#).is_ok());
         assert!(t(r#"{"externalId":"u","phone":"+1 415 555 2671"}"#).is_err());
         assert!(t(r#"{"externalId":"u","phone":"+123456789012345678901"}"#).is_err());
@@ -409,33 +494,5 @@ mod tests {
         assert!(err.public_message().contains("missing externalId"));
         let m = t(r#"{"externalId":"u","phone":"+14155552671"}"#).unwrap();
         assert_eq!(m.phone_number, Patch::Value("+14155552671".into()));
-    }
-}
-
-impl MemberInput {
-    /// The stored attributes this input changes: `Some` sets, `None` removes. `externalId` is left out:
-    /// changing it moves the record (see `Store::replace_member`).
-    pub fn changes(&self) -> Vec<(&'static str, Option<Value>)> {
-        fn push<T: Serialize>(out: &mut Vec<(&'static str, Option<Value>)>, name: &'static str, p: &Patch<T>) {
-            match p {
-                Patch::Absent => {}
-                Patch::Null => out.push((name, None)),
-                Patch::Value(v) => out.push((name, serde_json::to_value(v).ok())),
-            }
-        }
-        let mut out = Vec::new();
-        push(&mut out, "firstName", &self.first_name);
-        push(&mut out, "lastName", &self.last_name);
-        push(&mut out, "displayName", &self.display_name);
-        push(&mut out, "email", &self.email);
-        push(&mut out, "phoneNumber", &self.phone_number);
-        push(&mut out, "status", &self.status);
-        push(&mut out, "timezone", &self.timezone);
-        push(&mut out, "country", &self.country);
-        push(&mut out, "device", &self.device);
-        push(&mut out, "source", &self.source);
-        push(&mut out, "tags", &self.tags);
-        push(&mut out, "metadata", &self.metadata);
-        out
     }
 }

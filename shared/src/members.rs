@@ -26,7 +26,12 @@ fn not_found() -> ApiError {
 }
 
 /// `POST /schema/account_user/record`: 409 if the `externalId` exists.
-pub async fn create(store: &Store, tenant: &Tenant, input: MemberInput, now: Timestamp) -> Result<Member, ApiError> {
+pub async fn create(
+    store: &Store,
+    tenant: &Tenant,
+    input: MemberInput,
+    now: Timestamp,
+) -> Result<Member, ApiError> {
     input.validate(WriteMode::Create)?;
     let member = input.into_new_member(new_id(), now, false);
     match store.insert_member(tenant, &member).await {
@@ -50,7 +55,10 @@ pub async fn upsert(
     input.validate(WriteMode::Upsert)?;
     let external_id = input.external_id().unwrap_or_default().to_string();
     for _ in 0..MAX_ATTEMPTS {
-        if let Some(member) = store.update_member(tenant, &external_id, &input, now, seen).await? {
+        if let Some(member) = store
+            .update_member(tenant, &external_id, &input, now, seen)
+            .await?
+        {
             return Ok((member, false));
         }
         if mode == WriteMode::Create {
@@ -68,7 +76,11 @@ pub async fn upsert(
 }
 
 /// `{id}` is the member id or, failing that, the `externalId` (SPEC §3).
-pub async fn resolve(store: &Store, tenant: &Tenant, id_or_external_id: &str) -> Result<Member, ApiError> {
+pub async fn resolve(
+    store: &Store,
+    tenant: &Tenant,
+    id_or_external_id: &str,
+) -> Result<Member, ApiError> {
     if uuid::Uuid::try_parse(id_or_external_id).is_ok() {
         if let Some(member) = store.member_by_id(tenant, id_or_external_id).await? {
             return Ok(member);
@@ -117,7 +129,11 @@ pub async fn patch(
 }
 
 /// `DELETE …/{id}`: the member is gone at once; its activity is removed asynchronously (later issue).
-pub async fn delete(store: &Store, tenant: &Tenant, id_or_external_id: &str) -> Result<Member, ApiError> {
+pub async fn delete(
+    store: &Store,
+    tenant: &Tenant,
+    id_or_external_id: &str,
+) -> Result<Member, ApiError> {
     let member = resolve(store, tenant, id_or_external_id).await?;
     if store.delete_member(tenant, &member).await? {
         Ok(member)
@@ -153,13 +169,19 @@ pub async fn list(
         query: "account_user",
         filters: &filters,
     };
-    let start = params.get("cursor").map(|c| codec.decode(&binding, c)).transpose()?;
+    let start = params
+        .get("cursor")
+        .map(|c| codec.decode(&binding, c))
+        .transpose()?;
 
     if let Some(external_id) = filters.get("externalId") {
         // A direct lookup: at most one member, so no further page.
         let found = store.member_by_external_id(tenant, external_id).await?;
         let matches = found.filter(|m| {
-            status.is_none_or(|s| m.status == s) && filters.get("email").is_none_or(|e| m.email.as_ref() == Some(e))
+            status.is_none_or(|s| m.status == s)
+                && filters
+                    .get("email")
+                    .is_none_or(|e| m.email.as_ref() == Some(e))
         });
         return Ok((matches.into_iter().collect(), None));
     }

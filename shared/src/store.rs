@@ -43,20 +43,26 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict => ApiError::Conflict("The record already exists.".into()),
-            StoreError::Contended => ApiError::Conflict("The record was changed concurrently; retry.".into()),
+            StoreError::Contended => {
+                ApiError::Conflict("The record was changed concurrently; retry.".into())
+            }
             StoreError::Throttled => ApiError::Throttled,
             StoreError::Other(cause) => ApiError::Internal(cause),
         }
     }
 }
 
-fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(err: SdkError<E, R>) -> StoreError {
+fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    err: SdkError<E, R>,
+) -> StoreError {
     match err.code() {
         Some("ConditionalCheckFailedException") => StoreError::Conflict,
         Some("TransactionConflictException") => StoreError::Contended,
-        Some("ThrottlingException" | "ProvisionedThroughputExceededException" | "RequestLimitExceeded") => {
-            StoreError::Throttled
-        }
+        Some(
+            "ThrottlingException"
+            | "ProvisionedThroughputExceededException"
+            | "RequestLimitExceeded",
+        ) => StoreError::Throttled,
         Some("TransactionCanceledException") => {
             // The message lists one reason per item: "[ConditionalCheckFailed, None]".
             let message = err.message().unwrap_or_default().to_string();
@@ -64,7 +70,9 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(err: 
                 StoreError::Conflict
             } else if message.contains("TransactionConflict") {
                 StoreError::Contended
-            } else if message.contains("Throttling") || message.contains("ProvisionedThroughputExceeded") {
+            } else if message.contains("Throttling")
+                || message.contains("ProvisionedThroughputExceeded")
+            {
                 StoreError::Throttled
             } else {
                 StoreError::Other(format!("transaction cancelled: {message}"))
@@ -190,7 +198,13 @@ impl Store {
         let config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(LOCAL_REGION))
-            .credentials_provider(Credentials::new(LOCAL_ACCESS_KEY, LOCAL_ACCESS_KEY, None, None, "local"))
+            .credentials_provider(Credentials::new(
+                LOCAL_ACCESS_KEY,
+                LOCAL_ACCESS_KEY,
+                None,
+                None,
+                "local",
+            ))
             .endpoint_url(endpoint)
             .build();
         Client::from_conf(config)
@@ -232,11 +246,17 @@ impl Store {
             .send()
             .await
             .map_err(classify)?;
-        out.item.map(|i| from_item::<KeyItem>(i).map(|k| k.key)).transpose()
+        out.item
+            .map(|i| from_item::<KeyItem>(i).map(|k| k.key))
+            .transpose()
     }
 
     /// Stores an account with its keys, all or nothing.
-    pub async fn create_account(&self, account: &Account, keys: &[KeyRecord]) -> Result<(), StoreError> {
+    pub async fn create_account(
+        &self,
+        account: &Account,
+        keys: &[KeyRecord],
+    ) -> Result<(), StoreError> {
         let mut items = vec![to_item(&AccountItem {
             pk: format!("ACCOUNT#{}", account.id),
             sk: "ACCOUNT".into(),
@@ -267,7 +287,9 @@ impl Store {
             .send()
             .await
             .map_err(classify)?;
-        out.item.map(|i| from_item::<AccountItem>(i).map(|a| a.account)).transpose()
+        out.item
+            .map(|i| from_item::<AccountItem>(i).map(|a| a.account))
+            .transpose()
     }
 
     // ---- members ----
@@ -303,7 +325,10 @@ impl Store {
     pub async fn insert_member(&self, tenant: &Tenant, member: &Member) -> Result<(), StoreError> {
         let (item, id_item) = self.member_items(tenant, member)?;
         self.transact_with_retry(|| {
-            Ok(vec![self.put_new(item.clone())?, self.put_new(id_item.clone())?])
+            Ok(vec![
+                self.put_new(item.clone())?,
+                self.put_new(id_item.clone())?,
+            ])
         })
         .await
     }
@@ -333,7 +358,11 @@ impl Store {
         }
     }
 
-    pub async fn member_by_external_id(&self, tenant: &Tenant, external_id: &str) -> Result<Option<Member>, StoreError> {
+    pub async fn member_by_external_id(
+        &self,
+        tenant: &Tenant,
+        external_id: &str,
+    ) -> Result<Option<Member>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -344,10 +373,16 @@ impl Store {
             .send()
             .await
             .map_err(classify)?;
-        out.item.map(|i| from_item::<MemberItem>(i).map(|m| m.member)).transpose()
+        out.item
+            .map(|i| from_item::<MemberItem>(i).map(|m| m.member))
+            .transpose()
     }
 
-    pub async fn member_by_id(&self, tenant: &Tenant, id: &str) -> Result<Option<Member>, StoreError> {
+    pub async fn member_by_id(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+    ) -> Result<Option<Member>, StoreError> {
         // The externalId may change between the two reads; a second round sees the new one.
         for _ in 0..3 {
             let out = self
@@ -360,7 +395,9 @@ impl Store {
                 .send()
                 .await
                 .map_err(classify)?;
-            let Some(AttributeValue::S(external_id)) = out.item.and_then(|mut i| i.remove("externalId")) else {
+            let Some(AttributeValue::S(external_id)) =
+                out.item.and_then(|mut i| i.remove("externalId"))
+            else {
                 return Ok(None);
             };
             match self.member_by_external_id(tenant, &external_id).await? {
@@ -434,7 +471,12 @@ impl Store {
 
     /// Moves a member to a new `externalId` (the key), keeping its id: deletes the old item only if
     /// unchanged since it was read, creates the new one only if the new `externalId` is free.
-    pub async fn replace_member(&self, tenant: &Tenant, old: &Member, new: &Member) -> Result<(), StoreError> {
+    pub async fn replace_member(
+        &self,
+        tenant: &Tenant,
+        old: &Member,
+        new: &Member,
+    ) -> Result<(), StoreError> {
         let (item, id_item) = self.member_items(tenant, new)?;
         let delete_old = Delete::builder()
             .table_name(&self.table)
@@ -462,8 +504,15 @@ impl Store {
             Err(err) => {
                 // Which condition failed decides the answer: the old item (changed meanwhile) or the new key (taken).
                 let message = err.message().unwrap_or_default().to_string();
-                match message.split_once('[').map(|(_, r)| r.split(',').map(str::trim).collect::<Vec<_>>()) {
-                    Some(reasons) if reasons.first().is_some_and(|r| r.starts_with("ConditionalCheckFailed")) => {
+                match message
+                    .split_once('[')
+                    .map(|(_, r)| r.split(',').map(str::trim).collect::<Vec<_>>())
+                {
+                    Some(reasons)
+                        if reasons
+                            .first()
+                            .is_some_and(|r| r.starts_with("ConditionalCheckFailed")) =>
+                    {
                         Err(StoreError::Contended)
                     }
                     _ => Err(classify(err)),
@@ -473,7 +522,11 @@ impl Store {
     }
 
     /// Deletes a member and its id item. `false` when it was already gone.
-    pub async fn delete_member(&self, tenant: &Tenant, member: &Member) -> Result<bool, StoreError> {
+    pub async fn delete_member(
+        &self,
+        tenant: &Tenant,
+        member: &Member,
+    ) -> Result<bool, StoreError> {
         let delete = Delete::builder()
             .table_name(&self.table)
             .key("PK", s(member_pk(tenant, &member.external_id)))
@@ -492,7 +545,9 @@ impl Store {
             .transact_with_retry(|| {
                 Ok(vec![
                     TransactWriteItem::builder().delete(delete.clone()).build(),
-                    TransactWriteItem::builder().delete(delete_id.clone()).build(),
+                    TransactWriteItem::builder()
+                        .delete(delete_id.clone())
+                        .build(),
                 ])
             })
             .await;

@@ -45,7 +45,9 @@ pub fn email(value: &str) -> Result<(), String> {
     let (local, domain) = value.rsplit_once('@').ok_or(INVALID)?;
     let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
     let local_ok = (1..=64).contains(&local.len())
-        && local.split('.').all(|part| !part.is_empty() && part.chars().all(atext));
+        && local
+            .split('.')
+            .all(|part| !part.is_empty() && part.chars().all(atext));
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = labels.len() >= 2
         && labels.iter().all(|l| {
@@ -54,7 +56,9 @@ pub fn email(value: &str) -> Result<(), String> {
                 && !l.starts_with('-')
                 && !l.ends_with('-')
         })
-        && labels.last().is_some_and(|tld| tld.chars().any(|c| c.is_ascii_alphabetic()));
+        && labels
+            .last()
+            .is_some_and(|tld| tld.chars().any(|c| c.is_ascii_alphabetic()));
     if local_ok && domain_ok {
         Ok(())
     } else {
@@ -85,7 +89,10 @@ pub const MAX_METADATA_BYTES: usize = 8 * 1024;
 
 pub fn tags(value: &std::collections::BTreeMap<String, String>) -> Result<(), String> {
     if value.len() > MAX_TAGS {
-        return Err(format!("must have at most {MAX_TAGS} keys (got {})", value.len()));
+        return Err(format!(
+            "must have at most {MAX_TAGS} keys (got {})",
+            value.len()
+        ));
     }
     for (k, v) in value {
         if k.is_empty() || k.chars().count() > 256 || v.chars().count() > 256 {
@@ -98,7 +105,9 @@ pub fn tags(value: &std::collections::BTreeMap<String, String>) -> Result<(), St
 }
 
 pub fn metadata(value: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
-    let size = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(value)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if size > MAX_METADATA_BYTES {
         Err(format!(
             "must serialize to at most {MAX_METADATA_BYTES} bytes (got {size})"
@@ -126,19 +135,28 @@ mod tests {
     fn e164_edges() {
         assert!(e164("+123456789012345").is_ok(), "15 digits is the maximum");
         assert!(e164("+1234567890123456").is_err(), "16 digits is too many");
-        assert!(e164("+0123456").is_err(), "country codes never start with 0");
+        assert!(
+            e164("+0123456").is_err(),
+            "country codes never start with 0"
+        );
         assert!(e164("+").is_err());
         assert!(e164("+1").is_err());
         assert!(e164("14155552671").is_err(), "the + is required");
         assert!(e164("+1415-555-2671").is_err());
-        assert!(e164("+１４１５５５５２６７１").is_err(), "full-width digits are not digits");
+        assert!(
+            e164("+１４１５５５５２６７１").is_err(),
+            "full-width digits are not digits"
+        );
     }
 
     #[test]
     fn lengths_count_characters_not_bytes() {
         assert!(max_chars(&"a".repeat(256), 256).is_ok());
         assert!(max_chars(&"a".repeat(257), 256).is_err());
-        assert!(max_chars(&"é".repeat(256), 256).is_ok(), "256 two-byte chars fit");
+        assert!(
+            max_chars(&"é".repeat(256), 256).is_ok(),
+            "256 two-byte chars fit"
+        );
         assert!(required_chars("", 256).is_err());
     }
 
@@ -148,14 +166,27 @@ mod tests {
         let label = "b".repeat(63);
         let at_limit = format!("{}@{label}.{label}.{label}.{label}", "a".repeat(64));
         assert_eq!(at_limit.chars().count(), 320);
-        assert!(email(&at_limit).is_ok(), "{}", email(&at_limit).unwrap_err());
+        assert!(
+            email(&at_limit).is_ok(),
+            "{}",
+            email(&at_limit).unwrap_err()
+        );
         let over = format!("{}@{label}.{label}.{label}.{label}", "a".repeat(65));
         assert_eq!(over.chars().count(), 321);
         assert!(email(&over).is_err());
         assert!(email("jane@example.com").is_ok());
         for bad in [
-            "jane", "jane@", "@example.com", "jane@localhost", "ja ne@example.com", "jane..doe@example.com",
-            ".jane@example.com", "jane@-example.com", "jane@example.123", "jane@exa_mple.com", "a@b@example.com",
+            "jane",
+            "jane@",
+            "@example.com",
+            "jane@localhost",
+            "ja ne@example.com",
+            "jane..doe@example.com",
+            ".jane@example.com",
+            "jane@-example.com",
+            "jane@example.123",
+            "jane@exa_mple.com",
+            "a@b@example.com",
         ] {
             assert!(email(bad).is_err(), "{bad}");
         }
@@ -177,8 +208,9 @@ mod tests {
 
     #[test]
     fn tags_and_metadata_limits() {
-        let fifty: std::collections::BTreeMap<_, _> =
-            (0..50).map(|i| (format!("k{i}"), "v".to_string())).collect();
+        let fifty: std::collections::BTreeMap<_, _> = (0..50)
+            .map(|i| (format!("k{i}"), "v".to_string()))
+            .collect();
         assert!(tags(&fifty).is_ok());
         let mut fifty_one = fifty.clone();
         fifty_one.insert("extra".into(), "v".into());
@@ -186,9 +218,15 @@ mod tests {
 
         let mut m = serde_json::Map::new();
         // {"k":"<s>"} is 8 bytes of framing.
-        m.insert("k".into(), serde_json::Value::String("x".repeat(8 * 1024 - 8)));
+        m.insert(
+            "k".into(),
+            serde_json::Value::String("x".repeat(8 * 1024 - 8)),
+        );
         assert!(metadata(&m).is_ok());
-        m.insert("k".into(), serde_json::Value::String("x".repeat(8 * 1024 - 7)));
+        m.insert(
+            "k".into(),
+            serde_json::Value::String("x".repeat(8 * 1024 - 7)),
+        );
         assert!(metadata(&m).is_err());
     }
 }

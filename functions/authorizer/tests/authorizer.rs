@@ -21,7 +21,10 @@ fn event(file: &str, headers: &[(&str, &str)]) -> ApiGatewayV2CustomAuthorizerV2
 
 async fn context(auth: &Authorizer, e: ApiGatewayV2CustomAuthorizerV2Request) -> Value {
     let resp = auth.handle(e).await.expect("the authorizer answers");
-    assert!(resp.is_authorized, "the function decides 401/403 from the context");
+    assert!(
+        resp.is_authorized,
+        "the function decides 401/403 from the context"
+    );
     resp.context
 }
 
@@ -33,26 +36,61 @@ async fn sample_events_resolve_to_their_principal_or_nothing() {
 
     let admin = context(
         &auth,
-        event("secret-key.json", &[("x-api-key", &account.live.api_key), ("x-api-secret", &account.live.api_secret)]),
+        event(
+            "secret-key.json",
+            &[
+                ("x-api-key", &account.live.api_key),
+                ("x-api-secret", &account.live.api_secret),
+            ],
+        ),
     )
     .await;
-    assert_eq!(admin, json!({"accountId": account.account_id, "environment": "live", "role": "admin"}));
+    assert_eq!(
+        admin,
+        json!({"accountId": account.account_id, "environment": "live", "role": "admin"})
+    );
 
-    let public = context(&auth, event("public-key.json", &[("x-api-key", &account.test.public_key)])).await;
-    assert_eq!(public, json!({"accountId": account.account_id, "environment": "test", "role": "public"}));
+    let public = context(
+        &auth,
+        event(
+            "public-key.json",
+            &[("x-api-key", &account.test.public_key)],
+        ),
+    )
+    .await;
+    assert_eq!(
+        public,
+        json!({"accountId": account.account_id, "environment": "test", "role": "public"})
+    );
 
     let nobody = json!({});
-    assert_eq!(context(&auth, event("no-credentials.json", &[])).await, nobody);
+    assert_eq!(
+        context(&auth, event("no-credentials.json", &[])).await,
+        nobody
+    );
     // The sample events carry keys that exist nowhere.
     assert_eq!(context(&auth, event("secret-key.json", &[])).await, nobody);
     assert_eq!(context(&auth, event("public-key.json", &[])).await, nobody);
     for (key, secret) in [
         (account.live.api_key.as_str(), "sk_live_wrong"),
-        (account.live.api_key.as_str(), account.test.api_secret.as_str()),
-        (account.test.api_key.as_str(), account.live.api_secret.as_str()),
+        (
+            account.live.api_key.as_str(),
+            account.test.api_secret.as_str(),
+        ),
+        (
+            account.test.api_key.as_str(),
+            account.live.api_secret.as_str(),
+        ),
         (account.live.api_key.as_str(), ""),
     ] {
-        let ctx = context(&auth, event("secret-key.json", &[("x-api-key", key), ("x-api-secret", secret)])).await;
+        let ctx = context(
+            &auth,
+            event(
+                "secret-key.json",
+                &[("x-api-key", key), ("x-api-secret", secret)],
+            ),
+        )
+        .await;
         assert_eq!(ctx, nobody, "{key} with a wrong secret");
     }
     // A secret key without its secret is not a public key.
@@ -76,7 +114,13 @@ async fn only_live_keys_authenticate() {
             r.status = status;
         }
         store.create_account(&account, &records).await.unwrap();
-        let admin = event("secret-key.json", &[("x-api-key", &issued.api_key), ("x-api-secret", &issued.api_secret)]);
+        let admin = event(
+            "secret-key.json",
+            &[
+                ("x-api-key", &issued.api_key),
+                ("x-api-secret", &issued.api_secret),
+            ],
+        );
         assert_eq!(context(&auth, admin).await, json!({}), "{status:?}");
         let public = event("public-key.json", &[("x-api-key", &issued.public_key)]);
         assert_eq!(context(&auth, public).await, json!({}), "{status:?}");

@@ -16,7 +16,9 @@ pub struct App {
 /// The secret that signs cursors: `CURSOR_SECRET` (from Secrets Manager in AWS), or a fixed
 /// development value for the local run.
 pub fn cursor_codec_from_env() -> CursorCodec {
-    CursorCodec::new(std::env::var("CURSOR_SECRET").unwrap_or_else(|_| "local-development-cursor-secret".into()))
+    CursorCodec::new(
+        std::env::var("CURSOR_SECRET").unwrap_or_else(|_| "local-development-cursor-secret".into()),
+    )
 }
 
 const ACTIVITY_LISTS: &[&str] = &[
@@ -49,8 +51,13 @@ impl App {
             "GET /schema/account_user/record" => {
                 let params = http::query(req, members::LIST_PARAMS)?;
                 let limit = http::limit(&params)?;
-                let (found, next) = members::list(&self.store, &self.cursors, &tenant, &params, limit).await?;
-                Ok(http::list(found.iter().map(|m| m.to_record(now)).collect(), limit, next))
+                let (found, next) =
+                    members::list(&self.store, &self.cursors, &tenant, &params, limit).await?;
+                Ok(http::list(
+                    found.iter().map(|m| m.to_record(now)).collect(),
+                    limit,
+                    next,
+                ))
             }
             "POST /schema/account_user/record" => {
                 let params = http::query(req, &["upsert"])?;
@@ -62,8 +69,12 @@ impl App {
                 let input: MemberInput = http::json_body(req)?;
                 if upsert {
                     let (member, created) =
-                        members::upsert(&self.store, &tenant, input, WriteMode::Create, now, false).await?;
-                    Ok(http::success(if created { 201 } else { 200 }, member.to_record(now)))
+                        members::upsert(&self.store, &tenant, input, WriteMode::Create, now, false)
+                            .await?;
+                    Ok(http::success(
+                        if created { 201 } else { 200 },
+                        member.to_record(now),
+                    ))
                 } else {
                     let member = members::create(&self.store, &tenant, input, now).await?;
                     Ok(http::success(201, member.to_record(now)))
@@ -71,18 +82,27 @@ impl App {
             }
             "GET /schema/account_user/record/{id}" => {
                 http::query(req, &[])?;
-                let member = members::resolve(&self.store, &tenant, &http::path_param(req, "id")?).await?;
+                let member =
+                    members::resolve(&self.store, &tenant, &http::path_param(req, "id")?).await?;
                 Ok(http::success(200, member.to_record(now)))
             }
             "PATCH /schema/account_user/record/{id}" => {
                 http::query(req, &[])?;
                 let input: MemberInput = http::json_body(req)?;
-                let member = members::patch(&self.store, &tenant, &http::path_param(req, "id")?, input, now).await?;
+                let member = members::patch(
+                    &self.store,
+                    &tenant,
+                    &http::path_param(req, "id")?,
+                    input,
+                    now,
+                )
+                .await?;
                 Ok(http::success(200, member.to_record(now)))
             }
             "DELETE /schema/account_user/record/{id}" => {
                 http::query(req, &[])?;
-                let member = members::delete(&self.store, &tenant, &http::path_param(req, "id")?).await?;
+                let member =
+                    members::delete(&self.store, &tenant, &http::path_param(req, "id")?).await?;
                 Ok(http::success(
                     200,
                     json!({"id": member.id, "externalId": member.external_id, "deleted": true}),

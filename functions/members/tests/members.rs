@@ -37,13 +37,20 @@ impl Caller {
     }
 
     async fn create(&self, body: Value) -> (u16, Value) {
-        self.send(events::with_body(events::load("members/create.json"), &body.to_string()))
-            .await
+        self.send(events::with_body(
+            events::load("members/create.json"),
+            &body.to_string(),
+        ))
+        .await
     }
 
     async fn get(&self, id: &str) -> (u16, Value) {
-        self.send(events::with_path_param(events::load("members/get.json"), "id", id))
-            .await
+        self.send(events::with_path_param(
+            events::load("members/get.json"),
+            "id",
+            id,
+        ))
+        .await
     }
 
     async fn patch(&self, id: &str, body: Value) -> (u16, Value) {
@@ -83,7 +90,10 @@ async fn create_from_the_sample_event_then_read_by_id_and_external_id() {
     let id = data["id"].as_str().unwrap();
     assert_eq!(uuid::Uuid::parse_str(id).unwrap().get_version_num(), 7);
     assert!(data["createdAt"].as_str().unwrap().ends_with('Z'));
-    assert_eq!(data["createdAt"].as_str().unwrap().len(), "2026-11-24T09:15:00.000Z".len());
+    assert_eq!(
+        data["createdAt"].as_str().unwrap().len(),
+        "2026-11-24T09:15:00.000Z".len()
+    );
 
     let (status, by_id) = c.get(id).await;
     assert_eq!(status, 200);
@@ -92,15 +102,27 @@ async fn create_from_the_sample_event_then_read_by_id_and_external_id() {
     assert_eq!(status, 200);
     assert_eq!(by_ext["data"]["id"], id);
 
-    let stored = c.store.member_by_external_id(&c.tenant(), "user_12345").await.unwrap().unwrap();
+    let stored = c
+        .store
+        .member_by_external_id(&c.tenant(), "user_12345")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.id, id);
 }
 
 #[tokio::test]
 async fn duplicate_external_id_is_409_and_changes_nothing() {
     let c = Caller::admin().await;
-    assert_eq!(c.create(json!({"externalId": "dup", "status": "live", "firstName": "A"})).await.0, 201);
-    let (status, body) = c.create(json!({"externalId": "dup", "status": "paused", "firstName": "B"})).await;
+    assert_eq!(
+        c.create(json!({"externalId": "dup", "status": "live", "firstName": "A"}))
+            .await
+            .0,
+        201
+    );
+    let (status, body) = c
+        .create(json!({"externalId": "dup", "status": "paused", "firstName": "B"}))
+        .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "conflict");
     let (_, got) = c.get("dup").await;
@@ -115,13 +137,19 @@ async fn upsert_creates_then_updates_keeping_unsent_fields() {
     let (status, created) = c.send(events::load("members/upsert.json")).await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["data"]["displayName"], "Jane D.");
-    let upsert = |body: Value| {
-        events::with_body(events::load("members/upsert.json"), &body.to_string())
-    };
-    let (status, updated) = c.send(upsert(json!({"externalId": "user_12345", "email": "j@example.com"}))).await;
+    let upsert =
+        |body: Value| events::with_body(events::load("members/upsert.json"), &body.to_string());
+    let (status, updated) = c
+        .send(upsert(
+            json!({"externalId": "user_12345", "email": "j@example.com"}),
+        ))
+        .await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["data"]["id"], created["data"]["id"]);
-    assert_eq!(updated["data"]["displayName"], "Jane D.", "fields not sent are kept");
+    assert_eq!(
+        updated["data"]["displayName"], "Jane D.",
+        "fields not sent are kept"
+    );
     assert_eq!(updated["data"]["email"], "j@example.com");
 
     // Creating through /schema needs a status, even with upsert.
@@ -142,7 +170,10 @@ async fn patch_updates_clears_with_null_and_reads_its_write() {
     assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["data"]["status"], "paused");
     assert_eq!(patched["data"]["email"], Value::Null, "null clears");
-    assert_eq!(patched["data"]["firstName"], "Jane", "absent fields are kept");
+    assert_eq!(
+        patched["data"]["firstName"], "Jane",
+        "absent fields are kept"
+    );
     let (_, read) = c.get(created["data"]["id"].as_str().unwrap()).await;
     assert_eq!(read["data"]["status"], "paused");
     assert_eq!(read["data"]["email"], Value::Null);
@@ -158,22 +189,33 @@ async fn patch_updates_clears_with_null_and_reads_its_write() {
         assert_eq!(err["error"]["details"][0]["field"], field);
     }
     let (_, after) = c.get("user_12345").await;
-    assert_eq!(after["data"]["updatedAt"], read["data"]["updatedAt"], "refused patches change nothing");
+    assert_eq!(
+        after["data"]["updatedAt"], read["data"]["updatedAt"],
+        "refused patches change nothing"
+    );
     assert_eq!(c.patch("nobody", json!({"firstName": "x"})).await.0, 404);
 }
 
 #[tokio::test]
 async fn changing_external_id_moves_the_member_and_keeps_uniqueness() {
     let c = Caller::admin().await;
-    let (_, a) = c.create(json!({"externalId": "a", "status": "live", "email": "a@example.com"})).await;
+    let (_, a) = c
+        .create(json!({"externalId": "a", "status": "live", "email": "a@example.com"}))
+        .await;
     c.create(member("b")).await;
     let id = a["data"]["id"].as_str().unwrap();
 
     let (status, body) = c.patch(id, json!({"externalId": "b"})).await;
     assert_eq!(status, 409, "{body}");
-    assert_eq!(c.get("a").await.1["data"]["id"], id, "a refused move leaves it in place");
+    assert_eq!(
+        c.get("a").await.1["data"]["id"],
+        id,
+        "a refused move leaves it in place"
+    );
 
-    let (status, moved) = c.patch(id, json!({"externalId": "a2", "firstName": "Ann"})).await;
+    let (status, moved) = c
+        .patch(id, json!({"externalId": "a2", "firstName": "Ann"}))
+        .await;
     assert_eq!(status, 200, "{moved}");
     assert_eq!(moved["data"]["id"], id);
     assert_eq!(c.get("a").await.0, 404);
@@ -181,7 +223,11 @@ async fn changing_external_id_moves_the_member_and_keeps_uniqueness() {
     assert_eq!(by_new["data"]["email"], "a@example.com");
     assert_eq!(by_new["data"]["firstName"], "Ann");
     assert_eq!(c.get(id).await.1["data"]["externalId"], "a2");
-    assert_eq!(c.create(member("a")).await.0, 201, "the old externalId is free again");
+    assert_eq!(
+        c.create(member("a")).await.0,
+        201,
+        "the old externalId is free again"
+    );
     assert_eq!(c.stored_count().await, 3);
 }
 
@@ -196,7 +242,11 @@ async fn delete_removes_at_once() {
     assert_eq!(c.get(created["data"]["id"].as_str().unwrap()).await.0, 404);
     assert_eq!(c.send(events::load("members/delete.json")).await.0, 404);
     assert_eq!(c.stored_count().await, 0);
-    assert_eq!(c.send(events::load("members/create.json")).await.0, 201, "re-creating works");
+    assert_eq!(
+        c.send(events::load("members/create.json")).await.0,
+        201,
+        "re-creating works"
+    );
 }
 
 #[tokio::test]
@@ -229,7 +279,11 @@ async fn list_filters_and_pages_with_bound_cursors() {
             None => break,
         }
     }
-    assert_eq!(seen, ["m4", "m3", "m2", "m1", "m0"], "newest first, each once");
+    assert_eq!(
+        seen,
+        ["m4", "m3", "m2", "m1", "m0"],
+        "newest first, each once"
+    );
 
     let (_, live) = c.list(&[("status", "live")]).await;
     assert_eq!(live["data"].as_array().unwrap().len(), 3);
@@ -243,15 +297,33 @@ async fn list_filters_and_pages_with_bound_cursors() {
     // Cursors are bound to the query and the tenant, and tamper-proof.
     let (_, first) = c.list(&[("limit", "1"), ("status", "live")]).await;
     let cur = first["paging"]["nextCursor"].as_str().unwrap().to_string();
-    assert_eq!(c.list(&[("limit", "1"), ("status", "live"), ("cursor", &cur)]).await.0, 200);
-    assert_eq!(c.list(&[("limit", "1"), ("status", "paused"), ("cursor", &cur)]).await.0, 400);
+    assert_eq!(
+        c.list(&[("limit", "1"), ("status", "live"), ("cursor", &cur)])
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        c.list(&[("limit", "1"), ("status", "paused"), ("cursor", &cur)])
+            .await
+            .0,
+        400
+    );
     let mut tampered = cur.clone();
     tampered.replace_range(0..1, if cur.starts_with('e') { "f" } else { "e" });
-    let (status, err) = c.list(&[("limit", "1"), ("status", "live"), ("cursor", &tampered)]).await;
+    let (status, err) = c
+        .list(&[("limit", "1"), ("status", "live"), ("cursor", &tampered)])
+        .await;
     assert_eq!(status, 400);
     assert_eq!(err["error"]["details"][0]["field"], "cursor");
     let other = Caller::admin().await;
-    assert_eq!(other.list(&[("limit", "1"), ("status", "live"), ("cursor", &cur)]).await.0, 400);
+    assert_eq!(
+        other
+            .list(&[("limit", "1"), ("status", "live"), ("cursor", &cur)])
+            .await
+            .0,
+        400
+    );
 
     for bad in ["0", "1001", "abc", "-1"] {
         let (status, err) = c.list(&[("limit", bad)]).await;
@@ -260,7 +332,11 @@ async fn list_filters_and_pages_with_bound_cursors() {
     }
     assert_eq!(c.list(&[("limit", "1000")]).await.0, 200);
     assert_eq!(c.list(&[("status", "active")]).await.0, 400);
-    assert_eq!(c.list(&[("Status", "live")]).await.0, 400, "unknown query parameters are named");
+    assert_eq!(
+        c.list(&[("Status", "live")]).await.0,
+        400,
+        "unknown query parameters are named"
+    );
 }
 
 #[tokio::test]
@@ -269,49 +345,124 @@ async fn every_bad_input_is_a_clear_4xx_and_stores_nothing() {
     let base = || events::load("members/create.json");
     let long = |n: usize| "a".repeat(n);
     let cases: Vec<(Value, u16, &str, &str)> = vec![
-        (events::with_body(base(), "{not json"), 400, "invalid_json", ""),
-        (events::with_body(base(), "[1,2]"), 400, "invalid_json", ""),
-        (events::with_body(base(), "\"str\""), 400, "invalid_json", ""),
-        (events::with_body(base(), ""), 400, "invalid_json", ""),
-        (events::with_header(base(), "content-type", "text/plain"), 415, "unsupported_media_type", ""),
         (
-            events::with_body(base(), &json!({"externalId": "x", "status": "live", "metadata": {"pad": long(70_000)}}).to_string()),
+            events::with_body(base(), "{not json"),
+            400,
+            "invalid_json",
+            "",
+        ),
+        (events::with_body(base(), "[1,2]"), 400, "invalid_json", ""),
+        (
+            events::with_body(base(), "\"str\""),
+            400,
+            "invalid_json",
+            "",
+        ),
+        (events::with_body(base(), ""), 400, "invalid_json", ""),
+        (
+            events::with_header(base(), "content-type", "text/plain"),
+            415,
+            "unsupported_media_type",
+            "",
+        ),
+        (
+            events::with_body(
+                base(),
+                &json!({"externalId": "x", "status": "live", "metadata": {"pad": long(70_000)}})
+                    .to_string(),
+            ),
             413,
             "payload_too_large",
             "",
         ),
     ];
     let field_cases: Vec<(Value, &str)> = vec![
-        (json!({"externalID": "typo", "status": "live"}), "externalID"),
+        (
+            json!({"externalID": "typo", "status": "live"}),
+            "externalID",
+        ),
         (json!({"status": "live"}), "externalId"),
         (json!({"externalId": "", "status": "live"}), "externalId"),
-        (json!({"externalId": long(257), "status": "live"}), "externalId"),
+        (
+            json!({"externalId": long(257), "status": "live"}),
+            "externalId",
+        ),
         (json!({"externalId": 42, "status": "live"}), "externalId"),
         (json!({"externalId": "x"}), "status"),
         (json!({"externalId": "x", "status": "active"}), "status"),
-        (json!({"externalId": "x", "status": "live", "firstName": long(257)}), "firstName"),
-        (json!({"externalId": "x", "status": "live", "lastName": long(257)}), "lastName"),
-        (json!({"externalId": "x", "status": "live", "displayName": long(257)}), "displayName"),
-        (json!({"externalId": "x", "status": "live", "source": long(257)}), "source"),
-        (json!({"externalId": "x", "status": "live", "email": "not-an-email"}), "email"),
-        (json!({"externalId": "x", "status": "live", "email": format!("{}@example.com", long(309))}), "email"),
-        (json!({"externalId": "x", "status": "live", "phoneNumber": "(415) 555-2671"}), "phoneNumber"),
-        (json!({"externalId": "x", "status": "live", "phoneNumber": "07911 123456"}), "phoneNumber"),
-        (json!({"externalId": "x", "status": "live", "phoneNumber": "+34 612 345 678"}), "phoneNumber"),
-        (json!({"externalId": "x", "status": "live", "timezone": "Mars/Base"}), "timezone"),
-        (json!({"externalId": "x", "status": "live", "country": "XX"}), "country"),
-        (json!({"externalId": "x", "status": "live", "device": "watch"}), "device"),
-        (json!({"externalId": "x", "status": "live", "tags": {"a": 1}}), "tags.a"),
+        (
+            json!({"externalId": "x", "status": "live", "firstName": long(257)}),
+            "firstName",
+        ),
+        (
+            json!({"externalId": "x", "status": "live", "lastName": long(257)}),
+            "lastName",
+        ),
+        (
+            json!({"externalId": "x", "status": "live", "displayName": long(257)}),
+            "displayName",
+        ),
+        (
+            json!({"externalId": "x", "status": "live", "source": long(257)}),
+            "source",
+        ),
+        (
+            json!({"externalId": "x", "status": "live", "email": "not-an-email"}),
+            "email",
+        ),
+        (
+            json!({"externalId": "x", "status": "live", "email": format!("{}@example.com", long(309))}),
+            "email",
+        ),
+        (
+            json!({"externalId": "x", "status": "live", "phoneNumber": "(415) 555-2671"}),
+            "phoneNumber",
+        ),
+        (
+            json!({"externalId": "x", "status": "live", "phoneNumber": "07911 123456"}),
+            "phoneNumber",
+        ),
+        (
+            json!({"externalId": "x", "status": "live", "phoneNumber": "+34 612 345 678"}),
+            "phoneNumber",
+        ),
+        (
+            json!({"externalId": "x", "status": "live", "timezone": "Mars/Base"}),
+            "timezone",
+        ),
+        (
+            json!({"externalId": "x", "status": "live", "country": "XX"}),
+            "country",
+        ),
+        (
+            json!({"externalId": "x", "status": "live", "device": "watch"}),
+            "device",
+        ),
+        (
+            json!({"externalId": "x", "status": "live", "tags": {"a": 1}}),
+            "tags.a",
+        ),
         (
             json!({"externalId": "x", "status": "live", "tags": (0..51).map(|i| (format!("k{i}"), json!("v"))).collect::<serde_json::Map<_, _>>()}),
             "tags",
         ),
-        (json!({"externalId": "x", "status": "live", "metadata": {"pad": long(8200)}}), "metadata"),
-        (json!({"externalId": "x", "status": "live", "metadata": [1]}), "metadata"),
+        (
+            json!({"externalId": "x", "status": "live", "metadata": {"pad": long(8200)}}),
+            "metadata",
+        ),
+        (
+            json!({"externalId": "x", "status": "live", "metadata": [1]}),
+            "metadata",
+        ),
     ];
     let mut all = cases;
     for (body, field) in &field_cases {
-        all.push((events::with_body(base(), &body.to_string()), 400, "validation_failed", field));
+        all.push((
+            events::with_body(base(), &body.to_string()),
+            400,
+            "validation_failed",
+            field,
+        ));
     }
     for (event, status, code, field) in all {
         let (got, body) = c.send(event).await;
@@ -323,7 +474,11 @@ async fn every_bad_input_is_a_clear_4xx_and_stores_nothing() {
             assert_eq!(body["error"]["details"][0]["field"], field, "{body}");
         }
     }
-    assert_eq!(c.stored_count().await, 0, "no refused request stored anything");
+    assert_eq!(
+        c.stored_count().await,
+        0,
+        "no refused request stored anything"
+    );
 
     // The limits themselves are accepted.
     let at_limits = json!({"externalId": long(256), "status": "draft", "firstName": long(256),
@@ -342,29 +497,70 @@ async fn credentials_roles_and_tenants() {
     let (status, body) = events::parse(c.app.handle(events::request(&anonymous)).await);
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"]["code"], "unauthorized");
-    assert_eq!(body["error"]["requestId"], "c6af9ac6-7b61-11e6-9a41-93e8deadbeef");
+    assert_eq!(
+        body["error"]["requestId"],
+        "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+    );
 
-    let public = Caller { role: "public", ..Caller::admin().await };
-    let public = Caller { account: c.account.clone(), ..public };
-    for file in ["create.json", "upsert.json", "get.json", "patch.json", "delete.json", "list.json", "streak-progress.json"] {
+    let public = Caller {
+        role: "public",
+        ..Caller::admin().await
+    };
+    let public = Caller {
+        account: c.account.clone(),
+        ..public
+    };
+    for file in [
+        "create.json",
+        "upsert.json",
+        "get.json",
+        "patch.json",
+        "delete.json",
+        "list.json",
+        "streak-progress.json",
+    ] {
         let (status, body) = public.send(events::load(&format!("members/{file}"))).await;
         assert_eq!(status, 403, "{file}: {body}");
         assert_eq!(body["error"]["code"], "forbidden");
     }
 
     let other_account = Caller::admin().await;
-    assert_eq!(other_account.send(events::load("members/get.json")).await.0, 404);
-    assert_eq!(other_account.send(events::load("members/delete.json")).await.0, 404);
-    let test_env = Caller { environment: "test", account: c.account.clone(), ..Caller::admin().await };
-    assert_eq!(test_env.send(events::load("members/get.json")).await.0, 404, "test does not see live");
+    assert_eq!(
+        other_account.send(events::load("members/get.json")).await.0,
+        404
+    );
+    assert_eq!(
+        other_account
+            .send(events::load("members/delete.json"))
+            .await
+            .0,
+        404
+    );
+    let test_env = Caller {
+        environment: "test",
+        account: c.account.clone(),
+        ..Caller::admin().await
+    };
+    assert_eq!(
+        test_env.send(events::load("members/get.json")).await.0,
+        404,
+        "test does not see live"
+    );
     assert_eq!(test_env.stored_count().await, 0);
-    assert_eq!(c.get("user_12345").await.0, 200, "still there for its owner");
+    assert_eq!(
+        c.get("user_12345").await.0,
+        200,
+        "still there for its owner"
+    );
 }
 
 #[tokio::test]
 async fn twenty_concurrent_creates_give_one_201_and_nineteen_409() {
     let c = Caller::admin().await;
-    let results = futures_join(20, || c.create(json!({"externalId": "race", "status": "live"}))).await;
+    let results = futures_join(20, || {
+        c.create(json!({"externalId": "race", "status": "live"}))
+    })
+    .await;
     let created = results.iter().filter(|(s, _)| *s == 201).count();
     let conflicts = results.iter().filter(|(s, _)| *s == 409).count();
     assert_eq!((created, conflicts), (1, 19), "{results:?}");
@@ -384,7 +580,10 @@ async fn twenty_concurrent_upserts_give_one_member() {
     let created = results.iter().filter(|(s, _)| *s == 201).count();
     let updated = results.iter().filter(|(s, _)| *s == 200).count();
     assert_eq!((created, updated), (1, 19), "{results:?}");
-    let ids: std::collections::HashSet<_> = results.iter().map(|(_, b)| b["data"]["id"].to_string()).collect();
+    let ids: std::collections::HashSet<_> = results
+        .iter()
+        .map(|(_, b)| b["data"]["id"].to_string())
+        .collect();
     assert_eq!(ids.len(), 1, "every answer names the same member");
     assert_eq!(c.stored_count().await, 1);
 }
@@ -393,12 +592,22 @@ async fn twenty_concurrent_upserts_give_one_member() {
 async fn activity_lists_answer_for_members_only() {
     let c = Caller::admin().await;
     c.send(events::load("members/create.json")).await;
-    for file in ["streak-progress", "challenge-progress", "streak-log", "challenge-log", "reward-log"] {
+    for file in [
+        "streak-progress",
+        "challenge-progress",
+        "streak-log",
+        "challenge-log",
+        "reward-log",
+    ] {
         let (status, body) = c.send(events::load(&format!("members/{file}.json"))).await;
         assert_eq!(status, 200, "{file}: {body}");
         assert_eq!(body["data"], json!([]));
         assert_eq!(body["paging"]["nextCursor"], Value::Null);
-        let missing = events::with_path_param(events::load(&format!("members/{file}.json")), "id", "nobody");
+        let missing = events::with_path_param(
+            events::load(&format!("members/{file}.json")),
+            "id",
+            "nobody",
+        );
         assert_eq!(c.send(missing).await.0, 404, "{file}");
     }
 }

@@ -32,7 +32,9 @@ impl App {
             "POST /v1/user-journeys/users" => {
                 let input = http::json_body::<TrackUserInput>(req)?.into_member_input()?;
                 // Always 200, created or updated (seed 001); a track-user call moves lastSeenAt.
-                let (member, _) = members::upsert(&self.store, &tenant, input, WriteMode::Upsert, now, true).await?;
+                let (member, _) =
+                    members::upsert(&self.store, &tenant, input, WriteMode::Upsert, now, true)
+                        .await?;
                 Ok(http::success(200, member.to_profile(&tenant, now)))
             }
             "GET /v1/user-journeys/users/{externalId}" => {

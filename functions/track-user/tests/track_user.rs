@@ -27,8 +27,11 @@ impl Caller {
     }
 
     async fn track(&self, body: Value) -> (u16, Value) {
-        self.send(events::with_body(events::load("track-user/post.json"), &body.to_string()))
-            .await
+        self.send(events::with_body(
+            events::load("track-user/post.json"),
+            &body.to_string(),
+        ))
+        .await
     }
 
     async fn get(&self, external_id: &str) -> (u16, Value) {
@@ -86,7 +89,11 @@ async fn a_second_call_updates_sent_fields_and_keeps_the_rest() {
     let c = Caller::new("public").await;
     let (_, first) = c.send(events::load("track-user/post.json")).await;
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let (status, second) = c.track(json!({"externalId": "user_12345", "displayName": "Jane Q.", "phone": "+14155552671"})).await;
+    let (status, second) = c
+        .track(
+            json!({"externalId": "user_12345", "displayName": "Jane Q.", "phone": "+14155552671"}),
+        )
+        .await;
     assert_eq!(status, 200, "{second}");
     let (a, b) = (&first["data"], &second["data"]);
     assert_eq!(b["id"], a["id"]);
@@ -96,7 +103,10 @@ async fn a_second_call_updates_sent_fields_and_keeps_the_rest() {
     assert_eq!(b["email"], "jane@example.com", "not sent, kept");
     assert_eq!(b["tags"], a["tags"]);
     assert_eq!(b["firstSeenAt"], a["firstSeenAt"]);
-    assert!(b["lastSeenAt"].as_str() > a["lastSeenAt"].as_str(), "lastSeenAt moves");
+    assert!(
+        b["lastSeenAt"].as_str() > a["lastSeenAt"].as_str(),
+        "lastSeenAt moves"
+    );
 }
 
 #[tokio::test]
@@ -104,14 +114,29 @@ async fn bad_bodies_are_400_and_store_nothing() {
     let c = Caller::new("public").await;
     let (status, body) = c.track(json!({"displayName": "No Id"})).await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("missing externalId"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing externalId"),
+        "{body}"
+    );
     for (bad, field) in [
-        (json!({"externalId": "u", "phone": "+1 415 555 2671"}), "phone"),
-        (json!({"externalId": "u", "phone": "+1234567890123456789012"}), "phone"),
+        (
+            json!({"externalId": "u", "phone": "+1 415 555 2671"}),
+            "phone",
+        ),
+        (
+            json!({"externalId": "u", "phone": "+1234567890123456789012"}),
+            "phone",
+        ),
         (json!({"externalId": "u", "country": "ZZ"}), "country"),
         (json!({"externalId": "u", "device": "console"}), "device"),
         (json!({"externalId": "u", "email": "nope"}), "email"),
-        (json!({"externalId": "u", "phoneNumber": "+14155552671"}), "phoneNumber"),
+        (
+            json!({"externalId": "u", "phoneNumber": "+14155552671"}),
+            "phoneNumber",
+        ),
         (json!({"externalId": "u", "status": "paused"}), "status"),
         (json!({"externalId": "u", "tags": "premium"}), "tags"),
     ] {
@@ -132,13 +157,21 @@ async fn keys_and_environments() {
         account: public.account.clone(),
         ..Caller::new("admin").await
     };
-    assert_eq!(admin.get("user_12345").await.0, 200, "admin keys may track users too");
+    assert_eq!(
+        admin.get("user_12345").await.0,
+        200,
+        "admin keys may track users too"
+    );
     let test_env = Caller {
         account: public.account.clone(),
         environment: "test",
         ..Caller::new("public").await
     };
-    assert_eq!(test_env.get("user_12345").await.0, 404, "test keys do not see live users");
+    assert_eq!(
+        test_env.get("user_12345").await.0,
+        404,
+        "test keys do not see live users"
+    );
     let (_, tracked) = test_env.send(events::load("track-user/post.json")).await;
     assert_eq!(tracked["data"]["environment"], "TEST");
     let other = Caller::new("public").await;

@@ -29,7 +29,8 @@ async fn main() -> ExitCode {
             }
         }
     }
-    let (Some("create-account"), Some(name)) = (command, name.filter(|n| !n.trim().is_empty())) else {
+    let (Some("create-account"), Some(name)) = (command, name.filter(|n| !n.trim().is_empty()))
+    else {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
@@ -51,7 +52,10 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("could not create the account in table {}: {e:?}", store.table());
+            eprintln!(
+                "could not create the account in table {}: {e:?}",
+                store.table()
+            );
             ExitCode::FAILURE
         }
     }

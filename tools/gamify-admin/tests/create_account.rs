@@ -16,12 +16,23 @@ async fn prints_working_live_and_test_keys() {
         .env("TABLE_NAME", store.table())
         .output()
         .expect("run gamify-admin");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(stdout.trim().lines().count(), 1, "one JSON object: {stdout}");
+    assert_eq!(
+        stdout.trim().lines().count(),
+        1,
+        "one JSON object: {stdout}"
+    );
     let printed: Value = serde_json::from_str(&stdout).unwrap();
     let account_id = printed["accountId"].as_str().unwrap();
-    assert_eq!(store.get_account(account_id).await.unwrap().unwrap().name, "Acme Coffee");
+    assert_eq!(
+        store.get_account(account_id).await.unwrap().unwrap().name,
+        "Acme Coffee"
+    );
 
     for (env, environment) in [("live", Environment::Live), ("test", Environment::Test)] {
         let keys = &printed[env];
@@ -30,18 +41,41 @@ async fn prints_working_live_and_test_keys() {
         let public = keys["publicKey"].as_str().unwrap();
         assert!(public.starts_with(&format!("pk_{env}_")), "{public}");
         let record = store.get_key(api_key).await.unwrap().unwrap();
-        assert_eq!((record.account_id.as_str(), record.environment, record.role), (account_id, environment, Role::Admin));
-        assert!(keys::verify(&record, &Credentials { api_key: Some(api_key), api_secret: Some(secret) }));
+        assert_eq!(
+            (record.account_id.as_str(), record.environment, record.role),
+            (account_id, environment, Role::Admin)
+        );
+        assert!(keys::verify(
+            &record,
+            &Credentials {
+                api_key: Some(api_key),
+                api_secret: Some(secret)
+            }
+        ));
         let public_record = store.get_key(public).await.unwrap().unwrap();
         assert_eq!(public_record.role, Role::Public);
-        assert!(keys::verify(&public_record, &Credentials { api_key: Some(public), api_secret: None }));
+        assert!(keys::verify(
+            &public_record,
+            &Credentials {
+                api_key: Some(public),
+                api_secret: None
+            }
+        ));
     }
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    for args in [vec![], vec!["create-account"], vec!["create-account", "--name", " "], vec!["delete-everything"]] {
-        let out = Command::new(env!("CARGO_BIN_EXE_gamify-admin")).args(&args).output().unwrap();
+    for args in [
+        vec![],
+        vec!["create-account"],
+        vec!["create-account", "--name", " "],
+        vec!["delete-everything"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_gamify-admin"))
+            .args(&args)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
     }

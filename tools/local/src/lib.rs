@@ -37,7 +37,9 @@ impl Route {
         for (w, g) in want.iter().zip(&got) {
             match w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
                 Some(name) if !g.is_empty() => {
-                    let decoded = percent_encoding::percent_decode_str(g).decode_utf8_lossy().to_string();
+                    let decoded = percent_encoding::percent_decode_str(g)
+                        .decode_utf8_lossy()
+                        .to_string();
                     params.insert(name.to_string(), decoded);
                 }
                 Some(_) => return None,
@@ -51,8 +53,10 @@ impl Route {
 
 /// Every `HttpApi` event of every function in the template, with the function's binary name.
 pub fn routes_from_template(path: &Path) -> Result<Vec<Route>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("read {}: {e}", path.display()))?;
-    let doc: Yaml = serde_yaml::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    let doc: Yaml =
+        serde_yaml::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))?;
     let resources = doc
         .get("Resources")
         .and_then(Yaml::as_mapping)
@@ -74,15 +78,21 @@ pub fn routes_from_template(path: &Path) -> Result<Vec<Route>, String> {
             .and_then(|m| m.get("BuildProperties"))
             .and_then(|b| b.get("Binary"))
             .and_then(Yaml::as_str)
-            .ok_or("template: a function with HTTP events has no Metadata.BuildProperties.Binary")?;
+            .ok_or(
+                "template: a function with HTTP events has no Metadata.BuildProperties.Binary",
+            )?;
         for (_, event) in events {
             if event.get("Type").and_then(Yaml::as_str) != Some("HttpApi") {
                 continue;
             }
-            let props = event.get("Properties").ok_or("template: HttpApi event without Properties")?;
+            let props = event
+                .get("Properties")
+                .ok_or("template: HttpApi event without Properties")?;
             let field = |k: &str| props.get(k).and_then(Yaml::as_str).map(str::to_string);
             routes.push(Route {
-                method: field("Method").ok_or("template: HttpApi event without Method")?.to_uppercase(),
+                method: field("Method")
+                    .ok_or("template: HttpApi event without Method")?
+                    .to_uppercase(),
                 path: field("Path").ok_or("template: HttpApi event without Path")?,
                 binary: binary.to_string(),
             });
@@ -126,7 +136,10 @@ pub fn api_gateway_event(
         Ok(text) => (Value::String(text.to_string()), false),
         Err(_) => {
             use base64::Engine;
-            (Value::String(base64::engine::general_purpose::STANDARD.encode(&req.body)), true)
+            (
+                Value::String(base64::engine::general_purpose::STANDARD.encode(&req.body)),
+                true,
+            )
         }
     };
     let mut context = json!({
@@ -150,25 +163,25 @@ pub fn api_gateway_event(
     if let Some(lambda) = authorizer_context {
         context["authorizer"] = json!({ "lambda": lambda });
     }
-    let query: HashMap<String, String> = req
-        .raw_query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .fold(HashMap::new(), |mut acc, pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |s: &str| {
-                percent_encoding::percent_decode_str(&s.replace('+', " "))
-                    .decode_utf8_lossy()
-                    .to_string()
-            };
-            acc.entry(decode(k))
-                .and_modify(|e: &mut String| {
-                    e.push(',');
-                    e.push_str(&decode(v));
-                })
-                .or_insert_with(|| decode(v));
-            acc
-        });
+    let query: HashMap<String, String> =
+        req.raw_query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .fold(HashMap::new(), |mut acc, pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                let decode = |s: &str| {
+                    percent_encoding::percent_decode_str(&s.replace('+', " "))
+                        .decode_utf8_lossy()
+                        .to_string()
+                };
+                acc.entry(decode(k))
+                    .and_modify(|e: &mut String| {
+                        e.push(',');
+                        e.push_str(&decode(v));
+                    })
+                    .or_insert_with(|| decode(v));
+                acc
+            });
     let mut event = json!({
         "version": "2.0",
         "routeKey": route.route_key(),
@@ -191,15 +204,23 @@ pub fn api_gateway_event(
 }
 
 /// The authorizer's (payload 2.0) event for the same request.
-pub fn authorizer_event(api_event: &Value) -> Result<ApiGatewayV2CustomAuthorizerV2Request, serde_json::Error> {
+pub fn authorizer_event(
+    api_event: &Value,
+) -> Result<ApiGatewayV2CustomAuthorizerV2Request, serde_json::Error> {
     let mut event = api_event.clone();
     event["type"] = json!("REQUEST");
     event["routeArn"] = json!(format!(
         "arn:aws:execute-api:us-east-1:000000000000:local/$default/{}",
-        api_event["routeKey"].as_str().unwrap_or_default().replacen(' ', "", 1)
+        api_event["routeKey"]
+            .as_str()
+            .unwrap_or_default()
+            .replacen(' ', "", 1)
     ));
     event["identitySource"] = json!([]);
-    if let Some(ctx) = event.get_mut("requestContext").and_then(Value::as_object_mut) {
+    if let Some(ctx) = event
+        .get_mut("requestContext")
+        .and_then(Value::as_object_mut)
+    {
         ctx.remove("authorizer");
     }
     event.as_object_mut().map(|o| o.remove("body"));
@@ -275,6 +296,10 @@ impl Functions {
             Body::Binary(b) => b,
             _ => Vec::new(),
         };
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 }

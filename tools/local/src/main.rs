@@ -30,12 +30,17 @@ const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
 
 fn env_port(name: &str, default: u16) -> Result<u16, String> {
     match std::env::var(name) {
-        Ok(v) => v.parse().map_err(|_| format!("{name}={v} is not a port number")),
+        Ok(v) => v
+            .parse()
+            .map_err(|_| format!("{name}={v} is not a port number")),
         Err(_) => Ok(default),
     }
 }
 
-async fn demo_account(store: &Store, saved: Option<&PathBuf>) -> Result<(CreatedAccount, bool), String> {
+async fn demo_account(
+    store: &Store,
+    saved: Option<&PathBuf>,
+) -> Result<(CreatedAccount, bool), String> {
     // Reuse the saved demo account while its key is still in the store.
     if let Some(text) = saved.and_then(|path| std::fs::read_to_string(path).ok()) {
         if let Ok(account) = serde_json::from_str::<CreatedAccount>(&text) {
@@ -64,7 +69,9 @@ async fn serve_one(
     let body = match Limited::new(body, GATEWAY_MAX_BODY).collect().await {
         Ok(b) => b.to_bytes().to_vec(),
         Err(_) => {
-            let mut resp = hyper::Response::new(Full::new(Bytes::from_static(b"{\"message\":\"Request Entity Too Large\"}")));
+            let mut resp = hyper::Response::new(Full::new(Bytes::from_static(
+                b"{\"message\":\"Request Entity Too Large\"}",
+            )));
             *resp.status_mut() = hyper::StatusCode::PAYLOAD_TOO_LARGE;
             return Ok(resp);
         }
@@ -86,7 +93,8 @@ async fn serve_one(
     let reply = functions.dispatch(&routes, incoming).await;
     tracing::info!(%method, %path, status = reply.status, ms = started.elapsed().as_millis() as u64, "request");
     let mut resp = hyper::Response::new(Full::new(Bytes::from(reply.body)));
-    *resp.status_mut() = hyper::StatusCode::from_u16(reply.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() = hyper::StatusCode::from_u16(reply.status)
+        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     for (k, v) in reply.headers {
         if let (Ok(k), Ok(v)) = (
             hyper::header::HeaderName::from_bytes(k.as_bytes()),
@@ -102,12 +110,13 @@ async fn run() -> Result<(), String> {
     let in_memory = std::env::args().any(|a| a == "--in-memory");
     let port = env_port("PORT", 3000)?;
     let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "gamify".into());
-    let data_dir = PathBuf::from(std::env::var("GAMIFY_DATA_DIR").unwrap_or_else(|_| ".local".into()));
+    let data_dir =
+        PathBuf::from(std::env::var("GAMIFY_DATA_DIR").unwrap_or_else(|_| ".local".into()));
 
     // Bind first: a busy port fails fast, before anything else starts.
-    let listener = TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|e| format!("cannot listen on 127.0.0.1:{port} ({e}); set PORT to another port"))?;
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
+        format!("cannot listen on 127.0.0.1:{port} ({e}); set PORT to another port")
+    })?;
 
     let (endpoint, _dynamo) = match std::env::var("DYNAMODB_ENDPOINT") {
         Ok(endpoint) if !endpoint.is_empty() => {
@@ -122,7 +131,11 @@ async fn run() -> Result<(), String> {
             let db_dir = (!in_memory).then(|| data_dir.join("dynamodb"));
             let dynamo = DynamoLocal::start(dynamo_port, db_dir.as_deref()).await?;
             match &db_dir {
-                Some(d) => println!("DynamoDB Local on {} (data in {})", dynamo.endpoint, d.display()),
+                Some(d) => println!(
+                    "DynamoDB Local on {} (data in {})",
+                    dynamo.endpoint,
+                    d.display()
+                ),
                 None => println!("DynamoDB Local on {} (in memory)", dynamo.endpoint),
             }
             (dynamo.endpoint.clone(), Some(dynamo))
@@ -136,21 +149,32 @@ async fn run() -> Result<(), String> {
     TableSpec::from_template(&template)?
         .ensure(&Store::local_client(&endpoint), &table)
         .await?;
-    println!("Table {table} in place, as declared in {}", template.display());
+    println!(
+        "Table {table} in place, as declared in {}",
+        template.display()
+    );
 
     let store = Store::from_env().await;
     let saved = (!in_memory).then(|| data_dir.join("demo-account.json"));
     let (demo, created) = demo_account(&store, saved.as_ref()).await?;
     println!(
         "Demo account ({}): {}",
-        if created { "created" } else { "from an earlier start" },
+        if created {
+            "created"
+        } else {
+            "from an earlier start"
+        },
         serde_json::to_string(&demo).map_err(|e| e.to_string())?
     );
 
     let routes = routes_from_template(&template)?;
     for route in &routes {
         if !Functions::has_binary(&route.binary) {
-            return Err(format!("template route {} uses binary {} which the local run does not know", route.route_key(), route.binary));
+            return Err(format!(
+                "template route {} uses binary {} which the local run does not know",
+                route.route_key(),
+                route.binary
+            ));
         }
     }
     let functions = Arc::new(Functions {
@@ -163,7 +187,8 @@ async fn run() -> Result<(), String> {
     println!("gamify-local ready on http://127.0.0.1:{port}");
 
     let shutdown = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {},
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; }, None => std::future::pending().await } } => {},

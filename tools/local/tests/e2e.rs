@@ -16,7 +16,9 @@ struct LocalRun {
 impl Drop for LocalRun {
     fn drop(&mut self) {
         // SIGTERM, as Ctrl-C would: the run stops DynamoDB Local itself.
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
         let _ = self.child.wait();
     }
 }
@@ -46,7 +48,10 @@ fn start() -> LocalRun {
         if line.contains("ready") {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "the local run did not get ready");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the local run did not get ready"
+        );
     }
     assert!(demo.is_object(), "the demo account's keys are printed");
     LocalRun {
@@ -57,7 +62,9 @@ fn start() -> LocalRun {
 }
 
 fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> (u16, Value) {
-    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build();
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(20))
+        .build();
     let mut req = agent.request(method, url);
     for (k, v) in headers {
         req = req.set(k, v);
@@ -73,7 +80,10 @@ fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -
     };
     let status = resp.status();
     let text = resp.into_string().unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 #[test]
@@ -85,14 +95,29 @@ fn a_client_uses_the_local_run_over_http() {
         live["apiSecret"].as_str().unwrap(),
         live["publicKey"].as_str().unwrap(),
     );
-    let admin = [("x-api-key", key), ("x-api-secret", secret), ("content-type", "application/json")];
+    let admin = [
+        ("x-api-key", key),
+        ("x-api-secret", secret),
+        ("content-type", "application/json"),
+    ];
     let members = format!("{}/schema/account_user/record", run.base);
 
     // 401 without or with wrong credentials, 403 for a public key on an admin route.
     let (status, body) = call("GET", &members, &[], None);
     assert_eq!(status, 401, "{body}");
-    assert!(body["error"]["requestId"].as_str().is_some_and(|r| !r.is_empty()));
-    assert_eq!(call("GET", &members, &[("x-api-key", key), ("x-api-secret", "sk_live_nope")], None).0, 401);
+    assert!(body["error"]["requestId"]
+        .as_str()
+        .is_some_and(|r| !r.is_empty()));
+    assert_eq!(
+        call(
+            "GET",
+            &members,
+            &[("x-api-key", key), ("x-api-secret", "sk_live_nope")],
+            None
+        )
+        .0,
+        401
+    );
     assert_eq!(call("GET", &members, &[("x-api-key", key)], None).0, 401);
     assert_eq!(call("GET", &members, &[("x-api-key", public)], None).0, 403);
 
@@ -101,8 +126,14 @@ fn a_client_uses_the_local_run_over_http() {
     let (status, created) = call("POST", &members, &admin, Some(&body.to_string()));
     assert_eq!(status, 201, "{created}");
     let id = created["data"]["id"].as_str().unwrap().to_string();
-    assert_eq!(call("POST", &members, &admin, Some(&body.to_string())).0, 409);
-    assert_eq!(call("GET", &format!("{members}/{id}"), &admin, None).1["data"]["externalId"], "cust-1");
+    assert_eq!(
+        call("POST", &members, &admin, Some(&body.to_string())).0,
+        409
+    );
+    assert_eq!(
+        call("GET", &format!("{members}/{id}"), &admin, None).1["data"]["externalId"],
+        "cust-1"
+    );
     let (status, upserted) = call(
         "POST",
         &format!("{members}?upsert=true"),
@@ -111,33 +142,94 @@ fn a_client_uses_the_local_run_over_http() {
     );
     assert_eq!(status, 200, "{upserted}");
     assert_eq!(upserted["data"]["email"], "c1@example.com");
-    let (status, patched) = call("PATCH", &format!("{members}/cust-1"), &admin, Some(r#"{"email":null,"status":"paused"}"#));
+    let (status, patched) = call(
+        "PATCH",
+        &format!("{members}/cust-1"),
+        &admin,
+        Some(r#"{"email":null,"status":"paused"}"#),
+    );
     assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["data"]["email"], Value::Null);
-    let (_, listed) = call("GET", &format!("{members}?status=paused&limit=5"), &admin, None);
+    let (_, listed) = call(
+        "GET",
+        &format!("{members}?status=paused&limit=5"),
+        &admin,
+        None,
+    );
     assert_eq!(listed["data"][0]["id"], id.as_str());
     assert_eq!(listed["paging"]["limit"], 5);
 
     // Track-user with the public key.
     let users = format!("{}/v1/user-journeys/users", run.base);
     let track = json!({"externalId": "user_12345", "displayName": "Jane Doe", "country": "NG", "device": "mobile"});
-    let (status, profile) = call("POST", &users, &[("x-api-key", public), ("content-type", "application/json")], Some(&track.to_string()));
+    let (status, profile) = call(
+        "POST",
+        &users,
+        &[("x-api-key", public), ("content-type", "application/json")],
+        Some(&track.to_string()),
+    );
     assert_eq!(status, 200, "{profile}");
     assert_eq!(profile["data"]["environment"], "LIVE");
     assert_eq!(profile["data"]["partnerId"], run.demo["accountId"]);
-    assert_eq!(call("GET", &format!("{users}/user_12345"), &[("x-api-key", public)], None).0, 200);
-    let (status, missing) = call("POST", &users, &[("x-api-key", public), ("content-type", "application/json")], Some("{}"));
+    assert_eq!(
+        call(
+            "GET",
+            &format!("{users}/user_12345"),
+            &[("x-api-key", public)],
+            None
+        )
+        .0,
+        200
+    );
+    let (status, missing) = call(
+        "POST",
+        &users,
+        &[("x-api-key", public), ("content-type", "application/json")],
+        Some("{}"),
+    );
     assert_eq!(status, 400);
-    assert!(missing["error"]["message"].as_str().unwrap().contains("missing externalId"));
+    assert!(missing["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("missing externalId"));
 
     // Conventions: 413, 415, 400 invalid JSON, unknown fields, unknown routes.
-    let big = json!({"externalId": "big", "status": "live", "metadata": {"pad": "x".repeat(70_000)}}).to_string();
+    let big =
+        json!({"externalId": "big", "status": "live", "metadata": {"pad": "x".repeat(70_000)}})
+            .to_string();
     assert_eq!(call("POST", &members, &admin, Some(&big)).0, 413);
-    assert_eq!(call("POST", &members, &[("x-api-key", key), ("x-api-secret", secret), ("content-type", "text/plain")], Some("{}")).0, 415);
-    assert_eq!(call("POST", &members, &admin, Some("{oops")).1["error"]["code"], "invalid_json");
-    let (status, typo) = call("POST", &members, &admin, Some(r#"{"externalID":"x","status":"live"}"#));
-    assert_eq!((status, typo["error"]["details"][0]["field"].as_str()), (400, Some("externalID")));
-    assert_eq!(call("GET", &format!("{}/nope", run.base), &admin, None).0, 404);
+    assert_eq!(
+        call(
+            "POST",
+            &members,
+            &[
+                ("x-api-key", key),
+                ("x-api-secret", secret),
+                ("content-type", "text/plain")
+            ],
+            Some("{}")
+        )
+        .0,
+        415
+    );
+    assert_eq!(
+        call("POST", &members, &admin, Some("{oops")).1["error"]["code"],
+        "invalid_json"
+    );
+    let (status, typo) = call(
+        "POST",
+        &members,
+        &admin,
+        Some(r#"{"externalID":"x","status":"live"}"#),
+    );
+    assert_eq!(
+        (status, typo["error"]["details"][0]["field"].as_str()),
+        (400, Some("externalID"))
+    );
+    assert_eq!(
+        call("GET", &format!("{}/nope", run.base), &admin, None).0,
+        404
+    );
 
     // The test environment sees nothing of live.
     let test_keys = &run.demo["test"];
@@ -145,8 +237,14 @@ fn a_client_uses_the_local_run_over_http() {
         ("x-api-key", test_keys["apiKey"].as_str().unwrap()),
         ("x-api-secret", test_keys["apiSecret"].as_str().unwrap()),
     ];
-    assert_eq!(call("GET", &format!("{members}/{id}"), &test_admin, None).0, 404);
-    assert_eq!(call("GET", &members, &test_admin, None).1["data"], json!([]));
+    assert_eq!(
+        call("GET", &format!("{members}/{id}"), &test_admin, None).0,
+        404
+    );
+    assert_eq!(
+        call("GET", &members, &test_admin, None).1["data"],
+        json!([])
+    );
 
     let (status, deleted) = call("DELETE", &format!("{members}/{id}"), &admin, None);
     assert_eq!(status, 200, "{deleted}");

@@ -10,11 +10,16 @@ use shared::store::Store;
 async fn the_created_table_is_the_template_table() {
     let store = test_store().await;
     let mut declared = TableSpec::from_template(&template_path()).unwrap();
-    let mut created = TableSpec::describe(store.client(), store.table()).await.unwrap();
+    let mut created = TableSpec::describe(store.client(), store.table())
+        .await
+        .unwrap();
     declared.attributes.sort();
     created.attributes.sort();
     assert_eq!(created, declared);
-    assert_eq!(created.stream_view_type.as_deref(), Some("NEW_AND_OLD_IMAGES"));
+    assert_eq!(
+        created.stream_view_type.as_deref(),
+        Some("NEW_AND_OLD_IMAGES")
+    );
 }
 
 #[tokio::test]
@@ -28,11 +33,17 @@ async fn every_template_route_is_served_by_its_function() {
     let functions = Functions {
         members: members::App::from_env().await,
         track_user: track_user::App::from_env().await,
-        authorizer: authorizer::Authorizer::new(Store::from_env().await, std::time::Duration::from_secs(1)),
+        authorizer: authorizer::Authorizer::new(
+            Store::from_env().await,
+            std::time::Duration::from_secs(1),
+        ),
     };
     for route in &routes {
         assert!(Functions::has_binary(&route.binary), "{}", route.binary);
-        let path = route.path.replace("{id}", "nobody").replace("{externalId}", "nobody");
+        let path = route
+            .path
+            .replace("{id}", "nobody")
+            .replace("{externalId}", "nobody");
         let reply = functions
             .dispatch(
                 &routes,
@@ -51,7 +62,12 @@ async fn every_template_route_is_served_by_its_function() {
             )
             .await;
         let body: Value = serde_json::from_slice(&reply.body).unwrap();
-        assert_ne!(body["error"]["message"], "No such route.", "{} is routed but not handled", route.route_key());
+        assert_ne!(
+            body["error"]["message"],
+            "No such route.",
+            "{} is routed but not handled",
+            route.route_key()
+        );
         assert!(reply.status < 500, "{}: {body}", route.route_key());
     }
 }

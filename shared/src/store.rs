@@ -234,20 +234,32 @@ impl Store {
         &self.table
     }
 
-    // ---- accounts and keys ----
-
-    pub async fn get_key(&self, api_key: &str) -> Result<Option<KeyRecord>, StoreError> {
+    /// One item by key. Strongly consistent reads cost twice the read units: only where a write
+    /// must be seen at once (members).
+    async fn get(
+        &self,
+        pk: String,
+        sk: &str,
+        consistent: bool,
+    ) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("PK", s(format!("KEY#{api_key}")))
-            .key("SK", s("KEY"))
+            .key("PK", s(pk))
+            .key("SK", s(sk))
+            .consistent_read(consistent)
             .send()
             .await
             .map_err(classify)?;
-        out.item
-            .map(|i| from_item::<KeyItem>(i).map(|k| k.key))
+        Ok(out.item)
+    }
+
+    // ---- accounts and keys ----
+
+    pub async fn get_key(&self, api_key: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let item = self.get(format!("KEY#{api_key}"), "KEY", false).await?;
+        item.map(|i| from_item::<KeyItem>(i).map(|k| k.key))
             .transpose()
     }
 
@@ -278,17 +290,10 @@ impl Store {
     }
 
     pub async fn get_account(&self, account_id: &str) -> Result<Option<Account>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("PK", s(format!("ACCOUNT#{account_id}")))
-            .key("SK", s("ACCOUNT"))
-            .send()
-            .await
-            .map_err(classify)?;
-        out.item
-            .map(|i| from_item::<AccountItem>(i).map(|a| a.account))
+        let item = self
+            .get(format!("ACCOUNT#{account_id}"), "ACCOUNT", false)
+            .await?;
+        item.map(|i| from_item::<AccountItem>(i).map(|a| a.account))
             .transpose()
     }
 
@@ -363,18 +368,10 @@ impl Store {
         tenant: &Tenant,
         external_id: &str,
     ) -> Result<Option<Member>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("PK", s(member_pk(tenant, external_id)))
-            .key("SK", s(MEMBER_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(classify)?;
-        out.item
-            .map(|i| from_item::<MemberItem>(i).map(|m| m.member))
+        let item = self
+            .get(member_pk(tenant, external_id), MEMBER_SK, true)
+            .await?;
+        item.map(|i| from_item::<MemberItem>(i).map(|m| m.member))
             .transpose()
     }
 
@@ -385,18 +382,11 @@ impl Store {
     ) -> Result<Option<Member>, StoreError> {
         // The externalId may change between the two reads; a second round sees the new one.
         for _ in 0..3 {
-            let out = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .key("PK", s(member_id_pk(tenant, id)))
-                .key("SK", s(MEMBER_ID_SK))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(classify)?;
+            let item = self
+                .get(member_id_pk(tenant, id), MEMBER_ID_SK, true)
+                .await?;
             let Some(AttributeValue::S(external_id)) =
-                out.item.and_then(|mut i| i.remove("externalId"))
+                item.and_then(|mut i| i.remove("externalId"))
             else {
                 return Ok(None);
             };

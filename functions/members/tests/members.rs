@@ -620,3 +620,24 @@ where
 {
     futures::future::join_all((0..n).map(|_| make())).await
 }
+
+#[tokio::test]
+async fn a_store_failure_is_a_500_that_shows_no_internals() {
+    let working = test_store().await;
+    // A table that does not exist makes every store call fail.
+    let broken = Store::new(working.client().clone(), "no-such-table");
+    let c = Caller {
+        app: App::new(broken.clone(), cursor_codec_from_env()),
+        store: broken,
+        ..Caller::admin().await
+    };
+    let (status, body) = c.send(events::load("members/get.json")).await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["error"]["code"], "internal_error");
+    assert_eq!(body["error"]["message"], "Internal error.");
+    assert_eq!(
+        body["error"]["requestId"],
+        "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+    );
+    assert!(!body.to_string().contains("no-such-table"), "{body}");
+}

@@ -20,6 +20,16 @@ pub enum MemberStatus {
     Paused,
 }
 
+impl MemberStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberStatus::Draft => "draft",
+            MemberStatus::Live => "live",
+            MemberStatus::Paused => "paused",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Device {

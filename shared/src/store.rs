@@ -561,7 +561,7 @@ impl Store {
         let mut conditions = Vec::new();
         if let Some(status) = filter.status {
             names.insert("#status".into(), "status".into());
-            values.insert(":status".into(), s(format!("{status:?}").to_lowercase()));
+            values.insert(":status".into(), s(status.as_str()));
             conditions.push("#status = :status");
         }
         if let Some(email) = &filter.email {

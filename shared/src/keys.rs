@@ -145,6 +145,21 @@ mod tests {
     }
 
     #[test]
+    fn key_statuses_are_exactly_draft_live_paused() {
+        for (s, status) in [
+            ("draft", KeyStatus::Draft),
+            ("live", KeyStatus::Live),
+            ("paused", KeyStatus::Paused),
+        ] {
+            assert_eq!(
+                serde_json::from_value::<KeyStatus>(serde_json::json!(s)).unwrap(),
+                status
+            );
+        }
+        assert!(serde_json::from_value::<KeyStatus>(serde_json::json!("active")).is_err());
+    }
+
+    #[test]
     fn only_live_keys_authenticate() {
         let issued = IssuedKeys::generate(Environment::Test);
         for status in [KeyStatus::Draft, KeyStatus::Paused] {

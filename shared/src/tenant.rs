@@ -80,3 +80,33 @@ impl Tenant {
         format!("T#{}#{}", self.account_id, self.environment.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environments_and_roles_round_trip_and_refuse_others() {
+        for env in [Environment::Live, Environment::Test] {
+            assert_eq!(Environment::parse(env.as_str()), Some(env));
+            assert_eq!(serde_json::to_value(env).unwrap(), env.as_str());
+        }
+        assert_eq!(Environment::Live.upper(), "LIVE");
+        assert_eq!(Environment::Test.upper(), "TEST");
+        for role in [Role::Admin, Role::Public] {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        for bad in ["", "LIVE", "prod", "Admin", "secret"] {
+            assert_eq!(Environment::parse(bad), None, "{bad}");
+            assert_eq!(Role::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn tenants_never_share_a_key_prefix() {
+        let a = Tenant::new("acc", Environment::Live).key_prefix();
+        let b = Tenant::new("acc", Environment::Test).key_prefix();
+        let c = Tenant::new("acc2", Environment::Live).key_prefix();
+        assert!(a != b && a != c && b != c);
+    }
+}

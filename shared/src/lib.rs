@@ -12,6 +12,7 @@ pub mod local;
 pub mod member;
 pub mod members;
 pub mod patch;
+pub mod progress;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;

@@ -44,6 +44,15 @@ impl Binding<'_> {
 }
 
 impl CursorCodec {
+    /// The secret that signs cursors: `CURSOR_SECRET` (from Secrets Manager in AWS), or a fixed
+    /// development value for the local run.
+    pub fn from_env() -> Self {
+        Self::new(
+            std::env::var("CURSOR_SECRET")
+                .unwrap_or_else(|_| "local-development-cursor-secret".into()),
+        )
+    }
+
     pub fn new(secret: impl Into<Vec<u8>>) -> Self {
         Self {
             secret: secret.into(),

@@ -2,6 +2,7 @@
 //! the DynamoDB store and the HTTP envelope.
 
 pub mod accounts;
+pub mod amount;
 pub mod analytics;
 pub mod cursor;
 pub mod error;
@@ -12,6 +13,8 @@ pub mod local;
 pub mod member;
 pub mod members;
 pub mod patch;
+pub mod program;
+pub mod programs;
 pub mod progress;
 pub mod store;
 pub mod telemetry;

@@ -6,6 +6,7 @@
 //! | account | `ACCOUNT#{accountId}` | `ACCOUNT` | |
 //! | member | `T#{acct}#{env}#EXT#{externalId}` | `MEMBER` | `T#{acct}#{env}#MEMBERS` / member id |
 //! | member id → externalId | `T#{acct}#{env}#MEMBER#{id}` | `ID` | |
+//! | program (streak, challenge, milestone) | `T#{acct}#{env}#PROGRAM#{id}` | `PROGRAM` | `T#{acct}#{env}#LIST#{slug}` / id |
 //!
 //! Members are keyed by tenant + `externalId` (SPEC §8), so uniqueness is the primary key itself and
 //! the hot track-user path is one conditional write. The id item lets `{id}` lookups stay strongly
@@ -24,6 +25,7 @@ use crate::cursor::Position;
 use crate::error::ApiError;
 use crate::keys::KeyRecord;
 use crate::member::{Member, MemberInput, MemberStatus};
+use crate::program::{Program, ProgramKind};
 use crate::tenant::Tenant;
 use crate::time::{self, Timestamp};
 
@@ -168,6 +170,31 @@ fn member_pk(tenant: &Tenant, external_id: &str) -> String {
 
 fn member_id_pk(tenant: &Tenant, id: &str) -> String {
     format!("{}#MEMBER#{id}", tenant.key_prefix())
+}
+
+fn program_pk(tenant: &Tenant, id: &str) -> String {
+    format!("{}#PROGRAM#{id}", tenant.key_prefix())
+}
+
+/// GSI1 partition listing one kind of record of a tenant.
+fn list_index_pk(tenant: &Tenant, slug: &str) -> String {
+    format!("{}#LIST#{slug}", tenant.key_prefix())
+}
+
+const PROGRAM_SK: &str = "PROGRAM";
+
+#[derive(Serialize, Deserialize)]
+struct ProgramItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    #[serde(flatten)]
+    program: Program,
 }
 
 fn members_index_pk(tenant: &Tenant) -> String {
@@ -556,22 +583,43 @@ impl Store {
         limit: usize,
         start: Option<Position>,
     ) -> Result<(Vec<Member>, Option<Position>), StoreError> {
-        let mut names = HashMap::from([("#pk".to_string(), "GSI1PK".to_string())]);
-        let mut values = HashMap::from([(":pk".to_string(), s(members_index_pk(tenant)))]);
-        let mut conditions = Vec::new();
+        let mut equals = Vec::new();
         if let Some(status) = filter.status {
-            names.insert("#status".into(), "status".into());
-            values.insert(":status".into(), s(status.as_str()));
-            conditions.push("#status = :status");
+            equals.push(("status", s(status.as_str())));
         }
         if let Some(email) = &filter.email {
-            names.insert("#email".into(), "email".into());
-            values.insert(":email".into(), s(email.clone()));
-            conditions.push("#email = :email");
+            equals.push(("email", s(email.clone())));
+        }
+        let (items, next) = self
+            .query_index(members_index_pk(tenant), &equals, limit, start)
+            .await?;
+        let members = items
+            .into_iter()
+            .map(|i| from_item::<MemberItem>(i).map(|m| m.member))
+            .collect::<Result<_, _>>()?;
+        Ok((members, next))
+    }
+
+    /// One page of the GSI1 partition `index_pk`, newest first (GSI1SK are UUIDv7 ids), keeping
+    /// the items whose attributes equal `equals`, at most `limit` long.
+    async fn query_index(
+        &self,
+        index_pk: String,
+        equals: &[(&str, AttributeValue)],
+        limit: usize,
+        start: Option<Position>,
+    ) -> Result<(Vec<Item>, Option<Position>), StoreError> {
+        let mut names = HashMap::from([("#pk".to_string(), "GSI1PK".to_string())]);
+        let mut values = HashMap::from([(":pk".to_string(), s(index_pk))]);
+        let mut conditions = Vec::new();
+        for (i, (attr, value)) in equals.iter().enumerate() {
+            names.insert(format!("#f{i}"), attr.to_string());
+            values.insert(format!(":f{i}"), value.clone());
+            conditions.push(format!("#f{i} = :f{i}"));
         }
         let filter_expression = (!conditions.is_empty()).then(|| conditions.join(" AND "));
 
-        let mut members = Vec::new();
+        let mut items = Vec::new();
         let mut position = start.map(|p| p.into_iter().map(|(k, v)| (k, s(v))).collect::<Item>());
         // A filter can make pages sparse; a bounded number of rounds keeps latency predictable,
         // and the cursor continues where the last round stopped.
@@ -586,16 +634,14 @@ impl Store {
                 .set_expression_attribute_names(Some(names.clone()))
                 .set_expression_attribute_values(Some(values.clone()))
                 .scan_index_forward(false)
-                .limit((limit - members.len()) as i32)
+                .limit((limit - items.len()) as i32)
                 .set_exclusive_start_key(position.take())
                 .send()
                 .await
                 .map_err(classify)?;
-            for item in out.items.unwrap_or_default() {
-                members.push(from_item::<MemberItem>(item)?.member);
-            }
+            items.extend(out.items.unwrap_or_default());
             position = out.last_evaluated_key;
-            if position.is_none() || members.len() >= limit {
+            if position.is_none() || items.len() >= limit {
                 break;
             }
         }
@@ -607,7 +653,107 @@ impl Store {
                 })
                 .collect()
         });
-        Ok((members, next))
+        Ok((items, next))
+    }
+
+    // ---- programs ----
+
+    fn program_item(&self, tenant: &Tenant, program: &Program) -> Result<Item, StoreError> {
+        to_item(&ProgramItem {
+            pk: program_pk(tenant, &program.id),
+            sk: PROGRAM_SK.into(),
+            gsi1pk: list_index_pk(tenant, program.kind.slug()),
+            gsi1sk: program.id.clone(),
+            program: program.clone(),
+        })
+    }
+
+    pub async fn insert_program(
+        &self,
+        tenant: &Tenant,
+        program: &Program,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.program_item(tenant, program)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Replaces a program read at `seen_updated_at`; `Contended` if it changed since.
+    pub async fn replace_program(
+        &self,
+        tenant: &Tenant,
+        program: &Program,
+        seen_updated_at: &Timestamp,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.program_item(tenant, program)?))
+            .condition_expression("updatedAt = :seen")
+            .expression_attribute_values(":seen", s(time::format(seen_updated_at)))
+            .send()
+            .await
+            .map_err(classify);
+        match result {
+            Err(StoreError::Conflict) => Err(StoreError::Contended),
+            other => other.map(|_| ()),
+        }
+    }
+
+    pub async fn get_program(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+    ) -> Result<Option<Program>, StoreError> {
+        let item = self.get(program_pk(tenant, id), PROGRAM_SK, true).await?;
+        item.map(|i| from_item::<ProgramItem>(i).map(|p| p.program))
+            .transpose()
+    }
+
+    /// `false` when there was nothing to delete.
+    pub async fn delete_program(&self, tenant: &Tenant, id: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(program_pk(tenant, id)))
+            .key("SK", s(PROGRAM_SK))
+            .condition_expression("attribute_exists(PK)")
+            .send()
+            .await
+            .map_err(classify);
+        match result {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One page of a tenant's programs of one kind, newest first.
+    pub async fn list_programs(
+        &self,
+        tenant: &Tenant,
+        kind: ProgramKind,
+        equals: &[(&str, String)],
+        limit: usize,
+        start: Option<Position>,
+    ) -> Result<(Vec<Program>, Option<Position>), StoreError> {
+        let equals: Vec<_> = equals.iter().map(|(k, v)| (*k, s(v.clone()))).collect();
+        let (items, next) = self
+            .query_index(list_index_pk(tenant, kind.slug()), &equals, limit, start)
+            .await?;
+        let programs = items
+            .into_iter()
+            .map(|i| from_item::<ProgramItem>(i).map(|p| p.program))
+            .collect::<Result<_, _>>()?;
+        Ok((programs, next))
     }
 }
 

@@ -35,7 +35,7 @@ impl App {
     }
 
     pub async fn from_env() -> Self {
-        Self::new(Store::from_env().await, cursor_codec_from_env())
+        Self::new(Store::from_env().await, CursorCodec::from_env())
     }
 
     pub async fn handle(&self, req: Request) -> Response<Body> {

@@ -1,8 +1,9 @@
 //! Member routes (SPEC §3) through the real handler, fed with `events/members/*.json`, against
 //! DynamoDB Local. Each test uses fresh accounts, so tests run in parallel on one table.
 
-use members::{cursor_codec_from_env, App};
+use members::App;
 use serde_json::{json, Value};
+use shared::cursor::CursorCodec;
 use shared::local::{events, test_store};
 use shared::store::Store;
 use shared::tenant::{Environment, Tenant};
@@ -19,7 +20,7 @@ impl Caller {
     async fn admin() -> Self {
         let store = test_store().await;
         Caller {
-            app: App::new(store.clone(), cursor_codec_from_env()),
+            app: App::new(store.clone(), CursorCodec::from_env()),
             store,
             account: uuid::Uuid::now_v7().to_string(),
             environment: "live",
@@ -627,7 +628,7 @@ async fn a_store_failure_is_a_500_that_shows_no_internals() {
     // A table that does not exist makes every store call fail.
     let broken = Store::new(working.client().clone(), "no-such-table");
     let c = Caller {
-        app: App::new(broken.clone(), cursor_codec_from_env()),
+        app: App::new(broken.clone(), CursorCodec::from_env()),
         store: broken,
         ..Caller::admin().await
     };

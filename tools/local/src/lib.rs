@@ -230,6 +230,7 @@ pub fn authorizer_event(
 /// The handlers of the workspace's HTTP functions, by binary name.
 pub struct Functions {
     pub members: members::App,
+    pub programs: programs::App,
     pub track_user: track_user::App,
     pub authorizer: authorizer::Authorizer,
 }
@@ -253,7 +254,7 @@ impl Reply {
 
 impl Functions {
     pub fn has_binary(binary: &str) -> bool {
-        matches!(binary, "members" | "track-user")
+        matches!(binary, "members" | "programs" | "track-user")
     }
 
     /// Routes, authorizes and runs one request as API Gateway would.
@@ -282,6 +283,7 @@ impl Functions {
         };
         let response = match route.binary.as_str() {
             "members" => self.members.handle(request).await,
+            "programs" => self.programs.handle(request).await,
             "track-user" => self.track_user.handle(request).await,
             _ => return Reply::gateway(500, "Internal Server Error"),
         };

@@ -179,6 +179,7 @@ async fn run() -> Result<(), String> {
     }
     let functions = Arc::new(Functions {
         members: members::App::from_env().await,
+        programs: programs::App::from_env().await,
         track_user: track_user::App::from_env().await,
         authorizer: authorizer::Authorizer::new(Store::from_env().await, Duration::from_secs(2)),
     });

@@ -25,13 +25,14 @@ async fn the_created_table_is_the_template_table() {
 #[tokio::test]
 async fn every_template_route_is_served_by_its_function() {
     let routes = routes_from_template(&template_path()).unwrap();
-    assert_eq!(routes.len(), 12, "{routes:#?}");
+    assert_eq!(routes.len(), 27, "{routes:#?}");
     let store = test_store().await;
     let account = shared::accounts::create(&store, "Routes").await.unwrap();
     std::env::set_var("TABLE_NAME", store.table());
     std::env::set_var("DYNAMODB_ENDPOINT", shared::local::test_endpoint().await);
     let functions = Functions {
         members: members::App::from_env().await,
+        programs: programs::App::from_env().await,
         track_user: track_user::App::from_env().await,
         authorizer: authorizer::Authorizer::new(
             Store::from_env().await,

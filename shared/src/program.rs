@@ -1,0 +1,559 @@
+//! Programs (SPEC §4): `streak`, `challenge` and `milestone` records, their inputs and rules.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::amount::Amount;
+use crate::error::{ApiError, FieldError};
+use crate::patch::Patch;
+use crate::progress::{AggregationMethod, PeriodKind};
+use crate::time::{self, Timestamp};
+use crate::validate;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProgramKind {
+    Streak,
+    Challenge,
+    Milestone,
+}
+
+impl ProgramKind {
+    pub fn slug(self) -> &'static str {
+        match self {
+            ProgramKind::Streak => "streak",
+            ProgramKind::Challenge => "challenge",
+            ProgramKind::Milestone => "milestone",
+        }
+    }
+
+    pub fn from_slug(slug: &str) -> Option<Self> {
+        match slug {
+            "streak" => Some(ProgramKind::Streak),
+            "challenge" => Some(ProgramKind::Challenge),
+            "milestone" => Some(ProgramKind::Milestone),
+            _ => None,
+        }
+    }
+
+    /// The fields a record of this kind has, besides `id`, `createdAt` and `updatedAt`.
+    fn fields(self) -> &'static [&'static str] {
+        match self {
+            ProgramKind::Streak => &[
+                "name",
+                "description",
+                "status",
+                "completionTargetValue",
+                "aggregationMethod",
+                "aggregationPeriod",
+                "aggregationTargetValue",
+                "timezone",
+            ],
+            ProgramKind::Challenge => &[
+                "name",
+                "description",
+                "status",
+                "completionTargetValue",
+                "aggregationMethod",
+                "aggregationPeriod",
+                "timezone",
+                "startAt",
+                "endAt",
+            ],
+            ProgramKind::Milestone => &[
+                "linkedSchemaSlug",
+                "linkedSchemaRecordId",
+                "name",
+                "description",
+                "milestoneTargetValue",
+                "status",
+                "rewardPoints",
+            ],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProgramStatus {
+    Draft,
+    Live,
+    Paused,
+}
+
+impl ProgramStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProgramStatus::Draft => "draft",
+            ProgramStatus::Live => "live",
+            ProgramStatus::Paused => "paused",
+        }
+    }
+}
+
+/// A program as stored. Fields that do not belong to `kind` stay `None`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Program {
+    pub id: String,
+    pub kind: ProgramKind,
+    pub name: String,
+    pub description: Option<String>,
+    pub status: ProgramStatus,
+    pub completion_target_value: Option<Amount>,
+    pub aggregation_method: Option<AggregationMethod>,
+    pub aggregation_period: Option<PeriodKind>,
+    pub aggregation_target_value: Option<Amount>,
+    pub timezone: Option<String>,
+    #[serde(with = "time::rfc3339_ms::option", default)]
+    pub start_at: Option<Timestamp>,
+    #[serde(with = "time::rfc3339_ms::option", default)]
+    pub end_at: Option<Timestamp>,
+    pub linked_schema_slug: Option<ProgramKind>,
+    pub linked_schema_record_id: Option<String>,
+    pub milestone_target_value: Option<Amount>,
+    pub reward_points: Option<Amount>,
+    #[serde(with = "time::rfc3339_ms")]
+    pub created_at: Timestamp,
+    #[serde(with = "time::rfc3339_ms")]
+    pub updated_at: Timestamp,
+}
+
+/// The body of a program create or PATCH: every field absent, null or set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProgramInput {
+    #[serde(default)]
+    pub name: Patch<String>,
+    #[serde(default)]
+    pub description: Patch<String>,
+    #[serde(default)]
+    pub status: Patch<ProgramStatus>,
+    #[serde(default)]
+    pub completion_target_value: Patch<Amount>,
+    #[serde(default)]
+    pub aggregation_method: Patch<AggregationMethod>,
+    #[serde(default)]
+    pub aggregation_period: Patch<PeriodKind>,
+    #[serde(default)]
+    pub aggregation_target_value: Patch<Amount>,
+    #[serde(default)]
+    pub timezone: Patch<String>,
+    #[serde(default)]
+    pub start_at: Patch<String>,
+    #[serde(default)]
+    pub end_at: Patch<String>,
+    #[serde(default)]
+    pub linked_schema_slug: Patch<ProgramKind>,
+    #[serde(default)]
+    pub linked_schema_record_id: Patch<String>,
+    #[serde(default)]
+    pub milestone_target_value: Patch<Amount>,
+    #[serde(default)]
+    pub reward_points: Patch<Amount>,
+}
+
+fn parse_time(field: &str, value: &str, errors: &mut Vec<FieldError>) -> Option<Timestamp> {
+    match chrono::DateTime::parse_from_rfc3339(value) {
+        Ok(t) => Some(t.with_timezone(&chrono::Utc)),
+        Err(_) => {
+            errors.push(FieldError::new(
+                field,
+                "must be an RFC 3339 timestamp, e.g. 2026-11-24T00:00:00Z",
+            ));
+            None
+        }
+    }
+}
+
+fn set<T: Clone>(patch: &Patch<T>, target: &mut Option<T>) {
+    patch.clone().apply_to(target);
+}
+
+impl ProgramInput {
+    /// Names of the fields this input sends (set or null).
+    fn sent(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut add = |name, absent: bool| {
+            if !absent {
+                out.push(name)
+            }
+        };
+        add("name", self.name.is_absent());
+        add("description", self.description.is_absent());
+        add("status", self.status.is_absent());
+        add(
+            "completionTargetValue",
+            self.completion_target_value.is_absent(),
+        );
+        add("aggregationMethod", self.aggregation_method.is_absent());
+        add("aggregationPeriod", self.aggregation_period.is_absent());
+        add(
+            "aggregationTargetValue",
+            self.aggregation_target_value.is_absent(),
+        );
+        add("timezone", self.timezone.is_absent());
+        add("startAt", self.start_at.is_absent());
+        add("endAt", self.end_at.is_absent());
+        add("linkedSchemaSlug", self.linked_schema_slug.is_absent());
+        add(
+            "linkedSchemaRecordId",
+            self.linked_schema_record_id.is_absent(),
+        );
+        add(
+            "milestoneTargetValue",
+            self.milestone_target_value.is_absent(),
+        );
+        add("rewardPoints", self.reward_points.is_absent());
+        out
+    }
+
+    /// Applies this input to `base` (a new record for create) and checks every rule of SPEC §4 on
+    /// the result. Whether a milestone's parent exists is checked by the caller, against the store.
+    pub fn apply(
+        &self,
+        kind: ProgramKind,
+        base: Option<&Program>,
+        id: String,
+        now: Timestamp,
+    ) -> Result<Program, ApiError> {
+        let mut errors = Vec::new();
+        for field in self.sent() {
+            if !kind.fields().contains(&field) {
+                errors.push(FieldError::new(
+                    field,
+                    format!("is not a field of a {}", kind.slug()),
+                ));
+            }
+        }
+        let mut p = base.cloned().unwrap_or(Program {
+            id,
+            kind,
+            name: String::new(),
+            description: None,
+            status: ProgramStatus::Draft,
+            completion_target_value: None,
+            aggregation_method: None,
+            aggregation_period: None,
+            aggregation_target_value: None,
+            timezone: None,
+            start_at: None,
+            end_at: None,
+            linked_schema_slug: None,
+            linked_schema_record_id: None,
+            milestone_target_value: None,
+            reward_points: None,
+            created_at: now,
+            updated_at: now,
+        });
+        let creating = base.is_none();
+        let required =
+            |errors: &mut Vec<FieldError>, field: &str, absent_on_create: bool, null: bool| {
+                if (creating && absent_on_create) || null {
+                    errors.push(FieldError::new(field, "is required"));
+                }
+            };
+        required(
+            &mut errors,
+            "name",
+            self.name.is_absent(),
+            self.name == Patch::Null,
+        );
+        required(
+            &mut errors,
+            "status",
+            self.status.is_absent(),
+            self.status == Patch::Null,
+        );
+        if let Patch::Value(name) = &self.name {
+            match validate::required_chars(name, 256) {
+                Ok(()) => p.name = name.clone(),
+                Err(m) => errors.push(FieldError::new("name", m)),
+            }
+        }
+        if let Patch::Value(d) = &self.description {
+            if let Err(m) = validate::max_chars(d, 1024) {
+                errors.push(FieldError::new("description", m));
+            }
+        }
+        set(&self.description, &mut p.description);
+        if let Patch::Value(s) = self.status {
+            p.status = s;
+        }
+
+        if kind != ProgramKind::Milestone {
+            set(&self.aggregation_method, &mut p.aggregation_method);
+            set(&self.aggregation_period, &mut p.aggregation_period);
+            set(&self.timezone, &mut p.timezone);
+            // Defaults (SPEC §4): sum, daily, UTC. `null` restores the default.
+            p.aggregation_method.get_or_insert(AggregationMethod::Sum);
+            p.aggregation_period.get_or_insert(PeriodKind::Daily);
+            if let Some(tz) = &p.timezone {
+                if let Err(m) = validate::timezone(tz) {
+                    errors.push(FieldError::new("timezone", m));
+                }
+            }
+            p.timezone.get_or_insert_with(|| "UTC".to_string());
+            required(
+                &mut errors,
+                "completionTargetValue",
+                self.completion_target_value.is_absent(),
+                self.completion_target_value == Patch::Null,
+            );
+            set(
+                &self.completion_target_value,
+                &mut p.completion_target_value,
+            );
+        }
+        match kind {
+            ProgramKind::Streak => {
+                if let Patch::Value(v) = self.completion_target_value {
+                    if !v.is_integer() || v.decimal() < rust_decimal::Decimal::ONE {
+                        errors.push(FieldError::new(
+                            "completionTargetValue",
+                            "must be a whole number of periods, at least 1",
+                        ));
+                    }
+                }
+                required(
+                    &mut errors,
+                    "aggregationTargetValue",
+                    self.aggregation_target_value.is_absent(),
+                    self.aggregation_target_value == Patch::Null,
+                );
+                set(
+                    &self.aggregation_target_value,
+                    &mut p.aggregation_target_value,
+                );
+                if let Patch::Value(v) = self.aggregation_target_value {
+                    if v.decimal() <= rust_decimal::Decimal::ZERO {
+                        errors.push(FieldError::new(
+                            "aggregationTargetValue",
+                            "must be greater than 0",
+                        ));
+                    }
+                }
+            }
+            ProgramKind::Challenge => {
+                if let Patch::Value(v) = self.completion_target_value {
+                    if v.decimal() <= rust_decimal::Decimal::ZERO {
+                        errors.push(FieldError::new(
+                            "completionTargetValue",
+                            "must be greater than 0",
+                        ));
+                    }
+                }
+                for (field, patch, target) in [
+                    ("startAt", &self.start_at, &mut p.start_at),
+                    ("endAt", &self.end_at, &mut p.end_at),
+                ] {
+                    match patch {
+                        Patch::Absent => {}
+                        Patch::Null => *target = None,
+                        Patch::Value(v) => *target = parse_time(field, v, &mut errors).or(*target),
+                    }
+                }
+                if let (Some(start), Some(end)) = (p.start_at, p.end_at) {
+                    if start >= end {
+                        errors.push(FieldError::new("endAt", "must be after startAt"));
+                    }
+                }
+            }
+            ProgramKind::Milestone => {
+                required(
+                    &mut errors,
+                    "linkedSchemaSlug",
+                    self.linked_schema_slug.is_absent(),
+                    self.linked_schema_slug == Patch::Null,
+                );
+                required(
+                    &mut errors,
+                    "linkedSchemaRecordId",
+                    self.linked_schema_record_id.is_absent(),
+                    self.linked_schema_record_id == Patch::Null,
+                );
+                required(
+                    &mut errors,
+                    "milestoneTargetValue",
+                    self.milestone_target_value.is_absent(),
+                    self.milestone_target_value == Patch::Null,
+                );
+                if let Patch::Value(ProgramKind::Milestone) = self.linked_schema_slug {
+                    errors.push(FieldError::new(
+                        "linkedSchemaSlug",
+                        "must be streak or challenge",
+                    ));
+                }
+                set(&self.linked_schema_slug, &mut p.linked_schema_slug);
+                set(
+                    &self.linked_schema_record_id,
+                    &mut p.linked_schema_record_id,
+                );
+                set(&self.milestone_target_value, &mut p.milestone_target_value);
+                if let Patch::Value(v) = self.milestone_target_value {
+                    if v.decimal() <= rust_decimal::Decimal::ZERO {
+                        errors.push(FieldError::new(
+                            "milestoneTargetValue",
+                            "must be greater than 0",
+                        ));
+                    }
+                }
+                set(&self.reward_points, &mut p.reward_points);
+                if let Patch::Value(v) = self.reward_points {
+                    if v.decimal() < rust_decimal::Decimal::ZERO {
+                        errors.push(FieldError::new("rewardPoints", "must be 0 or more"));
+                    }
+                }
+                p.reward_points.get_or_insert(Amount::default());
+            }
+        }
+        p.updated_at = now;
+        if errors.is_empty() {
+            Ok(p)
+        } else {
+            errors.sort_by(|a, b| a.field.cmp(&b.field));
+            errors.dedup();
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
+impl Program {
+    /// The record as the API returns it: its kind's fields only.
+    pub fn to_record(&self) -> Value {
+        let full = serde_json::to_value(self).unwrap_or(Value::Null);
+        let mut out = Map::new();
+        out.insert("id".into(), full["id"].clone());
+        for field in self.kind.fields() {
+            out.insert(field.to_string(), full[*field].clone());
+        }
+        out.insert("createdAt".into(), full["createdAt"].clone());
+        out.insert("updatedAt".into(), full["updatedAt"].clone());
+        Value::Object(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(json: &str) -> ProgramInput {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn create(kind: ProgramKind, json: &str) -> Result<Program, ApiError> {
+        input(json).apply(kind, None, "p1".into(), time::now())
+    }
+
+    fn fields(err: ApiError) -> Vec<String> {
+        err.details().iter().map(|d| d.field.clone()).collect()
+    }
+
+    #[test]
+    fn streak_defaults_and_rules() {
+        let s = create(ProgramKind::Streak, r#"{"name":"Daily buyer","status":"live","completionTargetValue":7,"aggregationTargetValue":1}"#).unwrap();
+        assert_eq!(s.aggregation_method, Some(AggregationMethod::Sum));
+        assert_eq!(s.aggregation_period, Some(PeriodKind::Daily));
+        assert_eq!(s.timezone.as_deref(), Some("UTC"));
+        let record = s.to_record();
+        assert!(record.get("startAt").is_none() && record.get("milestoneTargetValue").is_none());
+        assert_eq!(record["completionTargetValue"], 7);
+
+        let err = create(ProgramKind::Streak, r#"{"name":"x","status":"live","completionTargetValue":1.5,"aggregationTargetValue":0,"timezone":"Nowhere"}"#).unwrap_err();
+        assert_eq!(
+            fields(err),
+            [
+                "aggregationTargetValue",
+                "completionTargetValue",
+                "timezone"
+            ]
+        );
+        let err = create(
+            ProgramKind::Streak,
+            r#"{"name":"x","status":"live","completionTargetValue":0,"aggregationTargetValue":1}"#,
+        )
+        .unwrap_err();
+        assert_eq!(fields(err), ["completionTargetValue"]);
+        let err = create(ProgramKind::Streak, "{}").unwrap_err();
+        assert_eq!(
+            fields(err),
+            [
+                "aggregationTargetValue",
+                "completionTargetValue",
+                "name",
+                "status"
+            ]
+        );
+        let err = create(ProgramKind::Streak, r#"{"name":"x","status":"live","completionTargetValue":1,"aggregationTargetValue":1,"startAt":"2026-01-01T00:00:00Z"}"#).unwrap_err();
+        assert_eq!(fields(err), ["startAt"], "a streak has no campaign bounds");
+    }
+
+    #[test]
+    fn challenge_rules() {
+        let ok = r#"{"name":"Spend 100","status":"live","completionTargetValue":100.5,"aggregationPeriod":"weekly","startAt":"2026-11-01T00:00:00Z","endAt":"2026-12-01T00:00:00Z"}"#;
+        let c = create(ProgramKind::Challenge, ok).unwrap();
+        assert_eq!(c.to_record()["completionTargetValue"], 100.5);
+        assert!(c.to_record().get("aggregationTargetValue").is_none());
+        let err = create(
+            ProgramKind::Challenge,
+            r#"{"name":"x","status":"live","completionTargetValue":5,"aggregationTargetValue":1}"#,
+        )
+        .unwrap_err();
+        assert_eq!(fields(err), ["aggregationTargetValue"]);
+        let err = create(ProgramKind::Challenge, r#"{"name":"x","status":"live","completionTargetValue":5,"startAt":"2026-12-01T00:00:00Z","endAt":"2026-11-01T00:00:00Z"}"#).unwrap_err();
+        assert_eq!(fields(err), ["endAt"]);
+        let err = create(
+            ProgramKind::Challenge,
+            r#"{"name":"x","status":"live","completionTargetValue":-1,"startAt":"yesterday"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(fields(err), ["completionTargetValue", "startAt"]);
+    }
+
+    #[test]
+    fn milestone_rules_and_enums() {
+        let m = create(ProgramKind::Milestone, r#"{"name":"3 days","status":"live","linkedSchemaSlug":"streak","linkedSchemaRecordId":"s1","milestoneTargetValue":3}"#).unwrap();
+        assert_eq!(m.reward_points, Some(Amount::default()));
+        let err = create(ProgramKind::Milestone, r#"{"name":"x","status":"live","linkedSchemaSlug":"milestone","linkedSchemaRecordId":"s1","milestoneTargetValue":0,"rewardPoints":-1}"#).unwrap_err();
+        assert_eq!(
+            fields(err),
+            ["linkedSchemaSlug", "milestoneTargetValue", "rewardPoints"]
+        );
+        for bad in [
+            r#"{"status":"active"}"#,
+            r#"{"aggregationMethod":"avg"}"#,
+            r#"{"aggregationPeriod":"yearly"}"#,
+            r#"{"linkedSchemaSlug":"badge"}"#,
+        ] {
+            assert!(serde_json::from_str::<ProgramInput>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn patches_keep_rules_on_the_result() {
+        let s = create(
+            ProgramKind::Streak,
+            r#"{"name":"x","status":"draft","completionTargetValue":3,"aggregationTargetValue":1}"#,
+        )
+        .unwrap();
+        let live = input(r#"{"status":"live","timezone":"Europe/Berlin"}"#)
+            .apply(ProgramKind::Streak, Some(&s), String::new(), time::now())
+            .unwrap();
+        assert_eq!(
+            (live.status, live.timezone.as_deref(), live.id.as_str()),
+            (ProgramStatus::Live, Some("Europe/Berlin"), "p1")
+        );
+        let reset = input(r#"{"timezone":null}"#)
+            .apply(ProgramKind::Streak, Some(&live), String::new(), time::now())
+            .unwrap();
+        assert_eq!(
+            reset.timezone.as_deref(),
+            Some("UTC"),
+            "null restores the default"
+        );
+        let err = input(r#"{"name":null,"completionTargetValue":null}"#)
+            .apply(ProgramKind::Streak, Some(&s), String::new(), time::now())
+            .unwrap_err();
+        assert_eq!(fields(err), ["completionTargetValue", "name"]);
+    }
+}

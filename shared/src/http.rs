@@ -71,6 +71,11 @@ fn body_bytes(req: &Request) -> &[u8] {
 /// malformed JSON or a non-object, 400 `validation_failed` naming the field for type errors and
 /// unknown fields.
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    decode(json_object(req)?)
+}
+
+/// The body as a JSON object (the checks of `json_body`, without decoding into a type).
+pub fn json_object(req: &Request) -> Result<Value, ApiError> {
     let bytes = body_bytes(req);
     if bytes.len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge);
@@ -101,6 +106,11 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
             "The body must be a JSON object.".into(),
         ));
     }
+    Ok(value)
+}
+
+/// Decodes a JSON object into `T`, naming the field of any type error or unknown field.
+pub fn decode<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let message = e.inner().to_string();

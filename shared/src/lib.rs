@@ -10,6 +10,8 @@ pub mod http;
 pub mod keys;
 #[cfg(feature = "local")]
 pub mod local;
+pub mod log;
+pub mod logs;
 pub mod member;
 pub mod members;
 pub mod patch;

@@ -7,8 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
 };
 use aws_sdk_dynamodb::Client;
 use serde_yaml::Value;
@@ -279,7 +280,8 @@ impl TableSpec {
         })
     }
 
-    /// Creates the table if it does not exist, and waits until it is active.
+    /// Creates the table if it does not exist (or adds the indexes an older local table lacks),
+    /// and waits until it is active.
     pub async fn ensure(&self, client: &Client, table: &str) -> Result<(), String> {
         if client
             .describe_table()
@@ -288,7 +290,7 @@ impl TableSpec {
             .await
             .is_ok()
         {
-            return Ok(());
+            return self.add_missing_indexes(client, table).await;
         }
         let key = |(name, kind): &(String, String)| {
             KeySchemaElement::builder()
@@ -378,6 +380,62 @@ pub async fn test_endpoint() -> String {
         })
         .await
         .clone()
+}
+
+impl TableSpec {
+    fn attribute_definition(&self, name: &str) -> Result<AttributeDefinition, String> {
+        let kind = self
+            .attributes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, k)| k.as_str())
+            .ok_or_else(|| format!("template: attribute {name} is not defined"))?;
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::from(kind))
+            .build()
+            .map_err(|e| e.to_string())
+    }
+
+    /// The local run keeps its data across starts; when the template gains an index, the table
+    /// gets it too (DynamoDB builds one index per update).
+    async fn add_missing_indexes(&self, client: &Client, table: &str) -> Result<(), String> {
+        let existing = TableSpec::describe(client, table).await?;
+        for (name, keys, projection) in &self.indexes {
+            if existing.indexes.iter().any(|(n, _, _)| n == name) {
+                continue;
+            }
+            let mut create = CreateGlobalSecondaryIndexAction::builder()
+                .index_name(name)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(projection.as_str()))
+                        .build(),
+                );
+            let mut update = client.update_table().table_name(table);
+            for (attr, kind) in keys {
+                create = create.key_schema(
+                    KeySchemaElement::builder()
+                        .attribute_name(attr)
+                        .key_type(KeyType::from(kind.as_str()))
+                        .build()
+                        .map_err(|e| e.to_string())?,
+                );
+                update = update.attribute_definitions(self.attribute_definition(attr)?);
+            }
+            update
+                .global_secondary_index_updates(
+                    GlobalSecondaryIndexUpdate::builder()
+                        .create(create.build().map_err(|e| e.to_string())?)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| format!("add index {name} to {table}: {e:?}"))?;
+            println!("Added index {name} to table {table} (declared in template.yaml)");
+        }
+        Ok(())
+    }
 }
 
 /// A store for tests on `test_endpoint()`, with a table of its own (one per test process),

@@ -6,7 +6,7 @@ use crate::cursor::{Binding, CursorCodec};
 use crate::error::ApiError;
 use crate::patch::Patch;
 use crate::program::{Program, ProgramInput, ProgramKind};
-use crate::store::{Store, StoreError};
+use crate::store::{Condition, Store, StoreError};
 use crate::tenant::Tenant;
 use crate::time::Timestamp;
 
@@ -143,12 +143,16 @@ pub async fn list(
         .get("cursor")
         .map(|c| codec.decode(&binding, c))
         .transpose()?;
-    let equals: Vec<(&str, String)> = filters
+    let conditions: Vec<Condition> = list_filters(kind)
         .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
+        .filter_map(|name| {
+            filters
+                .get(*name)
+                .map(|v| Condition::equals(name, v.clone()))
+        })
         .collect();
     let (programs, next) = store
-        .list_programs(tenant, kind, &equals, limit, start)
+        .list_programs(tenant, kind, &conditions, limit, start)
         .await?;
     Ok((programs, next.map(|p| codec.encode(&binding, &p))))
 }

@@ -6,6 +6,7 @@
 //! | account | `ACCOUNT#{accountId}` | `ACCOUNT` | |
 //! | member | `T#{acct}#{env}#EXT#{externalId}` | `MEMBER` | `T#{acct}#{env}#MEMBERS` / member id |
 //! | member id → externalId | `T#{acct}#{env}#MEMBER#{id}` | `ID` | |
+//! | activity log | `T#{acct}#{env}#LOG#{programId}#{uniqueIdentifier}` | `LOG` | GSI1 `…#LIST#{slug}` / id; GSI2 `…#MEMBER#{memberId}#{slug}` / id |
 //! | program (streak, challenge, milestone) | `T#{acct}#{env}#PROGRAM#{id}` | `PROGRAM` | `T#{acct}#{env}#LIST#{slug}` / id |
 //!
 //! Members are keyed by tenant + `externalId` (SPEC §8), so uniqueness is the primary key itself and
@@ -17,13 +18,16 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
+};
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
 use crate::cursor::Position;
 use crate::error::ApiError;
 use crate::keys::KeyRecord;
+use crate::log::{ActivityLog, LogKind};
 use crate::member::{Member, MemberInput, MemberStatus};
 use crate::program::{Program, ProgramKind};
 use crate::tenant::Tenant;
@@ -182,6 +186,56 @@ fn list_index_pk(tenant: &Tenant, slug: &str) -> String {
 }
 
 const PROGRAM_SK: &str = "PROGRAM";
+const LOG_SK: &str = "LOG";
+
+/// A log's key is its idempotency key: one conditional put makes copies count once.
+fn log_pk(tenant: &Tenant, program_id: &str, unique_identifier: &str) -> String {
+    format!(
+        "{}#LOG#{program_id}#{unique_identifier}",
+        tenant.key_prefix()
+    )
+}
+
+/// GSI2 partition of one member's records of one kind.
+fn member_activity_pk(tenant: &Tenant, member_id: &str, slug: &str) -> String {
+    format!("{}#MEMBER#{member_id}#{slug}", tenant.key_prefix())
+}
+
+#[derive(Serialize, Deserialize)]
+struct LogItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    #[serde(rename = "GSI2PK")]
+    gsi2pk: String,
+    #[serde(rename = "GSI2SK")]
+    gsi2sk: String,
+    #[serde(flatten)]
+    log: ActivityLog,
+}
+
+/// The member side of a log sent with `ownedBy`.
+pub enum MemberWrite<'a> {
+    Create(Box<Member>),
+    Update {
+        external_id: &'a str,
+        input: &'a MemberInput,
+        now: Timestamp,
+    },
+}
+
+/// What `insert_log` did.
+#[derive(Debug)]
+pub enum LogWrite {
+    Created,
+    /// A log with the same (program, `uniqueIdentifier`) was already stored.
+    Exists(Box<ActivityLog>),
+}
 
 #[derive(Serialize, Deserialize)]
 struct ProgramItem {
@@ -201,9 +255,57 @@ fn members_index_pk(tenant: &Tenant) -> String {
     format!("{}#MEMBERS", tenant.key_prefix())
 }
 
+/// The secondary indexes of the table (see `template.yaml`).
+#[derive(Debug, Clone, Copy)]
+enum Index {
+    /// Tenant-wide lists by kind: `T#…#LIST#{slug}` / id (members: `T#…#MEMBERS`).
+    Gsi1,
+    /// A member's activity by kind: `T#…#MEMBER#{memberId}#{slug}` / id.
+    Gsi2,
+}
+
+impl Index {
+    fn name(self) -> &'static str {
+        match self {
+            Index::Gsi1 => GSI1,
+            Index::Gsi2 => GSI2,
+        }
+    }
+
+    fn pk_attribute(self) -> &'static str {
+        match self {
+            Index::Gsi1 => "GSI1PK",
+            Index::Gsi2 => "GSI2PK",
+        }
+    }
+}
+
+/// A list filter on one attribute.
+#[derive(Debug, Clone)]
+pub enum Condition {
+    Equals(&'static str, AttributeValue),
+    AtLeast(&'static str, AttributeValue),
+    Below(&'static str, AttributeValue),
+}
+
+impl Condition {
+    pub fn equals(attr: &'static str, value: impl Into<String>) -> Self {
+        Condition::Equals(attr, s(value))
+    }
+
+    pub fn at_least(attr: &'static str, value: impl Into<String>) -> Self {
+        Condition::AtLeast(attr, s(value))
+    }
+
+    pub fn below(attr: &'static str, value: impl Into<String>) -> Self {
+        Condition::Below(attr, s(value))
+    }
+}
+
 const MEMBER_SK: &str = "MEMBER";
 const MEMBER_ID_SK: &str = "ID";
 pub const GSI1: &str = "GSI1";
+pub const GSI2: &str = "GSI2";
 
 #[derive(Clone)]
 pub struct Store {
@@ -435,43 +537,17 @@ impl Store {
         now: Timestamp,
         seen: bool,
     ) -> Result<Option<Member>, StoreError> {
-        let mut names = HashMap::new();
-        let mut values = HashMap::new();
-        let mut sets = vec!["#updatedAt = :now".to_string()];
-        let mut removes = Vec::new();
-        names.insert("#updatedAt".to_string(), "updatedAt".to_string());
-        values.insert(":now".to_string(), s(time::format(&now)));
-        if seen {
-            names.insert("#lastSeenAt".to_string(), "lastSeenAt".to_string());
-            sets.push("#lastSeenAt = :now".to_string());
-        }
-        for (i, (name, value)) in input.changes().into_iter().enumerate() {
-            let placeholder = format!("#f{i}");
-            names.insert(placeholder.clone(), name.to_string());
-            match value {
-                Some(v) => {
-                    let av = serde_dynamo::to_attribute_value(v)
-                        .map_err(|e| StoreError::Other(format!("encode {name}: {e}")))?;
-                    values.insert(format!(":v{i}"), av);
-                    sets.push(format!("{placeholder} = :v{i}"));
-                }
-                None => removes.push(placeholder),
-            }
-        }
-        let mut expression = format!("SET {}", sets.join(", "));
-        if !removes.is_empty() {
-            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
-        }
+        let update = member_update(input, now, seen)?;
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("PK", s(member_pk(tenant, external_id)))
             .key("SK", s(MEMBER_SK))
-            .update_expression(expression)
+            .update_expression(update.expression)
             .condition_expression("attribute_exists(PK)")
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
             .return_values(ReturnValue::AllNew)
             .send()
             .await
@@ -583,15 +659,21 @@ impl Store {
         limit: usize,
         start: Option<Position>,
     ) -> Result<(Vec<Member>, Option<Position>), StoreError> {
-        let mut equals = Vec::new();
+        let mut conditions = Vec::new();
         if let Some(status) = filter.status {
-            equals.push(("status", s(status.as_str())));
+            conditions.push(Condition::equals("status", status.as_str()));
         }
         if let Some(email) = &filter.email {
-            equals.push(("email", s(email.clone())));
+            conditions.push(Condition::equals("email", email.clone()));
         }
         let (items, next) = self
-            .query_index(members_index_pk(tenant), &equals, limit, start)
+            .query_index(
+                Index::Gsi1,
+                members_index_pk(tenant),
+                &conditions,
+                limit,
+                start,
+            )
             .await?;
         let members = items
             .into_iter()
@@ -600,24 +682,30 @@ impl Store {
         Ok((members, next))
     }
 
-    /// One page of the GSI1 partition `index_pk`, newest first (GSI1SK are UUIDv7 ids), keeping
-    /// the items whose attributes equal `equals`, at most `limit` long.
+    /// One page of an index partition, newest first (index sort keys are UUIDv7 ids), keeping
+    /// the items that satisfy every condition, at most `limit` long.
     async fn query_index(
         &self,
+        index: Index,
         index_pk: String,
-        equals: &[(&str, AttributeValue)],
+        conditions: &[Condition],
         limit: usize,
         start: Option<Position>,
     ) -> Result<(Vec<Item>, Option<Position>), StoreError> {
-        let mut names = HashMap::from([("#pk".to_string(), "GSI1PK".to_string())]);
+        let mut names = HashMap::from([("#pk".to_string(), index.pk_attribute().to_string())]);
         let mut values = HashMap::from([(":pk".to_string(), s(index_pk))]);
-        let mut conditions = Vec::new();
-        for (i, (attr, value)) in equals.iter().enumerate() {
+        let mut filters = Vec::new();
+        for (i, condition) in conditions.iter().enumerate() {
+            let (attr, op, value) = match condition {
+                Condition::Equals(a, v) => (a, "=", v),
+                Condition::AtLeast(a, v) => (a, ">=", v),
+                Condition::Below(a, v) => (a, "<", v),
+            };
             names.insert(format!("#f{i}"), attr.to_string());
             values.insert(format!(":f{i}"), value.clone());
-            conditions.push(format!("#f{i} = :f{i}"));
+            filters.push(format!("#f{i} {op} :f{i}"));
         }
-        let filter_expression = (!conditions.is_empty()).then(|| conditions.join(" AND "));
+        let filter_expression = (!filters.is_empty()).then(|| filters.join(" AND "));
 
         let mut items = Vec::new();
         let mut position = start.map(|p| p.into_iter().map(|(k, v)| (k, s(v))).collect::<Item>());
@@ -628,7 +716,7 @@ impl Store {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(GSI1)
+                .index_name(index.name())
                 .key_condition_expression("#pk = :pk")
                 .set_filter_expression(filter_expression.clone())
                 .set_expression_attribute_names(Some(names.clone()))
@@ -654,6 +742,181 @@ impl Store {
                 .collect()
         });
         Ok((items, next))
+    }
+
+    // ---- activity logs ----
+
+    fn log_item(&self, tenant: &Tenant, log: &ActivityLog) -> Result<Item, StoreError> {
+        to_item(&LogItem {
+            pk: log_pk(tenant, &log.program_id, &log.unique_identifier),
+            sk: LOG_SK.into(),
+            gsi1pk: list_index_pk(tenant, log.kind.slug()),
+            gsi1sk: log.id.clone(),
+            gsi2pk: member_activity_pk(tenant, &log.owned_by_id, log.kind.slug()),
+            gsi2sk: log.id.clone(),
+            log: log.clone(),
+        })
+    }
+
+    /// Writes a log once per (program, `uniqueIdentifier`), with the inline member write if any, all
+    /// or nothing. A log that already exists is returned instead, unchanged (the caller compares).
+    pub async fn insert_log(
+        &self,
+        tenant: &Tenant,
+        log: &ActivityLog,
+        member: Option<&MemberWrite<'_>>,
+    ) -> Result<LogWrite, StoreError> {
+        let put_log = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(self.log_item(tenant, log)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let result = match member {
+            None => self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(put_log.item))
+                .condition_expression("attribute_not_exists(PK)")
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(classify),
+            Some(write) => {
+                let mut items = match write {
+                    MemberWrite::Create(m) => {
+                        let (item, id_item) = self.member_items(tenant, m)?;
+                        vec![self.put_new(item)?, self.put_new(id_item)?]
+                    }
+                    MemberWrite::Update {
+                        external_id,
+                        input,
+                        now,
+                    } => {
+                        let update = member_update(input, *now, true)?;
+                        let op = Update::builder()
+                            .table_name(&self.table)
+                            .key("PK", s(member_pk(tenant, external_id)))
+                            .key("SK", s(MEMBER_SK))
+                            .update_expression(update.expression)
+                            .condition_expression("attribute_exists(PK)")
+                            .set_expression_attribute_names(Some(update.names))
+                            .set_expression_attribute_values(Some(update.values))
+                            .build()
+                            .map_err(|e| StoreError::Other(e.to_string()))?;
+                        vec![TransactWriteItem::builder().update(op).build()]
+                    }
+                };
+                let log_index = items.len();
+                items.push(TransactWriteItem::builder().put(put_log).build());
+                match self
+                    .client
+                    .transact_write_items()
+                    .set_transact_items(Some(items))
+                    .send()
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    Err(err) => {
+                        // One reason per item, in order: did the log's condition fail, or the member's?
+                        let message = err.message().unwrap_or_default().to_string();
+                        let reasons: Vec<String> = message
+                            .split_once('[')
+                            .map(|(_, r)| {
+                                r.trim_end_matches(']')
+                                    .split(',')
+                                    .map(|x| x.trim().to_string())
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        match reasons.get(log_index) {
+                            Some(r) if r.starts_with("ConditionalCheckFailed") => {
+                                Err(StoreError::Conflict)
+                            }
+                            _ if reasons
+                                .iter()
+                                .any(|r| r.starts_with("ConditionalCheckFailed")) =>
+                            {
+                                Err(StoreError::Contended)
+                            }
+                            _ => Err(classify(err)),
+                        }
+                    }
+                }
+            }
+        };
+        match result {
+            Ok(()) => Ok(LogWrite::Created),
+            Err(StoreError::Conflict) => {
+                let existing = self
+                    .get(
+                        log_pk(tenant, &log.program_id, &log.unique_identifier),
+                        LOG_SK,
+                        true,
+                    )
+                    .await?
+                    .ok_or(StoreError::Contended)?;
+                Ok(LogWrite::Exists(Box::new(
+                    from_item::<LogItem>(existing)?.log,
+                )))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn get_log(
+        &self,
+        tenant: &Tenant,
+        kind: LogKind,
+        id: &str,
+    ) -> Result<Option<ActivityLog>, StoreError> {
+        let item = self
+            .get_listed(list_index_pk(tenant, kind.slug()), id)
+            .await?;
+        item.map(|i| from_item::<LogItem>(i).map(|l| l.log))
+            .transpose()
+    }
+
+    /// A listed record by id: GSI1's sort key is the id, so this is one key lookup on the index.
+    async fn get_listed(&self, list_pk: String, id: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("GSI1PK = :pk AND GSI1SK = :id")
+            .expression_attribute_values(":pk", s(list_pk))
+            .expression_attribute_values(":id", s(id))
+            .limit(1)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out.items.unwrap_or_default().into_iter().next())
+    }
+
+    /// One page of logs, newest first: a member's (GSI2) when `member_id` is given, else the tenant's.
+    pub async fn list_logs(
+        &self,
+        tenant: &Tenant,
+        kind: LogKind,
+        member_id: Option<&str>,
+        conditions: &[Condition],
+        limit: usize,
+        start: Option<Position>,
+    ) -> Result<(Vec<ActivityLog>, Option<Position>), StoreError> {
+        let (index, pk) = match member_id {
+            Some(m) => (Index::Gsi2, member_activity_pk(tenant, m, kind.slug())),
+            None => (Index::Gsi1, list_index_pk(tenant, kind.slug())),
+        };
+        let (items, next) = self
+            .query_index(index, pk, conditions, limit, start)
+            .await?;
+        let logs = items
+            .into_iter()
+            .map(|i| from_item::<LogItem>(i).map(|l| l.log))
+            .collect::<Result<_, _>>()?;
+        Ok((logs, next))
     }
 
     // ---- programs ----
@@ -741,13 +1004,18 @@ impl Store {
         &self,
         tenant: &Tenant,
         kind: ProgramKind,
-        equals: &[(&str, String)],
+        conditions: &[Condition],
         limit: usize,
         start: Option<Position>,
     ) -> Result<(Vec<Program>, Option<Position>), StoreError> {
-        let equals: Vec<_> = equals.iter().map(|(k, v)| (*k, s(v.clone()))).collect();
         let (items, next) = self
-            .query_index(list_index_pk(tenant, kind.slug()), &equals, limit, start)
+            .query_index(
+                Index::Gsi1,
+                list_index_pk(tenant, kind.slug()),
+                conditions,
+                limit,
+                start,
+            )
             .await?;
         let programs = items
             .into_iter()
@@ -755,6 +1023,50 @@ impl Store {
             .collect::<Result<_, _>>()?;
         Ok((programs, next))
     }
+}
+
+/// An UpdateItem expression: SET what `input` sets, REMOVE what it clears, and the timestamps.
+struct MemberUpdate {
+    expression: String,
+    names: HashMap<String, String>,
+    values: Item,
+}
+
+fn member_update(
+    input: &MemberInput,
+    now: Timestamp,
+    seen: bool,
+) -> Result<MemberUpdate, StoreError> {
+    let mut names = HashMap::from([("#updatedAt".to_string(), "updatedAt".to_string())]);
+    let mut values = HashMap::from([(":now".to_string(), s(time::format(&now)))]);
+    let mut sets = vec!["#updatedAt = :now".to_string()];
+    let mut removes = Vec::new();
+    if seen {
+        names.insert("#lastSeenAt".to_string(), "lastSeenAt".to_string());
+        sets.push("#lastSeenAt = :now".to_string());
+    }
+    for (i, (name, value)) in input.changes().into_iter().enumerate() {
+        let placeholder = format!("#f{i}");
+        names.insert(placeholder.clone(), name.to_string());
+        match value {
+            Some(v) => {
+                let av = serde_dynamo::to_attribute_value(v)
+                    .map_err(|e| StoreError::Other(format!("encode {name}: {e}")))?;
+                values.insert(format!(":v{i}"), av);
+                sets.push(format!("{placeholder} = :v{i}"));
+            }
+            None => removes.push(placeholder),
+        }
+    }
+    let mut expression = format!("SET {}", sets.join(", "));
+    if !removes.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+    }
+    Ok(MemberUpdate {
+        expression,
+        names,
+        values,
+    })
 }
 
 fn backoff(attempt: u32) -> Duration {

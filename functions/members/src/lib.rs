@@ -4,9 +4,10 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use shared::cursor::CursorCodec;
 use shared::http::{self, Access};
+use shared::log::LogKind;
 use shared::member::{MemberInput, WriteMode};
 use shared::store::Store;
-use shared::{members, time, ApiError};
+use shared::{logs, members, time, ApiError};
 
 pub struct App {
     store: Store,
@@ -113,13 +114,25 @@ impl App {
                     .strip_prefix("GET /schema/account_user/record/{id}/")
                     .filter(|a| ACTIVITY_LISTS.contains(a))
                     .ok_or_else(http::no_such_route)?;
-                let params = http::query(req, &["limit", "cursor"])?;
+                let mut params = http::query(req, &["limit", "cursor"])?;
                 let limit = http::limit(&params)?;
-                members::resolve(&self.store, &tenant, &http::path_param(req, "id")?).await?;
-                // Activity (logs, progress, rewards) arrives with the progress engine; until then the
-                // lists are empty for every member. `activity` is kept for the logs.
-                tracing::debug!(activity, "member activity list");
-                Ok(http::list(Vec::<Value>::new(), limit, None))
+                let member =
+                    members::resolve(&self.store, &tenant, &http::path_param(req, "id")?).await?;
+                let kind = match activity {
+                    "streak_log" => LogKind::Streak,
+                    "challenge_log" => LogKind::Challenge,
+                    // Progress and rewards arrive with the stream processor; until then these
+                    // lists are empty for every member.
+                    _ => return Ok(http::list(Vec::<Value>::new(), limit, None)),
+                };
+                params.insert("ownedById".into(), member.id);
+                let (found, next) =
+                    logs::list(&self.store, &self.cursors, &tenant, kind, &params, limit).await?;
+                Ok(http::list(
+                    found.iter().map(|l| l.to_record()).collect(),
+                    limit,
+                    next,
+                ))
             }
         }
     }

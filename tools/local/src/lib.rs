@@ -231,6 +231,8 @@ pub fn authorizer_event(
 pub struct Functions {
     pub members: members::App,
     pub programs: programs::App,
+    pub log_streak: logs::App,
+    pub log_challenge: logs::App,
     pub track_user: track_user::App,
     pub authorizer: authorizer::Authorizer,
 }
@@ -254,7 +256,10 @@ impl Reply {
 
 impl Functions {
     pub fn has_binary(binary: &str) -> bool {
-        matches!(binary, "members" | "programs" | "track-user")
+        matches!(
+            binary,
+            "members" | "programs" | "log-streak" | "log-challenge" | "track-user"
+        )
     }
 
     /// Routes, authorizes and runs one request as API Gateway would.
@@ -284,6 +289,8 @@ impl Functions {
         let response = match route.binary.as_str() {
             "members" => self.members.handle(request).await,
             "programs" => self.programs.handle(request).await,
+            "log-streak" => self.log_streak.handle(request).await,
+            "log-challenge" => self.log_challenge.handle(request).await,
             "track-user" => self.track_user.handle(request).await,
             _ => return Reply::gateway(500, "Internal Server Error"),
         };

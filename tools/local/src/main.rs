@@ -180,6 +180,8 @@ async fn run() -> Result<(), String> {
     let functions = Arc::new(Functions {
         members: members::App::from_env().await,
         programs: programs::App::from_env().await,
+        log_streak: logs::App::from_env(shared::log::LogKind::Streak).await,
+        log_challenge: logs::App::from_env(shared::log::LogKind::Challenge).await,
         track_user: track_user::App::from_env().await,
         authorizer: authorizer::Authorizer::new(Store::from_env().await, Duration::from_secs(2)),
     });

@@ -246,6 +246,29 @@ fn a_client_uses_the_local_run_over_http() {
         json!([])
     );
 
+    // A streak, a log with an inline member, and the member's activity.
+    let streak = json!({"name": "Daily", "status": "live", "completionTargetValue": 3, "aggregationTargetValue": 1});
+    let (status, streak) = call(
+        "POST",
+        &format!("{}/schema/streak/record", run.base),
+        &admin,
+        Some(&streak.to_string()),
+    );
+    assert_eq!(status, 201, "{streak}");
+    let log = json!({"streakId": streak["data"]["id"], "ownedBy": {"externalId": "runner"}, "activityValue": 1,
+        "uniqueIdentifier": "run-1", "activityAt": "2026-11-20T07:00:00Z"});
+    let logs_url = format!("{}/schema/streak_log/record", run.base);
+    let (status, created) = call("POST", &logs_url, &admin, Some(&log.to_string()));
+    assert_eq!(status, 201, "{created}");
+    let (status, replay) = call("POST", &logs_url, &admin, Some(&log.to_string()));
+    assert_eq!(
+        (status, replay["idempotentReplayed"].clone()),
+        (200, json!(true))
+    );
+    let (status, activity) = call("GET", &format!("{members}/runner/streak_log"), &admin, None);
+    assert_eq!(status, 200, "{activity}");
+    assert_eq!(activity["data"][0]["id"], created["data"]["id"]);
+
     let (status, deleted) = call("DELETE", &format!("{members}/{id}"), &admin, None);
     assert_eq!(status, 200, "{deleted}");
     assert_eq!(call("GET", &format!("{members}/{id}"), &admin, None).0, 404);

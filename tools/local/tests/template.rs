@@ -15,6 +15,8 @@ async fn the_created_table_is_the_template_table() {
         .unwrap();
     declared.attributes.sort();
     created.attributes.sort();
+    declared.indexes.sort();
+    created.indexes.sort();
     assert_eq!(created, declared);
     assert_eq!(
         created.stream_view_type.as_deref(),
@@ -25,7 +27,7 @@ async fn the_created_table_is_the_template_table() {
 #[tokio::test]
 async fn every_template_route_is_served_by_its_function() {
     let routes = routes_from_template(&template_path()).unwrap();
-    assert_eq!(routes.len(), 27, "{routes:#?}");
+    assert_eq!(routes.len(), 33, "{routes:#?}");
     let store = test_store().await;
     let account = shared::accounts::create(&store, "Routes").await.unwrap();
     std::env::set_var("TABLE_NAME", store.table());
@@ -33,6 +35,8 @@ async fn every_template_route_is_served_by_its_function() {
     let functions = Functions {
         members: members::App::from_env().await,
         programs: programs::App::from_env().await,
+        log_streak: logs::App::from_env(shared::log::LogKind::Streak).await,
+        log_challenge: logs::App::from_env(shared::log::LogKind::Challenge).await,
         track_user: track_user::App::from_env().await,
         authorizer: authorizer::Authorizer::new(
             Store::from_env().await,

@@ -1,0 +1,296 @@
+//! Activity logs (SPEC §5): `streak_log` and `challenge_log` records, the create body and its rules.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::amount::Amount;
+use crate::error::{ApiError, FieldError};
+use crate::member::{MemberInput, WriteMode};
+use crate::program::ProgramKind;
+use crate::time::{self, Timestamp};
+use crate::validate;
+
+/// How far ahead of the server clock `activityAt` may be (clock skew of the caller).
+pub const MAX_FUTURE: chrono::Duration = chrono::Duration::minutes(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LogKind {
+    #[serde(rename = "streak_log")]
+    Streak,
+    #[serde(rename = "challenge_log")]
+    Challenge,
+}
+
+impl LogKind {
+    pub fn slug(self) -> &'static str {
+        match self {
+            LogKind::Streak => "streak_log",
+            LogKind::Challenge => "challenge_log",
+        }
+    }
+
+    pub fn program_kind(self) -> ProgramKind {
+        match self {
+            LogKind::Streak => ProgramKind::Streak,
+            LogKind::Challenge => ProgramKind::Challenge,
+        }
+    }
+
+    /// `streakId` or `challengeId`.
+    pub fn program_field(self) -> &'static str {
+        match self {
+            LogKind::Streak => "streakId",
+            LogKind::Challenge => "challengeId",
+        }
+    }
+}
+
+/// A stored log. Immutable once written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityLog {
+    pub id: String,
+    pub kind: LogKind,
+    pub program_id: String,
+    /// The member's id (never the externalId, which can change).
+    pub owned_by_id: String,
+    #[serde(with = "time::rfc3339_ms")]
+    pub activity_at: Timestamp,
+    pub activity_id: Option<String>,
+    pub unique_identifier: String,
+    pub activity_value: Option<Amount>,
+    pub counts_toward_progress: bool,
+    /// SHA-256 of the canonical request body: a replay with another body is a conflict.
+    pub request_hash: String,
+    #[serde(with = "time::rfc3339_ms")]
+    pub created_at: Timestamp,
+    #[serde(with = "time::rfc3339_ms")]
+    pub updated_at: Timestamp,
+}
+
+impl ActivityLog {
+    pub fn to_record(&self) -> Value {
+        serde_json::json!({
+            "id": self.id,
+            self.kind.program_field(): self.program_id,
+            "ownedById": self.owned_by_id,
+            "activityAt": time::format(&self.activity_at),
+            "activityId": self.activity_id,
+            "uniqueIdentifier": self.unique_identifier,
+            "activityValue": self.activity_value,
+            "countsTowardProgress": self.counts_toward_progress,
+            "createdAt": time::format(&self.created_at),
+            "updatedAt": time::format(&self.updated_at),
+        })
+    }
+}
+
+/// The create body of either log kind; `streakId` / `challengeId` is checked against the route.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogInput {
+    pub streak_id: Option<String>,
+    pub challenge_id: Option<String>,
+    pub owned_by_id: Option<String>,
+    pub owned_by: Option<MemberInput>,
+    pub activity_at: Option<String>,
+    pub activity_id: Option<String>,
+    pub unique_identifier: Option<String>,
+    pub activity_value: Option<Amount>,
+}
+
+/// Who the log belongs to.
+#[derive(Debug, Clone)]
+pub enum Owner {
+    /// A member id or externalId that must exist.
+    Existing(String),
+    /// A member created or updated in the same transaction as the log.
+    Upsert(Box<MemberInput>),
+}
+
+/// A validated log request, before the program and member are looked up.
+#[derive(Debug, Clone)]
+pub struct NewLog {
+    pub program_id: String,
+    pub owner: Owner,
+    pub activity_at: Timestamp,
+    pub activity_id: Option<String>,
+    /// The caller's idempotency key; when absent the log's own id is used and no dedup happens.
+    pub unique_identifier: Option<String>,
+    pub activity_value: Option<Amount>,
+    pub request_hash: String,
+}
+
+/// SHA-256 of the body with keys sorted (serde_json's maps are ordered), so key order and
+/// whitespace do not make two copies of one request differ.
+pub fn request_hash(body: &Value) -> String {
+    hex::encode(Sha256::digest(body.to_string().as_bytes()))
+}
+
+impl LogInput {
+    /// Checks the rules that need no lookup (SPEC §5).
+    pub fn validate(self, kind: LogKind, body: &Value, now: Timestamp) -> Result<NewLog, ApiError> {
+        let mut errors = Vec::new();
+        let (program_id, wrong) = match kind {
+            LogKind::Streak => (self.streak_id, self.challenge_id.map(|_| "challengeId")),
+            LogKind::Challenge => (self.challenge_id, self.streak_id.map(|_| "streakId")),
+        };
+        if let Some(field) = wrong {
+            errors.push(FieldError::new(
+                field,
+                format!("is not a field of a {}", kind.slug()),
+            ));
+        }
+        let program_id = program_id.filter(|p| !p.is_empty());
+        if program_id.is_none() {
+            errors.push(FieldError::new(kind.program_field(), "is required"));
+        }
+        let owner = match (self.owned_by_id, self.owned_by) {
+            (Some(_), Some(_)) => {
+                errors.push(FieldError::new(
+                    "ownedBy",
+                    "send ownedById or ownedBy, not both",
+                ));
+                None
+            }
+            (Some(id), None) if !id.is_empty() => Some(Owner::Existing(id)),
+            (None, Some(member)) => match member.validate(WriteMode::Upsert) {
+                Ok(()) => Some(Owner::Upsert(Box::new(member))),
+                Err(e) => {
+                    for d in e.details() {
+                        errors.push(FieldError::new(
+                            format!("ownedBy.{}", d.field),
+                            d.message.clone(),
+                        ));
+                    }
+                    None
+                }
+            },
+            _ => {
+                errors.push(FieldError::new(
+                    "ownedById",
+                    "is required (or ownedBy with a member)",
+                ));
+                None
+            }
+        };
+        let activity_at = match self.activity_at.as_deref() {
+            None => Some(now),
+            Some(text) => match chrono::DateTime::parse_from_rfc3339(text) {
+                Ok(t) if t.with_timezone(&chrono::Utc) > now + MAX_FUTURE => {
+                    errors.push(FieldError::new(
+                        "activityAt",
+                        "must not be more than 5 minutes in the future",
+                    ));
+                    None
+                }
+                Ok(t) => Some(t.with_timezone(&chrono::Utc)),
+                Err(_) => {
+                    errors.push(FieldError::new(
+                        "activityAt",
+                        "must be an RFC 3339 timestamp, e.g. 2026-11-24T09:15:00Z",
+                    ));
+                    None
+                }
+            },
+        };
+        for (field, value) in [
+            ("activityId", &self.activity_id),
+            ("uniqueIdentifier", &self.unique_identifier),
+        ] {
+            if let Some(v) = value {
+                if let Err(m) = validate::required_chars(v, 256) {
+                    errors.push(FieldError::new(field, m));
+                }
+            }
+        }
+        if let Some(v) = self.activity_value {
+            if v.decimal().is_sign_negative() {
+                errors.push(FieldError::new("activityValue", "must be 0 or more"));
+            }
+        }
+        match (program_id, owner, activity_at) {
+            (Some(program_id), Some(owner), Some(activity_at)) if errors.is_empty() => Ok(NewLog {
+                program_id,
+                owner,
+                activity_at,
+                activity_id: self.activity_id,
+                unique_identifier: self.unique_identifier,
+                activity_value: self.activity_value,
+                request_hash: request_hash(body),
+            }),
+            _ => Err(ApiError::Validation(errors)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(kind: LogKind, body: Value) -> Result<NewLog, ApiError> {
+        let input: LogInput = serde_json::from_value(body.clone())
+            .map_err(|e| ApiError::field("body", e.to_string()))?;
+        input.validate(kind, &body, "2026-11-24T12:00:00Z".parse().unwrap())
+    }
+
+    fn fields(err: ApiError) -> Vec<String> {
+        err.details().iter().map(|d| d.field.clone()).collect()
+    }
+
+    #[test]
+    fn a_valid_log_and_its_defaults() {
+        let log = check(LogKind::Streak, serde_json::json!({"streakId": "s", "ownedById": "u1", "uniqueIdentifier": "o-1", "activityValue": 0.1})).unwrap();
+        assert_eq!(
+            log.activity_at,
+            "2026-11-24T12:00:00Z".parse::<Timestamp>().unwrap(),
+            "activityAt defaults to now"
+        );
+        assert!(matches!(log.owner, Owner::Existing(ref id) if id == "u1"));
+    }
+
+    #[test]
+    fn rules_without_lookups() {
+        let err = check(LogKind::Streak, serde_json::json!({})).unwrap_err();
+        assert_eq!(fields(err), ["streakId", "ownedById"]);
+        let err = check(
+            LogKind::Challenge,
+            serde_json::json!({"streakId": "s", "challengeId": "c", "ownedById": "u"}),
+        )
+        .unwrap_err();
+        assert_eq!(fields(err), ["streakId"]);
+        let err = check(
+            LogKind::Streak,
+            serde_json::json!({"streakId": "s", "ownedById": "u", "ownedBy": {"externalId": "u"}}),
+        )
+        .unwrap_err();
+        assert_eq!(fields(err), ["ownedBy"]);
+        let err = check(
+            LogKind::Streak,
+            serde_json::json!({"streakId": "s", "ownedBy": {"email": "x"}}),
+        )
+        .unwrap_err();
+        assert_eq!(fields(err), ["ownedBy.externalId", "ownedBy.email"]);
+        let err = check(LogKind::Streak, serde_json::json!({"streakId": "s", "ownedById": "u", "activityAt": "2026-11-24T12:05:01Z"})).unwrap_err();
+        assert_eq!(fields(err), ["activityAt"]);
+        assert!(check(LogKind::Streak, serde_json::json!({"streakId": "s", "ownedById": "u", "activityAt": "2026-11-24T12:05:00Z"})).is_ok());
+        assert!(check(LogKind::Streak, serde_json::json!({"streakId": "s", "ownedById": "u", "activityAt": "2020-01-01T00:00:00Z"})).is_ok(), "backfill");
+        let long = "x".repeat(257);
+        let err = check(LogKind::Streak, serde_json::json!({"streakId": "s", "ownedById": "u", "activityId": long, "uniqueIdentifier": "", "activityValue": -1})).unwrap_err();
+        assert_eq!(
+            fields(err),
+            ["activityId", "uniqueIdentifier", "activityValue"]
+        );
+        assert!(serde_json::from_value::<LogInput>(serde_json::json!({"streakID": "s"})).is_err());
+    }
+
+    #[test]
+    fn the_request_hash_ignores_key_order() {
+        let a: Value = serde_json::from_str(r#"{"a":1,"b":{"c":2,"d":3}}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{"b":{"d":3,"c":2},  "a":1}"#).unwrap();
+        assert_eq!(request_hash(&a), request_hash(&b));
+        let c: Value = serde_json::from_str(r#"{"a":2,"b":{"c":2,"d":3}}"#).unwrap();
+        assert_ne!(request_hash(&a), request_hash(&c));
+    }
+}

@@ -15,6 +15,7 @@ pub mod logs;
 pub mod member;
 pub mod members;
 pub mod patch;
+pub mod processor;
 pub mod program;
 pub mod programs;
 pub mod progress;

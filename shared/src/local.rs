@@ -16,6 +16,8 @@ use serde_yaml::Value;
 
 use crate::store::Store;
 
+pub mod stream;
+
 /// The repository root (where `template.yaml` and `node_modules/` live).
 pub fn repo_root() -> PathBuf {
     match std::env::var_os("GAMIFY_ROOT") {

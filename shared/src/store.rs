@@ -7,6 +7,10 @@
 //! | member | `T#{acct}#{env}#EXT#{externalId}` | `MEMBER` | `T#{acct}#{env}#MEMBERS` / member id |
 //! | member id → externalId | `T#{acct}#{env}#MEMBER#{id}` | `ID` | |
 //! | activity log | `T#{acct}#{env}#LOG#{programId}#{uniqueIdentifier}` | `LOG` | GSI1 `…#LIST#{slug}` / id; GSI2 `…#MEMBER#{memberId}#{slug}` / id |
+//! | counted logs of a period | `T#{acct}#{env}#MEMBER#{memberId}` | `AGG#{programId}#{periodDay}` | |
+//! | progress record (streak run, challenge window) | member's partition | `PROGRESS#{programId}#{run or window key}` | GSI1, GSI2 |
+//! | reward | member's partition | `REWARD#{milestoneId}#{run or window key}` | GSI1, GSI2 |
+//! | processor state (optimistic version) | member's partition | `STATE#{programId}` | |
 //! | program (streak, challenge, milestone) | `T#{acct}#{env}#PROGRAM#{id}` | `PROGRAM` | `T#{acct}#{env}#LIST#{slug}` / id |
 //!
 //! Members are keyed by tenant + `externalId` (SPEC §8), so uniqueness is the primary key itself and
@@ -30,6 +34,7 @@ use crate::keys::KeyRecord;
 use crate::log::{ActivityLog, LogKind};
 use crate::member::{Member, MemberInput, MemberStatus};
 use crate::program::{Program, ProgramKind};
+use crate::progress::CountedLog;
 use crate::tenant::Tenant;
 use crate::time::{self, Timestamp};
 
@@ -919,6 +924,261 @@ impl Store {
         Ok((logs, next))
     }
 
+    // ---- progress (written by the stream processor) ----
+
+    /// Records counted logs in their period's item, one attribute per log (`L#{logId}`), so a log
+    /// delivered twice sets the same attribute twice: idempotent without a condition.
+    pub async fn record_period_logs(
+        &self,
+        tenant: &Tenant,
+        member_id: &str,
+        program_id: &str,
+        period_day: &str,
+        logs: &[CountedLog],
+    ) -> Result<(), StoreError> {
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut sets = Vec::new();
+        for (i, log) in logs.iter().enumerate() {
+            names.insert(format!("#l{i}"), format!("L#{}", log.id));
+            values.insert(
+                format!(":l{i}"),
+                s(format!("{}|{}", time::format(&log.activity_at), log.value)),
+            );
+            sets.push(format!("#l{i} = :l{i}"));
+        }
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(member_id_pk(tenant, member_id)))
+            .key("SK", s(format!("AGG#{program_id}#{period_day}")))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Every counted log of a member in a program, from its period items.
+    pub async fn counted_logs(
+        &self,
+        tenant: &Tenant,
+        member_id: &str,
+        program_id: &str,
+    ) -> Result<Vec<CountedLog>, StoreError> {
+        let items = self
+            .query_partition(
+                member_id_pk(tenant, member_id),
+                &format!("AGG#{program_id}#"),
+            )
+            .await?;
+        let mut logs = Vec::new();
+        for item in items {
+            for (name, value) in item {
+                let (Some(id), AttributeValue::S(v)) = (name.strip_prefix("L#"), value) else {
+                    continue;
+                };
+                let parsed = v.split_once('|').and_then(|(at, amount)| {
+                    let at = chrono::DateTime::parse_from_rfc3339(at)
+                        .ok()?
+                        .with_timezone(&chrono::Utc);
+                    Some((at, amount.parse::<rust_decimal::Decimal>().ok()?))
+                });
+                let (activity_at, value) =
+                    parsed.ok_or_else(|| StoreError::Other(format!("bad period entry {id}")))?;
+                logs.push(CountedLog {
+                    id: id.to_string(),
+                    activity_at,
+                    value,
+                });
+            }
+        }
+        Ok(logs)
+    }
+
+    /// All items of a partition whose sort key starts with `prefix`, strongly consistent.
+    async fn query_partition(&self, pk: String, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(classify)?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// The progress records of a member in a program (JSON-shaped, keys included), and the
+    /// version they were computed at.
+    pub async fn progress_records(
+        &self,
+        tenant: &Tenant,
+        member_id: &str,
+        program_id: &str,
+    ) -> Result<(u64, Vec<serde_json::Value>), StoreError> {
+        let pk = member_id_pk(tenant, member_id);
+        let state = self
+            .get(pk.clone(), &format!("STATE#{program_id}"), true)
+            .await?;
+        let version = match state.as_ref().and_then(|s| s.get("version")) {
+            Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+            _ => 0,
+        };
+        let records = self
+            .query_partition(pk, &format!("PROGRESS#{program_id}#"))
+            .await?
+            .into_iter()
+            .map(from_item::<serde_json::Value>)
+            .collect::<Result<_, _>>()?;
+        Ok((version, records))
+    }
+
+    /// Writes changed progress records and removes vanished ones, all or nothing, if nobody else
+    /// committed since `version` was read (`Contended` otherwise: recompute and retry).
+    pub async fn commit_progress(
+        &self,
+        tenant: &Tenant,
+        member_id: &str,
+        program_id: &str,
+        version: u64,
+        puts: &[serde_json::Value],
+        deletes: &[String],
+    ) -> Result<(), StoreError> {
+        let pk = member_id_pk(tenant, member_id);
+        let state = Put::builder()
+            .table_name(&self.table)
+            .item("PK", s(pk.clone()))
+            .item("SK", s(format!("STATE#{program_id}")))
+            .item("version", AttributeValue::N((version + 1).to_string()))
+            .condition_expression("attribute_not_exists(PK) OR version = :v")
+            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let mut items = vec![TransactWriteItem::builder().put(state).build()];
+        for record in puts {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(to_item(record)?))
+                .build()
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        for sk in deletes {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .key("PK", s(pk.clone()))
+                .key("SK", s(sk.clone()))
+                .build()
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+            items.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(classify)
+        {
+            Ok(_) => Ok(()),
+            Err(StoreError::Conflict) => Err(StoreError::Contended),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A member's records whose sort key starts with `prefix` (`PROGRESS#`, `REWARD#`, …).
+    pub async fn member_records(
+        &self,
+        tenant: &Tenant,
+        member_id: &str,
+        prefix: &str,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        self.query_partition(member_id_pk(tenant, member_id), prefix)
+            .await?
+            .into_iter()
+            .map(from_item::<serde_json::Value>)
+            .collect()
+    }
+
+    /// Writes a reward unless one with its key exists: one per (member, milestone, run or window).
+    pub async fn put_reward_once(&self, reward: &serde_json::Value) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(reward)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(classify);
+        match result {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Live milestones linked to a program.
+    pub async fn live_milestones(
+        &self,
+        tenant: &Tenant,
+        program_id: &str,
+    ) -> Result<Vec<Program>, StoreError> {
+        let conditions = [
+            Condition::equals("linkedSchemaRecordId", program_id),
+            Condition::equals("status", "live"),
+        ];
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let (page, next) = self
+                .list_programs(tenant, ProgramKind::Milestone, &conditions, 1000, start)
+                .await?;
+            out.extend(page);
+            match next {
+                Some(n) => start = Some(n),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Key attributes of a progress or reward record: in the member's partition, listed on GSI1 by
+    /// kind and on GSI2 by member and kind.
+    pub fn record_keys(
+        tenant: &Tenant,
+        member_id: &str,
+        sk: &str,
+        slug: &str,
+        id: &str,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let mut keys = serde_json::Map::new();
+        keys.insert("PK".into(), member_id_pk(tenant, member_id).into());
+        keys.insert("SK".into(), sk.into());
+        keys.insert("GSI1PK".into(), list_index_pk(tenant, slug).into());
+        keys.insert("GSI1SK".into(), id.into());
+        keys.insert(
+            "GSI2PK".into(),
+            member_activity_pk(tenant, member_id, slug).into(),
+        );
+        keys.insert("GSI2SK".into(), id.into());
+        keys
+    }
+
     // ---- programs ----
 
     fn program_item(&self, tenant: &Tenant, program: &Program) -> Result<Item, StoreError> {
@@ -1069,7 +1329,7 @@ fn member_update(
     })
 }
 
-fn backoff(attempt: u32) -> Duration {
+pub fn backoff(attempt: u32) -> Duration {
     // Small jittered exponential backoff; jitter from the clock is enough to de-synchronise writers.
     let jitter = u64::from(time::now().timestamp_subsec_micros() % 10);
     Duration::from_millis(5 * (1u64 << attempt.min(6)) + jitter)

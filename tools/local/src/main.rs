@@ -21,6 +21,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use shared::accounts::{self, CreatedAccount};
+use shared::local::stream::StreamPoller;
 use shared::local::{self, DynamoLocal, TableSpec};
 use shared::store::Store;
 use tokio::net::TcpListener;
@@ -106,6 +107,48 @@ async fn serve_one(
     Ok(resp)
 }
 
+/// What Lambda's event source mapping does for `ProgressFunction`: poll the stream, invoke the
+/// handler with each batch, deliver reported failures again (up to the template's 5 retries).
+async fn run_stream_processor(poller: &mut StreamPoller, processor: &progress::Processor) {
+    const MAX_RETRIES: usize = 5;
+    loop {
+        match poller.poll().await {
+            Ok(batch) if !batch.records.is_empty() => {
+                let mut pending = batch;
+                for attempt in 0..=MAX_RETRIES {
+                    let failed: Vec<String> = processor
+                        .handle(pending.clone())
+                        .await
+                        .batch_item_failures
+                        .into_iter()
+                        .filter_map(|f| f.item_identifier)
+                        .collect();
+                    if failed.is_empty() {
+                        break;
+                    }
+                    pending.records.retain(|r| {
+                        r.change
+                            .sequence_number
+                            .as_ref()
+                            .is_some_and(|s| failed.contains(s))
+                    });
+                    if attempt == MAX_RETRIES {
+                        tracing::error!(
+                            ?failed,
+                            "stream records failed after retries (the dead-letter queue on AWS)"
+                        );
+                    }
+                }
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the stream failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
 async fn run() -> Result<(), String> {
     let in_memory = std::env::args().any(|a| a == "--in-memory");
     let port = env_port("PORT", 3000)?;
@@ -187,6 +230,10 @@ async fn run() -> Result<(), String> {
     });
     let routes = Arc::new(routes);
     println!("{} routes from template.yaml", routes.len());
+    let mut poller = StreamPoller::new(&store, &endpoint).await?;
+    let processor = progress::Processor::from_env().await;
+    tokio::spawn(async move { run_stream_processor(&mut poller, &processor).await });
+    println!("Stream processor polling the table's stream");
     println!("gamify-local ready on http://127.0.0.1:{port}");
 
     let shutdown = async {

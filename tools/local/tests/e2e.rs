@@ -11,6 +11,7 @@ struct LocalRun {
     child: Child,
     base: String,
     demo: Value,
+    dynamodb: String,
 }
 
 impl Drop for LocalRun {
@@ -58,6 +59,7 @@ fn start() -> LocalRun {
         child,
         base: format!("http://127.0.0.1:{port}"),
         demo,
+        dynamodb: format!("http://127.0.0.1:{dynamo_port}"),
     }
 }
 
@@ -268,6 +270,32 @@ fn a_client_uses_the_local_run_over_http() {
     let (status, activity) = call("GET", &format!("{members}/runner/streak_log"), &admin, None);
     assert_eq!(status, 200, "{activity}");
     assert_eq!(activity["data"][0]["id"], created["data"]["id"]);
+
+    // The local run's stream processor turns the log into progress on its own.
+    let store =
+        shared::store::Store::new(shared::store::Store::local_client(&run.dynamodb), "gamify");
+    let tenant = shared::tenant::Tenant::new(
+        run.demo["accountId"].as_str().unwrap(),
+        shared::tenant::Environment::Live,
+    );
+    let member_id = created["data"]["ownedById"].as_str().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let started = Instant::now();
+    let progress = loop {
+        let records = runtime
+            .block_on(store.member_records(&tenant, member_id, "PROGRESS#"))
+            .unwrap();
+        if !records.is_empty() || started.elapsed() > Duration::from_secs(20) {
+            break records;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(progress.len(), 1, "progress from the stream");
+    assert_eq!(progress[0]["currentProgressValue"], 1);
+    println!(
+        "progress visible {} ms after the log's 201",
+        started.elapsed().as_millis()
+    );
 
     let (status, deleted) = call("DELETE", &format!("{members}/{id}"), &admin, None);
     assert_eq!(status, 200, "{deleted}");

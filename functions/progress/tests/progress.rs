@@ -1,0 +1,361 @@
+//! The stream processor through the real path: logs written by the log handler, read back from
+//! DynamoDB Local's stream by the local poller, applied by the real processor handler.
+
+use chrono::{Duration, Utc};
+use progress::Processor;
+use serde_json::{json, Value};
+use shared::cursor::CursorCodec;
+use shared::local::stream::StreamPoller;
+use shared::local::{events, test_endpoint, test_store};
+use shared::log::LogKind;
+use shared::member::MemberInput;
+use shared::program::{ProgramInput, ProgramKind};
+use shared::store::Store;
+use shared::tenant::{Environment, Tenant};
+use shared::{members, programs, time};
+
+struct World {
+    store: Store,
+    tenant: Tenant,
+    streaks: logs::App,
+    challenges: logs::App,
+    processor: Processor,
+    poller: StreamPoller,
+}
+
+impl World {
+    async fn new() -> Self {
+        let store = test_store().await;
+        let poller = StreamPoller::new(&store, &test_endpoint().await)
+            .await
+            .unwrap();
+        World {
+            tenant: Tenant::new(uuid::Uuid::now_v7().to_string(), Environment::Live),
+            streaks: logs::App::new(LogKind::Streak, store.clone(), CursorCodec::from_env()),
+            challenges: logs::App::new(LogKind::Challenge, store.clone(), CursorCodec::from_env()),
+            processor: Processor::new(store.clone()),
+            poller,
+            store,
+        }
+    }
+
+    async fn program(&self, kind: ProgramKind, body: Value) -> String {
+        let input: ProgramInput = serde_json::from_value(body).unwrap();
+        programs::create(&self.store, &self.tenant, kind, input, time::now())
+            .await
+            .unwrap()
+            .id
+    }
+
+    async fn member(&self, external_id: &str, status: &str) -> String {
+        let input: MemberInput =
+            serde_json::from_value(json!({"externalId": external_id, "status": status})).unwrap();
+        members::create(&self.store, &self.tenant, input, time::now())
+            .await
+            .unwrap()
+            .id
+    }
+
+    async fn log(&self, kind: LogKind, body: Value) -> (u16, Value) {
+        let (app, file) = match kind {
+            LogKind::Streak => (&self.streaks, "logs/streak-create.json"),
+            LogKind::Challenge => (&self.challenges, "logs/challenge-create.json"),
+        };
+        let event = events::as_caller(
+            events::with_body(events::load(file), &body.to_string()),
+            &self.tenant.account_id,
+            "live",
+            "admin",
+        );
+        events::parse(app.handle(events::request(&event)).await)
+    }
+
+    /// Feeds the stream to the processor until it has nothing new; returns the batches.
+    async fn drain(&mut self) -> Vec<aws_lambda_events::dynamodb::Event> {
+        let mut batches = Vec::new();
+        loop {
+            let batch = self.poller.poll().await.unwrap();
+            if batch.records.is_empty() {
+                return batches;
+            }
+            let response = self.processor.handle(batch.clone()).await;
+            assert!(
+                response.batch_item_failures.is_empty(),
+                "{:?}",
+                response.batch_item_failures
+            );
+            batches.push(batch);
+        }
+    }
+
+    async fn records(&self, member_id: &str, prefix: &str) -> Vec<Value> {
+        self.store
+            .member_records(&self.tenant, member_id, prefix)
+            .await
+            .unwrap()
+    }
+}
+
+fn days_ago(n: i64) -> String {
+    // Noon UTC, n days back: safely inside that UTC day.
+    let day = (Utc::now() - Duration::days(n)).date_naive();
+    format!("{day}T12:00:00Z")
+}
+
+fn summary(records: &[Value]) -> Vec<(String, String, i64)> {
+    records
+        .iter()
+        .map(|r| {
+            (
+                r["runKey"]
+                    .as_str()
+                    .or(r["windowKey"].as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+                r["streakProgressStatus"]
+                    .as_str()
+                    .or(r["challengeProgressStatus"].as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+                r["currentProgressValue"].as_f64().unwrap_or(-1.0) as i64,
+            )
+        })
+        .collect()
+}
+
+fn day_key(n: i64) -> String {
+    (Utc::now() - Duration::days(n)).date_naive().to_string()
+}
+
+#[tokio::test]
+async fn a_streak_completes_from_backfilled_logs_and_rewards_once() {
+    let mut w = World::new().await;
+    let streak = w.program(ProgramKind::Streak, json!({"name": "3 days", "status": "live", "completionTargetValue": 3, "aggregationTargetValue": 10})).await;
+    w.program(ProgramKind::Milestone, json!({"name": "2 days", "status": "live", "linkedSchemaSlug": "streak", "linkedSchemaRecordId": streak, "milestoneTargetValue": 2, "rewardPoints": 50})).await;
+    let member = w.member("ada", "live").await;
+    for (i, n) in [5, 4, 3].into_iter().enumerate() {
+        // Two logs of 5 make each day's 10.
+        for part in 0..2 {
+            let body = json!({"streakId": streak, "ownedById": "ada", "uniqueIdentifier": format!("o-{i}-{part}"), "activityValue": 5, "activityAt": days_ago(n)});
+            assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
+        }
+    }
+    w.drain().await;
+    let progress = w.records(&member, "PROGRESS#").await;
+    assert_eq!(
+        summary(&progress),
+        [(day_key(5), "completed".to_string(), 3)]
+    );
+    assert_eq!(
+        progress[0]["streakCompletedAt"],
+        format!("{}T12:00:00.000Z", day_key(3))
+    );
+    assert_eq!(progress[0]["ownedById"], member.as_str());
+    let rewards = w.records(&member, "REWARD#").await;
+    assert_eq!(rewards.len(), 1, "{rewards:?}");
+    assert_eq!(
+        rewards[0]["periodKey"],
+        day_key(4),
+        "the second completed day reached the milestone"
+    );
+    assert_eq!(rewards[0]["milestone"]["rewardPoints"], 50);
+
+    // The same batch again changes nothing.
+    let before = (
+        w.records(&member, "PROGRESS#").await,
+        w.records(&member, "REWARD#").await,
+    );
+    let replay = StreamPoller::new(&w.store, &test_endpoint().await)
+        .await
+        .unwrap()
+        .poll()
+        .await
+        .unwrap();
+    assert!(w
+        .processor
+        .handle(replay.clone())
+        .await
+        .batch_item_failures
+        .is_empty());
+    assert!(w
+        .processor
+        .handle(replay)
+        .await
+        .batch_item_failures
+        .is_empty());
+    let after = (
+        w.records(&member, "PROGRESS#").await,
+        w.records(&member, "REWARD#").await,
+    );
+    assert_eq!(before, after, "a replayed batch writes nothing");
+}
+
+#[tokio::test]
+async fn a_gap_breaks_the_run_and_a_backfill_joins_it() {
+    let mut w = World::new().await;
+    let streak = w.program(ProgramKind::Streak, json!({"name": "week", "status": "live", "completionTargetValue": 7, "aggregationTargetValue": 1, "aggregationMethod": "count"})).await;
+    let member = w.member("bo", "live").await;
+    for n in [6, 4, 3] {
+        let body = json!({"streakId": streak, "ownedById": "bo", "uniqueIdentifier": format!("d{n}"), "activityAt": days_ago(n)});
+        assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
+    }
+    w.drain().await;
+    let runs = summary(&w.records(&member, "PROGRESS#").await);
+    assert_eq!(
+        runs,
+        [
+            (day_key(6), "broken".to_string(), 1),
+            (day_key(4), "broken".to_string(), 2)
+        ]
+    );
+
+    let backfill = json!({"streakId": streak, "ownedById": "bo", "uniqueIdentifier": "d5", "activityAt": days_ago(5)});
+    assert_eq!(w.log(LogKind::Streak, backfill).await.0, 201);
+    w.drain().await;
+    let runs = summary(&w.records(&member, "PROGRESS#").await);
+    assert_eq!(
+        runs,
+        [(day_key(6), "broken".to_string(), 4)],
+        "one run; the joined run's record is gone"
+    );
+}
+
+#[tokio::test]
+async fn copies_count_once_and_paused_members_never_count() {
+    let mut w = World::new().await;
+    let challenge = w.program(ProgramKind::Challenge, json!({"name": "spend", "status": "live", "completionTargetValue": 100, "aggregationPeriod": "monthly"})).await;
+    w.program(ProgramKind::Milestone, json!({"name": "50", "status": "live", "linkedSchemaSlug": "challenge", "linkedSchemaRecordId": challenge, "milestoneTargetValue": 50})).await;
+    let member = w.member("cy", "live").await;
+    let paused = w.member("di", "paused").await;
+    let at = (Utc::now() - Duration::minutes(1)).to_rfc3339();
+    let body = json!({"challengeId": challenge, "ownedById": "cy", "uniqueIdentifier": "order-1", "activityValue": 60, "activityAt": at});
+    let copies =
+        futures::future::join_all((0..10).map(|_| w.log(LogKind::Challenge, body.clone()))).await;
+    assert_eq!(copies.iter().filter(|(s, _)| *s == 201).count(), 1);
+    let paused_log = json!({"challengeId": challenge, "ownedById": "di", "uniqueIdentifier": "order-2", "activityValue": 500, "activityAt": at});
+    assert_eq!(w.log(LogKind::Challenge, paused_log).await.0, 201);
+    w.drain().await;
+
+    let windows = w.records(&member, "PROGRESS#").await;
+    assert_eq!(windows.len(), 1);
+    assert_eq!(
+        (
+            windows[0]["currentProgressValue"].as_f64(),
+            windows[0]["challengeProgressStatus"].as_str()
+        ),
+        (Some(60.0), Some("in_progress"))
+    );
+    assert_eq!(
+        w.records(&member, "REWARD#").await.len(),
+        1,
+        "milestone 50 reached once"
+    );
+    assert!(
+        w.records(&paused, "PROGRESS#").await.is_empty(),
+        "a paused member's log never counts"
+    );
+
+    let more = json!({"challengeId": challenge, "ownedById": "cy", "uniqueIdentifier": "order-3", "activityValue": 40.5, "activityAt": at});
+    assert_eq!(w.log(LogKind::Challenge, more).await.0, 201);
+    w.drain().await;
+    let windows = w.records(&member, "PROGRESS#").await;
+    assert_eq!(
+        (
+            windows[0]["currentProgressValue"].as_f64(),
+            windows[0]["challengeProgressStatus"].as_str()
+        ),
+        (Some(100.5), Some("completed"))
+    );
+    assert_eq!(w.records(&member, "REWARD#").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_poison_record_fails_alone() {
+    let mut w = World::new().await;
+    let streak = w.program(ProgramKind::Streak, json!({"name": "s", "status": "live", "completionTargetValue": 2, "aggregationTargetValue": 1})).await;
+    let member = w.member("ed", "live").await;
+    let body = json!({"streakId": streak, "ownedById": "ed", "uniqueIdentifier": "x1", "activityValue": 1, "activityAt": days_ago(1)});
+    assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
+    let mut batch = w.poller.poll().await.unwrap();
+    let poison: aws_lambda_events::dynamodb::EventRecord =
+        serde_json::from_value(events::load("stream/batch.json")["Records"][3].clone()).unwrap();
+    batch.records.insert(0, poison);
+    let response = w.processor.handle(batch).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone().unwrap())
+        .collect();
+    assert_eq!(
+        failed,
+        ["4400000000000000000000004"],
+        "only the poison record is reported"
+    );
+    assert_eq!(
+        summary(&w.records(&member, "PROGRESS#").await)[0].2,
+        1,
+        "the others were applied"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_batches_converge() {
+    let mut w = World::new().await;
+    let streak = w.program(ProgramKind::Streak, json!({"name": "s", "status": "live", "completionTargetValue": 30, "aggregationTargetValue": 1, "aggregationMethod": "count"})).await;
+    let member = w.member("fi", "live").await;
+    for n in 1..=12 {
+        let body = json!({"streakId": streak, "ownedById": "fi", "uniqueIdentifier": format!("c{n}"), "activityAt": days_ago(n)});
+        assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
+    }
+    let batch = w.poller.poll().await.unwrap();
+    // Split the batch into single-record batches processed all at once, plus the whole batch.
+    let singles: Vec<_> = batch
+        .records
+        .iter()
+        .map(|r| {
+            let mut one = aws_lambda_events::dynamodb::Event::default();
+            one.records = vec![r.clone()];
+            one
+        })
+        .chain(std::iter::once(batch.clone()))
+        .collect();
+    let responses =
+        futures::future::join_all(singles.into_iter().map(|b| w.processor.handle(b))).await;
+    // Records reported as failed are delivered again, as the event source mapping does.
+    let mut failed: Vec<String> = responses
+        .iter()
+        .flat_map(|r| {
+            r.batch_item_failures
+                .iter()
+                .filter_map(|f| f.item_identifier.clone())
+        })
+        .collect();
+    for _ in 0..5 {
+        if failed.is_empty() {
+            break;
+        }
+        let mut again = aws_lambda_events::dynamodb::Event::default();
+        again.records = batch
+            .records
+            .iter()
+            .filter(|r| {
+                r.change
+                    .sequence_number
+                    .as_ref()
+                    .is_some_and(|s| failed.contains(s))
+            })
+            .cloned()
+            .collect();
+        failed = w
+            .processor
+            .handle(again)
+            .await
+            .batch_item_failures
+            .into_iter()
+            .filter_map(|f| f.item_identifier)
+            .collect();
+    }
+    assert!(failed.is_empty(), "redelivery converges");
+    let runs = summary(&w.records(&member, "PROGRESS#").await);
+    assert_eq!(runs, [(day_key(12), "in_progress".to_string(), 12)]);
+}

@@ -1,0 +1,440 @@
+//! The stream processor (SPEC §6): turns counted logs from the table's stream into progress
+//! records and rewards, safely under replays, duplicates, concurrent batches and any order.
+//!
+//! Per (member, program) touched by a batch, it
+//! 1. records the batch's logs in their periods' items (one write per period: work collapses),
+//! 2. recomputes the member's runs or windows with the pure engine, and
+//! 3. commits the records that changed under an optimistic version, retrying if another batch
+//!    committed meanwhile, so the last commit always saw every recorded log;
+//! 4. then writes each milestone reward once (conditional on its key; rewards are never revoked).
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_lambda_events::dynamodb::EventRecord;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::log::{ActivityLog, LogKind};
+use crate::program::Program;
+use crate::progress::{
+    challenge_crossings, challenge_windows, streak_crossings, streak_runs, Aggregation,
+    AggregationMethod, ChallengeRule, ChallengeStatus, CountedLog, Crossing, MilestoneRule, Period,
+    PeriodKind, StreakRule, StreakStatus, TaskProgress,
+};
+use crate::store::{Store, StoreError};
+use crate::tenant::{Environment, Tenant};
+use crate::time::{self, Timestamp};
+
+/// Optimistic commits lost to concurrent batches before the records are reported as failed (and
+/// redelivered by the event source mapping).
+const MAX_COMMIT_ATTEMPTS: u32 = 12;
+
+/// A counted log taken from a stream record.
+#[derive(Debug, Clone)]
+pub struct CountedEvent {
+    /// The record's sequence number: what a partial batch failure reports.
+    pub sequence: String,
+    pub tenant: Tenant,
+    pub log: ActivityLog,
+}
+
+/// `Ok(None)` for records this processor does not handle (anything but a new counted log).
+pub fn parse(record: &EventRecord) -> Result<Option<CountedEvent>, String> {
+    if record.event_name != "INSERT" {
+        return Ok(None);
+    }
+    let image = &record.change.new_image;
+    let pk: String = image
+        .get("PK")
+        .and_then(|v| serde_dynamo::from_attribute_value(v.clone()).ok())
+        .ok_or("record without PK")?;
+    let sk: Option<String> = image
+        .get("SK")
+        .and_then(|v| serde_dynamo::from_attribute_value(v.clone()).ok());
+    if sk.as_deref() != Some("LOG") {
+        return Ok(None);
+    }
+    let log: ActivityLog =
+        serde_dynamo::from_item(image.clone()).map_err(|e| format!("not a log: {e}"))?;
+    if !log.counts_toward_progress {
+        return Ok(None);
+    }
+    // PK = T#{accountId}#{environment}#LOG#…
+    let mut parts = pk.split('#');
+    let (Some("T"), Some(account), Some(env)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!("unexpected PK {pk}"));
+    };
+    let environment =
+        Environment::parse(env).ok_or_else(|| format!("unexpected environment in {pk}"))?;
+    let sequence = record
+        .change
+        .sequence_number
+        .clone()
+        .unwrap_or_else(|| record.event_id.clone());
+    Ok(Some(CountedEvent {
+        sequence,
+        tenant: Tenant::new(account, environment),
+        log,
+    }))
+}
+
+/// Processes a batch; returns the sequence numbers of the records that failed (to be retried).
+/// A record that cannot be parsed fails alone; a failing (member, program) fails its own records.
+pub async fn process_batch(store: &Store, records: &[EventRecord], now: Timestamp) -> Vec<String> {
+    let mut failed = Vec::new();
+    let mut groups: BTreeMap<(String, String, String), Vec<CountedEvent>> = BTreeMap::new();
+    for record in records {
+        match parse(record) {
+            Ok(Some(event)) => groups
+                .entry((
+                    event.tenant.key_prefix(),
+                    event.log.owned_by_id.clone(),
+                    event.log.program_id.clone(),
+                ))
+                .or_default()
+                .push(event),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(event_id = %record.event_id, error = %e, "poison stream record");
+                failed.push(
+                    record
+                        .change
+                        .sequence_number
+                        .clone()
+                        .unwrap_or_else(|| record.event_id.clone()),
+                );
+            }
+        }
+    }
+    for events in groups.into_values() {
+        if let Err(e) = process_group(store, &events, now).await {
+            tracing::error!(error = ?e, member = %events[0].log.owned_by_id, program = %events[0].log.program_id, "progress failed");
+            failed.extend(events.into_iter().map(|e| e.sequence));
+        }
+    }
+    failed
+}
+
+fn deterministic_id(parts: &[&str]) -> String {
+    let digest = Sha256::digest(parts.join("\n").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Uuid::new_v8(bytes).to_string()
+}
+
+fn task_json(task: &TaskProgress) -> Value {
+    serde_json::to_value(task).unwrap_or(Value::Null)
+}
+
+fn opt_time(t: Option<Timestamp>) -> Value {
+    t.map(|t| Value::String(time::format(&t)))
+        .unwrap_or(Value::Null)
+}
+
+/// The engine's view of a program for one member.
+enum Rule {
+    Streak(StreakRule),
+    Challenge(ChallengeRule),
+}
+
+fn rule_of(program: &Program, member_tz: Option<&str>) -> Option<Rule> {
+    let tz = member_tz
+        .or(program.timezone.as_deref())
+        .and_then(|z| z.parse().ok())
+        .unwrap_or(chrono_tz::Tz::UTC);
+    let aggregation = Aggregation {
+        method: program.aggregation_method.unwrap_or(AggregationMethod::Sum),
+        period: program.aggregation_period.unwrap_or(PeriodKind::Daily),
+        tz,
+    };
+    let target = program.completion_target_value?.decimal();
+    match program.kind {
+        crate::program::ProgramKind::Streak => Some(Rule::Streak(StreakRule {
+            aggregation,
+            period_target: program.aggregation_target_value?.decimal(),
+            completion_target: u32::try_from(rust_decimal::prelude::ToPrimitive::to_u64(&target)?)
+                .ok()?,
+        })),
+        crate::program::ProgramKind::Challenge => Some(Rule::Challenge(ChallengeRule {
+            aggregation,
+            target,
+        })),
+        crate::program::ProgramKind::Milestone => None,
+    }
+}
+
+async fn process_group(
+    store: &Store,
+    events: &[CountedEvent],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let first = &events[0];
+    let (tenant, member_id, program_id) =
+        (&first.tenant, &first.log.owned_by_id, &first.log.program_id);
+    let kind = first.log.kind;
+    // A deleted program or member has nothing left to progress.
+    let Some(program) = store.get_program(tenant, program_id).await? else {
+        return Ok(());
+    };
+    let Some(member) = store.member_by_id(tenant, member_id).await? else {
+        return Ok(());
+    };
+    let Some(rule) = rule_of(&program, member.timezone.as_deref()) else {
+        return Ok(());
+    };
+    let aggregation = match &rule {
+        Rule::Streak(r) => &r.aggregation,
+        Rule::Challenge(r) => &r.aggregation,
+    };
+
+    // 1. Record the batch's logs, one write per period.
+    let mut by_period: BTreeMap<String, Vec<CountedLog>> = BTreeMap::new();
+    for e in events {
+        let log = CountedLog {
+            id: e.log.id.clone(),
+            activity_at: e.log.activity_at,
+            value: e
+                .log
+                .activity_value
+                .map(|a| a.decimal())
+                .unwrap_or_default(),
+        };
+        let day = Period::containing(aggregation.period, aggregation.tz, log.activity_at).first_day;
+        by_period.entry(day.to_string()).or_default().push(log);
+    }
+    for (day, logs) in &by_period {
+        store
+            .record_period_logs(tenant, member_id, program_id, day, logs)
+            .await?;
+    }
+
+    // 2–3. Recompute and commit what changed, under the optimistic version.
+    let milestones: Vec<MilestoneRule> = store
+        .live_milestones(tenant, program_id)
+        .await?
+        .into_iter()
+        .filter_map(|m| {
+            Some(MilestoneRule {
+                id: m.id.clone(),
+                target: m.milestone_target_value?.decimal(),
+            })
+        })
+        .collect();
+    let mut crossings = Vec::new();
+    let mut committed = false;
+    for attempt in 0..MAX_COMMIT_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(crate::store::backoff(attempt)).await;
+        }
+        let (version, stored) = store
+            .progress_records(tenant, member_id, program_id)
+            .await?;
+        let counted = store.counted_logs(tenant, member_id, program_id).await?;
+        let records = match &rule {
+            Rule::Streak(r) => {
+                let runs = streak_runs(r, &counted, now);
+                crossings = streak_crossings(&runs, &milestones);
+                runs.iter()
+                    .map(|run| streak_record(tenant, &program, member_id, run, now))
+                    .collect::<Vec<_>>()
+            }
+            Rule::Challenge(r) => {
+                crossings = challenge_crossings(r, &counted, &milestones);
+                challenge_windows(r, &counted, now)
+                    .iter()
+                    .map(|w| challenge_record(tenant, &program, member_id, w, now))
+                    .collect()
+            }
+        };
+        let (puts, deletes) = diff(&stored, records);
+        match store
+            .commit_progress(tenant, member_id, program_id, version, &puts, &deletes)
+            .await
+        {
+            Ok(()) => {
+                committed = true;
+                break;
+            }
+            Err(StoreError::Contended) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    if !committed {
+        return Err(StoreError::Contended);
+    }
+
+    // 4. Rewards, once each.
+    let milestone_programs: HashMap<String, Program> = store
+        .live_milestones(tenant, program_id)
+        .await?
+        .into_iter()
+        .map(|m| (m.id.clone(), m))
+        .collect();
+    for crossing in &crossings {
+        if let Some(milestone) = milestone_programs.get(&crossing.milestone_id) {
+            store
+                .put_reward_once(&reward_record(
+                    tenant, kind, &program, milestone, member_id, crossing, now,
+                ))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Records to write (new or changed, ignoring `updatedAt`) and sort keys to delete.
+fn diff(stored: &[Value], computed: Vec<Value>) -> (Vec<Value>, Vec<String>) {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("updatedAt");
+        }
+        v
+    };
+    let stored_by_sk: HashMap<&str, &Value> = stored
+        .iter()
+        .filter_map(|v| Some((v["SK"].as_str()?, v)))
+        .collect();
+    let computed_sks: Vec<String> = computed
+        .iter()
+        .filter_map(|v| v["SK"].as_str().map(str::to_string))
+        .collect();
+    let puts = computed
+        .into_iter()
+        .filter(|v| {
+            let sk = v["SK"].as_str().unwrap_or_default();
+            stored_by_sk
+                .get(sk)
+                .is_none_or(|old| strip(old) != strip(v))
+        })
+        .collect();
+    let deletes = stored_by_sk
+        .keys()
+        .filter(|sk| !computed_sks.iter().any(|c| c == *sk))
+        .map(|sk| sk.to_string())
+        .collect();
+    (puts, deletes)
+}
+
+fn with_keys(keys: Map<String, Value>, record: Value) -> Value {
+    let mut out = keys;
+    if let Value::Object(fields) = record {
+        out.extend(fields);
+    }
+    Value::Object(out)
+}
+
+fn streak_record(
+    tenant: &Tenant,
+    program: &Program,
+    member_id: &str,
+    run: &crate::progress::StreakRun,
+    now: Timestamp,
+) -> Value {
+    let id = deterministic_id(&[
+        &tenant.key_prefix(),
+        "streak_progress",
+        &program.id,
+        member_id,
+        &run.run_key,
+    ]);
+    let sk = format!("PROGRESS#{}#{}", program.id, run.run_key);
+    let status = match run.status {
+        StreakStatus::InProgress => "in_progress",
+        StreakStatus::Completed => "completed",
+        StreakStatus::Broken => "broken",
+    };
+    with_keys(
+        Store::record_keys(tenant, member_id, &sk, "streak_progress", &id),
+        json!({
+            "id": id,
+            "streakId": program.id,
+            "ownedById": member_id,
+            "runKey": run.run_key,
+            "currentProgressValue": run.completed_periods,
+            "streakProgressStatus": status,
+            "streakStartedAt": time::format(&run.started_at),
+            "streakCompletedAt": opt_time(run.completed_at),
+            "streakBrokenAt": opt_time(run.broken_at),
+            "breaksAt": opt_time(run.breaks_at),
+            "taskProgress": task_json(&run.task),
+            "createdAt": time::format(&run.started_at),
+            "updatedAt": time::format(&now),
+        }),
+    )
+}
+
+fn challenge_record(
+    tenant: &Tenant,
+    program: &Program,
+    member_id: &str,
+    w: &crate::progress::ChallengeWindow,
+    now: Timestamp,
+) -> Value {
+    let id = deterministic_id(&[
+        &tenant.key_prefix(),
+        "challenge_progress",
+        &program.id,
+        member_id,
+        &w.window_key,
+    ]);
+    let sk = format!("PROGRESS#{}#{}", program.id, w.window_key);
+    let status = match w.status {
+        ChallengeStatus::InProgress => "in_progress",
+        ChallengeStatus::Completed => "completed",
+        ChallengeStatus::Failed => "failed",
+    };
+    with_keys(
+        Store::record_keys(tenant, member_id, &sk, "challenge_progress", &id),
+        json!({
+            "id": id,
+            "challengeId": program.id,
+            "ownedById": member_id,
+            "windowKey": w.window_key,
+            "currentProgressValue": crate::amount::Amount::from(w.value),
+            "challengeProgressStatus": status,
+            "challengeCompletedAt": opt_time(w.completed_at),
+            "challengeFailedAt": opt_time(w.failed_at),
+            "taskProgress": task_json(&w.task),
+            "createdAt": time::format(&w.task.period_start),
+            "updatedAt": time::format(&now),
+        }),
+    )
+}
+
+fn reward_record(
+    tenant: &Tenant,
+    kind: LogKind,
+    program: &Program,
+    milestone: &Program,
+    member_id: &str,
+    crossing: &Crossing,
+    now: Timestamp,
+) -> Value {
+    let id = deterministic_id(&[
+        &tenant.key_prefix(),
+        "reward_log",
+        &milestone.id,
+        member_id,
+        &crossing.progress_key,
+    ]);
+    let sk = format!("REWARD#{}#{}", milestone.id, crossing.progress_key);
+    with_keys(
+        Store::record_keys(tenant, member_id, &sk, "reward_log", &id),
+        json!({
+            "id": id,
+            "ownedById": member_id,
+            "linkedSchemaSlug": kind.program_kind().slug(),
+            "linkedSchemaRecordId": program.id,
+            "milestoneId": milestone.id,
+            "milestone": milestone.to_record(),
+            "progressKey": crossing.progress_key,
+            "periodKey": crossing.period_key,
+            "couponCode": null,
+            "rewardIssuedAt": time::format(&crossing.reached_at),
+            "rewardExpiryAt": null,
+            "createdAt": time::format(&now),
+            "updatedAt": time::format(&now),
+        }),
+    )
+}

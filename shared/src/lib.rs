@@ -19,6 +19,7 @@ pub mod processor;
 pub mod program;
 pub mod programs;
 pub mod progress;
+pub mod records;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;

@@ -1101,6 +1101,88 @@ impl Store {
         }
     }
 
+    /// One page of stream-written records (`streak_progress`, `challenge_progress`, `reward_log`),
+    /// newest first: a member's (GSI2) when `member_id` is given, else the tenant's (GSI1).
+    pub async fn list_records(
+        &self,
+        tenant: &Tenant,
+        slug: &str,
+        member_id: Option<&str>,
+        conditions: &[Condition],
+        limit: usize,
+        start: Option<Position>,
+    ) -> Result<(Vec<serde_json::Value>, Option<Position>), StoreError> {
+        let (index, pk) = match member_id {
+            Some(m) => (Index::Gsi2, member_activity_pk(tenant, m, slug)),
+            None => (Index::Gsi1, list_index_pk(tenant, slug)),
+        };
+        let (items, next) = self
+            .query_index(index, pk, conditions, limit, start)
+            .await?;
+        let records = items
+            .into_iter()
+            .map(from_item::<serde_json::Value>)
+            .collect::<Result<_, _>>()?;
+        Ok((records, next))
+    }
+
+    pub async fn get_record(
+        &self,
+        tenant: &Tenant,
+        slug: &str,
+        id: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let item = self.get_listed(list_index_pk(tenant, slug), id).await?;
+        item.map(from_item::<serde_json::Value>).transpose()
+    }
+
+    /// Sets (or, with `None`, removes) attributes of a stored record found by `get_record`.
+    pub async fn update_record(
+        &self,
+        record: &serde_json::Value,
+        changes: &[(&str, Option<serde_json::Value>)],
+        now: Timestamp,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let (Some(pk), Some(sk)) = (record["PK"].as_str(), record["SK"].as_str()) else {
+            return Ok(None);
+        };
+        let mut names = HashMap::from([("#updatedAt".to_string(), "updatedAt".to_string())]);
+        let mut values = HashMap::from([(":now".to_string(), s(time::format(&now)))]);
+        let mut sets = vec!["#updatedAt = :now".to_string()];
+        for (i, (name, value)) in changes.iter().enumerate() {
+            names.insert(format!("#f{i}"), name.to_string());
+            let av = match value {
+                Some(v) => serde_dynamo::to_attribute_value(v)
+                    .map_err(|e| StoreError::Other(e.to_string()))?,
+                None => AttributeValue::Null(true),
+            };
+            values.insert(format!(":v{i}"), av);
+            sets.push(format!("#f{i} = :v{i}"));
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(pk))
+            .key("SK", s(sk))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression("attribute_exists(PK)")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(classify);
+        match result {
+            Ok(out) => out
+                .attributes
+                .map(from_item::<serde_json::Value>)
+                .transpose(),
+            Err(StoreError::Conflict) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// A member's records whose sort key starts with `prefix` (`PROGRESS#`, `REWARD#`, …).
     pub async fn member_records(
         &self,

@@ -1,11 +1,12 @@
 //! Members (`account_user`, SPEC §3): CRUD, upsert, lists and the member activity lists. Admin key only.
 
 use lambda_http::{Body, Request, Response};
-use serde_json::{json, Value};
+use serde_json::json;
 use shared::cursor::CursorCodec;
 use shared::http::{self, Access};
 use shared::log::LogKind;
 use shared::member::{MemberInput, WriteMode};
+use shared::records::{self, RecordKind};
 use shared::store::Store;
 use shared::{logs, members, time, ApiError};
 
@@ -118,21 +119,35 @@ impl App {
                 let limit = http::limit(&params)?;
                 let member =
                     members::resolve(&self.store, &tenant, &http::path_param(req, "id")?).await?;
-                let kind = match activity {
-                    "streak_log" => LogKind::Streak,
-                    "challenge_log" => LogKind::Challenge,
-                    // Progress and rewards arrive with the stream processor; until then these
-                    // lists are empty for every member.
-                    _ => return Ok(http::list(Vec::<Value>::new(), limit, None)),
-                };
                 params.insert("ownedById".into(), member.id);
-                let (found, next) =
-                    logs::list(&self.store, &self.cursors, &tenant, kind, &params, limit).await?;
-                Ok(http::list(
-                    found.iter().map(|l| l.to_record()).collect(),
-                    limit,
-                    next,
-                ))
+                let (found, next) = match activity {
+                    "streak_log" | "challenge_log" => {
+                        let kind = if activity == "streak_log" {
+                            LogKind::Streak
+                        } else {
+                            LogKind::Challenge
+                        };
+                        let (found, next) =
+                            logs::list(&self.store, &self.cursors, &tenant, kind, &params, limit)
+                                .await?;
+                        (found.iter().map(|l| l.to_record()).collect(), next)
+                    }
+                    _ => {
+                        let kind =
+                            RecordKind::from_slug(activity).ok_or_else(http::no_such_route)?;
+                        records::list(
+                            &self.store,
+                            &self.cursors,
+                            &tenant,
+                            kind,
+                            &params,
+                            limit,
+                            now,
+                        )
+                        .await?
+                    }
+                };
+                Ok(http::list(found, limit, next))
             }
         }
     }

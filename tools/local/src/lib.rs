@@ -233,6 +233,7 @@ pub struct Functions {
     pub programs: programs::App,
     pub log_streak: logs::App,
     pub log_challenge: logs::App,
+    pub progress_reads: progress_reads::App,
     pub track_user: track_user::App,
     pub authorizer: authorizer::Authorizer,
 }
@@ -254,12 +255,40 @@ impl Reply {
     }
 }
 
+/// One HTTP function of the workspace.
+#[derive(Clone, Copy)]
+pub enum Function<'a> {
+    Members(&'a members::App),
+    Programs(&'a programs::App),
+    Logs(&'a logs::App),
+    ProgressReads(&'a progress_reads::App),
+    TrackUser(&'a track_user::App),
+}
+
+impl Function<'_> {
+    async fn handle(self, request: lambda_http::Request) -> lambda_http::Response<Body> {
+        match self {
+            Function::Members(app) => app.handle(request).await,
+            Function::Programs(app) => app.handle(request).await,
+            Function::Logs(app) => app.handle(request).await,
+            Function::ProgressReads(app) => app.handle(request).await,
+            Function::TrackUser(app) => app.handle(request).await,
+        }
+    }
+}
+
 impl Functions {
-    pub fn has_binary(binary: &str) -> bool {
-        matches!(
-            binary,
-            "members" | "programs" | "log-streak" | "log-challenge" | "track-user"
-        )
+    /// The function a template binary name (`Metadata.BuildProperties.Binary`) stands for.
+    pub fn function(&self, binary: &str) -> Option<Function<'_>> {
+        Some(match binary {
+            "members" => Function::Members(&self.members),
+            "programs" => Function::Programs(&self.programs),
+            "log-streak" => Function::Logs(&self.log_streak),
+            "log-challenge" => Function::Logs(&self.log_challenge),
+            "progress-reads" => Function::ProgressReads(&self.progress_reads),
+            "track-user" => Function::TrackUser(&self.track_user),
+            _ => return None,
+        })
     }
 
     /// Routes, authorizes and runs one request as API Gateway would.
@@ -286,14 +315,10 @@ impl Functions {
             Ok(r) => r,
             Err(_) => return Reply::gateway(400, "Bad Request"),
         };
-        let response = match route.binary.as_str() {
-            "members" => self.members.handle(request).await,
-            "programs" => self.programs.handle(request).await,
-            "log-streak" => self.log_streak.handle(request).await,
-            "log-challenge" => self.log_challenge.handle(request).await,
-            "track-user" => self.track_user.handle(request).await,
-            _ => return Reply::gateway(500, "Internal Server Error"),
+        let Some(function) = self.function(&route.binary) else {
+            return Reply::gateway(500, "Internal Server Error");
         };
+        let response = function.handle(request).await;
         let status = response.status().as_u16();
         let headers = response
             .headers()

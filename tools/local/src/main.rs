@@ -210,9 +210,18 @@ async fn run() -> Result<(), String> {
         serde_json::to_string(&demo).map_err(|e| e.to_string())?
     );
 
+    let functions = Arc::new(Functions {
+        members: members::App::from_env().await,
+        programs: programs::App::from_env().await,
+        log_streak: logs::App::from_env(shared::log::LogKind::Streak).await,
+        log_challenge: logs::App::from_env(shared::log::LogKind::Challenge).await,
+        progress_reads: progress_reads::App::from_env().await,
+        track_user: track_user::App::from_env().await,
+        authorizer: authorizer::Authorizer::new(Store::from_env().await, Duration::from_secs(2)),
+    });
     let routes = routes_from_template(&template)?;
     for route in &routes {
-        if !Functions::has_binary(&route.binary) {
+        if functions.function(&route.binary).is_none() {
             return Err(format!(
                 "template route {} uses binary {} which the local run does not know",
                 route.route_key(),
@@ -220,14 +229,6 @@ async fn run() -> Result<(), String> {
             ));
         }
     }
-    let functions = Arc::new(Functions {
-        members: members::App::from_env().await,
-        programs: programs::App::from_env().await,
-        log_streak: logs::App::from_env(shared::log::LogKind::Streak).await,
-        log_challenge: logs::App::from_env(shared::log::LogKind::Challenge).await,
-        track_user: track_user::App::from_env().await,
-        authorizer: authorizer::Authorizer::new(Store::from_env().await, Duration::from_secs(2)),
-    });
     let routes = Arc::new(routes);
     println!("{} routes from template.yaml", routes.len());
     let mut poller = StreamPoller::new(&store, &endpoint).await?;

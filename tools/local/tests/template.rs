@@ -27,7 +27,7 @@ async fn the_created_table_is_the_template_table() {
 #[tokio::test]
 async fn every_template_route_is_served_by_its_function() {
     let routes = routes_from_template(&template_path()).unwrap();
-    assert_eq!(routes.len(), 33, "{routes:#?}");
+    assert_eq!(routes.len(), 40, "{routes:#?}");
     let store = test_store().await;
     let account = shared::accounts::create(&store, "Routes").await.unwrap();
     std::env::set_var("TABLE_NAME", store.table());
@@ -37,6 +37,7 @@ async fn every_template_route_is_served_by_its_function() {
         programs: programs::App::from_env().await,
         log_streak: logs::App::from_env(shared::log::LogKind::Streak).await,
         log_challenge: logs::App::from_env(shared::log::LogKind::Challenge).await,
+        progress_reads: progress_reads::App::from_env().await,
         track_user: track_user::App::from_env().await,
         authorizer: authorizer::Authorizer::new(
             Store::from_env().await,
@@ -44,7 +45,11 @@ async fn every_template_route_is_served_by_its_function() {
         ),
     };
     for route in &routes {
-        assert!(Functions::has_binary(&route.binary), "{}", route.binary);
+        assert!(
+            functions.function(&route.binary).is_some(),
+            "{}",
+            route.binary
+        );
         let path = route
             .path
             .replace("{id}", "nobody")

@@ -187,9 +187,12 @@ async fn process_group(
         Rule::Challenge(r) => &r.aggregation,
     };
 
-    // 1. Record the batch's logs, one write per period.
+    // 1. Record the batch's logs, one write per period. A record delivered twice in one batch is
+    // one log.
     let mut by_period: BTreeMap<String, Vec<CountedLog>> = BTreeMap::new();
-    for e in events {
+    let mut by_period_key: BTreeMap<String, String> = BTreeMap::new();
+    let mut seen = std::collections::HashSet::new();
+    for e in events.iter().filter(|e| seen.insert(e.log.id.as_str())) {
         let log = CountedLog {
             id: e.log.id.clone(),
             activity_at: e.log.activity_at,
@@ -199,8 +202,12 @@ async fn process_group(
                 .map(|a| a.decimal())
                 .unwrap_or_default(),
         };
-        let day = Period::containing(aggregation.period, aggregation.tz, log.activity_at).first_day;
-        by_period.entry(day.to_string()).or_default().push(log);
+        let period = Period::containing(aggregation.period, aggregation.tz, log.activity_at);
+        by_period_key.insert(period.first_day.to_string(), period.key());
+        by_period
+            .entry(period.first_day.to_string())
+            .or_default()
+            .push(log);
     }
     for (day, logs) in &by_period {
         store
@@ -222,14 +229,43 @@ async fn process_group(
         .collect();
     let mut crossings = Vec::new();
     let mut committed = false;
+    // Only what the batch can change is read: for a streak, from the start of the stored run at or
+    // before the batch's earliest period (runs before it cannot change); for a challenge, the
+    // batch's windows.
+    let first_period = by_period.keys().next().cloned().unwrap_or_default();
+    let last_period = by_period.keys().next_back().cloned().unwrap_or_default();
+    let first_key = by_period_key.values().next().cloned().unwrap_or_default();
     for attempt in 0..MAX_COMMIT_ATTEMPTS {
         if attempt > 0 {
             tokio::time::sleep(crate::store::backoff(attempt)).await;
         }
-        let (version, stored) = store
-            .progress_records(tenant, member_id, program_id)
+        let (from_day, from_key, to_day) = match &rule {
+            Rule::Streak(_) => match store
+                .progress_record_at_or_before(tenant, member_id, program_id, &first_key)
+                .await?
+            {
+                Some(run) => (
+                    run["runStartDay"]
+                        .as_str()
+                        .unwrap_or(&first_period)
+                        .to_string(),
+                    run["runKey"].as_str().unwrap_or(&first_key).to_string(),
+                    None,
+                ),
+                None => (first_period.clone(), first_key.clone(), None),
+            },
+            Rule::Challenge(_) => (
+                first_period.clone(),
+                first_key.clone(),
+                Some(last_period.clone()),
+            ),
+        };
+        let (version, mut stored) = store
+            .progress_records(tenant, member_id, program_id, &from_key)
             .await?;
-        let counted = store.counted_logs(tenant, member_id, program_id).await?;
+        let counted = store
+            .counted_logs(tenant, member_id, program_id, &from_day, to_day.as_deref())
+            .await?;
         let records = match &rule {
             Rule::Streak(r) => {
                 let runs = streak_runs(r, &counted, now);
@@ -240,6 +276,17 @@ async fn process_group(
             }
             Rule::Challenge(r) => {
                 crossings = challenge_crossings(r, &counted, &milestones);
+                // Windows after the batch's range are neither read nor touched.
+                let last_key = by_period_key
+                    .values()
+                    .next_back()
+                    .cloned()
+                    .unwrap_or_default();
+                stored.retain(|w| {
+                    w["windowKey"]
+                        .as_str()
+                        .is_some_and(|k| k <= last_key.as_str())
+                });
                 challenge_windows(r, &counted, now)
                     .iter()
                     .map(|w| challenge_record(tenant, &program, member_id, w, now))
@@ -351,6 +398,7 @@ fn streak_record(
             "streakId": program.id,
             "ownedById": member_id,
             "runKey": run.run_key,
+            "runStartDay": run.start_day.to_string(),
             "currentProgressValue": run.completed_periods,
             "streakProgressStatus": status,
             "streakStartedAt": time::format(&run.started_at),

@@ -961,17 +961,25 @@ impl Store {
         Ok(())
     }
 
-    /// Every counted log of a member in a program, from its period items.
+    /// Counted logs of a member in a program whose period starts on a day in `[from_day, to_day]`
+    /// (`YYYY-MM-DD`; `None` for no upper bound), from the period items.
     pub async fn counted_logs(
         &self,
         tenant: &Tenant,
         member_id: &str,
         program_id: &str,
+        from_day: &str,
+        to_day: Option<&str>,
     ) -> Result<Vec<CountedLog>, StoreError> {
+        let upper = to_day
+            .map(|d| format!("AGG#{program_id}#{d}"))
+            .unwrap_or_else(|| format!("AGG#{program_id}#~"));
         let items = self
-            .query_partition(
+            .query_range(
                 member_id_pk(tenant, member_id),
-                &format!("AGG#{program_id}#"),
+                &format!("AGG#{program_id}#{from_day}"),
+                &upper,
+                None,
             )
             .await?;
         let mut logs = Vec::new();
@@ -998,8 +1006,15 @@ impl Store {
         Ok(logs)
     }
 
-    /// All items of a partition whose sort key starts with `prefix`, strongly consistent.
-    async fn query_partition(&self, pk: String, prefix: &str) -> Result<Vec<Item>, StoreError> {
+    /// Items of a partition with sort keys in `[from, to]`, strongly consistent; with `last`, only
+    /// that many from the top of the range.
+    async fn query_range(
+        &self,
+        pk: String,
+        from: &str,
+        to: &str,
+        last: Option<i32>,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -1007,29 +1022,38 @@ impl Store {
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
                 .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":prefix", s(prefix))
+                .expression_attribute_values(":from", s(from))
+                .expression_attribute_values(":to", s(to))
                 .consistent_read(true)
+                .scan_index_forward(last.is_none())
+                .set_limit(last)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(classify)?;
             items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
-            if start.is_none() {
+            if start.is_none() || last.is_some() {
                 return Ok(items);
             }
         }
     }
 
-    /// The progress records of a member in a program (JSON-shaped, keys included), and the
-    /// version they were computed at.
+    async fn query_partition(&self, pk: String, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        self.query_range(pk, prefix, &format!("{prefix}~"), None)
+            .await
+    }
+
+    /// The processor's version for a member in a program, and its progress records whose key is
+    /// `from_key` or later (run or window keys sort in time order).
     pub async fn progress_records(
         &self,
         tenant: &Tenant,
         member_id: &str,
         program_id: &str,
+        from_key: &str,
     ) -> Result<(u64, Vec<serde_json::Value>), StoreError> {
         let pk = member_id_pk(tenant, member_id);
         let state = self
@@ -1040,12 +1064,40 @@ impl Store {
             _ => 0,
         };
         let records = self
-            .query_partition(pk, &format!("PROGRESS#{program_id}#"))
+            .query_range(
+                pk,
+                &format!("PROGRESS#{program_id}#{from_key}"),
+                &format!("PROGRESS#{program_id}#~"),
+                None,
+            )
             .await?
             .into_iter()
             .map(from_item::<serde_json::Value>)
             .collect::<Result<_, _>>()?;
         Ok((version, records))
+    }
+
+    /// The latest progress record of a member in a program whose key is `key` or earlier.
+    pub async fn progress_record_at_or_before(
+        &self,
+        tenant: &Tenant,
+        member_id: &str,
+        program_id: &str,
+        key: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let items = self
+            .query_range(
+                member_id_pk(tenant, member_id),
+                &format!("PROGRESS#{program_id}#"),
+                &format!("PROGRESS#{program_id}#{key}"),
+                Some(1),
+            )
+            .await?;
+        items
+            .into_iter()
+            .next()
+            .map(from_item::<serde_json::Value>)
+            .transpose()
     }
 
     /// Writes changed progress records and removes vanished ones, all or nothing, if nobody else

@@ -70,12 +70,29 @@ impl World {
         events::parse(app.handle(events::request(&event)).await)
     }
 
+    /// The next batch of this test's own records: tests share one table (and its stream), and
+    /// must not process each other's logs.
+    async fn poll(&mut self) -> (aws_lambda_events::dynamodb::Event, usize) {
+        let mut batch = self.poller.poll().await.unwrap();
+        let seen = batch.records.len();
+        let prefix = format!("{}#", self.tenant.key_prefix());
+        batch.records.retain(|r| {
+            r.change.keys.get("PK").is_some_and(|pk| {
+                serde_json::to_value(pk)
+                    .ok()
+                    .and_then(|v| v["S"].as_str().map(|s| s.starts_with(&prefix)))
+                    .unwrap_or(false)
+            })
+        });
+        (batch, seen)
+    }
+
     /// Feeds the stream to the processor until it has nothing new; returns the batches.
     async fn drain(&mut self) -> Vec<aws_lambda_events::dynamodb::Event> {
         let mut batches = Vec::new();
         loop {
-            let batch = self.poller.poll().await.unwrap();
-            if batch.records.is_empty() {
+            let (batch, seen) = self.poll().await;
+            if seen == 0 {
                 return batches;
             }
             let response = self.processor.handle(batch.clone()).await;
@@ -276,7 +293,7 @@ async fn a_poison_record_fails_alone() {
     let member = w.member("ed", "live").await;
     let body = json!({"streakId": streak, "ownedById": "ed", "uniqueIdentifier": "x1", "activityValue": 1, "activityAt": days_ago(1)});
     assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
-    let mut batch = w.poller.poll().await.unwrap();
+    let (mut batch, _) = w.poll().await;
     let poison: aws_lambda_events::dynamodb::EventRecord =
         serde_json::from_value(events::load("stream/batch.json")["Records"][3].clone()).unwrap();
     batch.records.insert(0, poison);
@@ -307,7 +324,7 @@ async fn concurrent_batches_converge() {
         let body = json!({"streakId": streak, "ownedById": "fi", "uniqueIdentifier": format!("c{n}"), "activityAt": days_ago(n)});
         assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
     }
-    let batch = w.poller.poll().await.unwrap();
+    let (batch, _) = w.poll().await;
     // Split the batch into single-record batches processed all at once, plus the whole batch.
     let singles: Vec<_> = batch
         .records
@@ -358,4 +375,126 @@ async fn concurrent_batches_converge() {
     assert!(failed.is_empty(), "redelivery converges");
     let runs = summary(&w.records(&member, "PROGRESS#").await);
     assert_eq!(runs, [(day_key(12), "in_progress".to_string(), 12)]);
+}
+
+/// A log for today reads the current run, not the member's history: if it read the history it
+/// would notice the older period items are gone and drop the older runs' records.
+#[tokio::test]
+async fn a_new_log_reads_only_the_current_run() {
+    let mut w = World::new().await;
+    let streak = w.program(ProgramKind::Streak, json!({"name": "pairs", "status": "live", "completionTargetValue": 2, "aggregationTargetValue": 1, "aggregationMethod": "count"})).await;
+    let member = w.member("gu", "live").await;
+    for n in [9, 8, 6, 5, 2] {
+        let body = json!({"streakId": streak, "ownedById": "gu", "uniqueIdentifier": format!("h{n}"), "activityAt": days_ago(n)});
+        assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
+    }
+    w.drain().await;
+    let before = summary(&w.records(&member, "PROGRESS#").await);
+    assert_eq!(before.len(), 3, "{before:?}");
+    // Remove the period items of the two completed runs.
+    for n in [9, 8, 6, 5] {
+        w.store
+            .client()
+            .delete_item()
+            .table_name(w.store.table())
+            .key(
+                "PK",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!(
+                    "{}#MEMBER#{member}",
+                    w.tenant.key_prefix()
+                )),
+            )
+            .key(
+                "SK",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("AGG#{streak}#{}", day_key(n))),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let today = json!({"streakId": streak, "ownedById": "gu", "uniqueIdentifier": "h0", "activityAt": (Utc::now() - Duration::minutes(1)).to_rfc3339()});
+    assert_eq!(w.log(LogKind::Streak, today).await.0, 201);
+    w.drain().await;
+    let after = summary(&w.records(&member, "PROGRESS#").await);
+    assert_eq!(&after[..2], &before[..2], "older runs untouched");
+    assert_eq!(
+        after.len(),
+        4,
+        "the broken run of 2 days ago stays, today's run starts: {after:?}"
+    );
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use shared::progress::{
+        streak_runs, Aggregation, AggregationMethod, CountedLog, PeriodKind, StreakRule,
+    };
+
+    fn rule() -> StreakRule {
+        StreakRule {
+            aggregation: Aggregation {
+                method: AggregationMethod::Count,
+                period: PeriodKind::Daily,
+                tz: chrono_tz::Tz::UTC,
+            },
+            period_target: 1.into(),
+            completion_target: 4,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+        /// Any batching, order and duplication of the same logs gives the engine's answer for the set.
+        #[test]
+        fn batches_in_any_split_and_order_give_the_engines_answer(
+            days in prop::collection::vec(1i64..14, 1..12),
+            cuts in prop::collection::vec(any::<bool>(), 12),
+            reverse in any::<bool>(),
+        ) {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime.block_on(async {
+                let mut w = World::new().await;
+                let streak = w.program(ProgramKind::Streak, json!({"name": "p", "status": "live", "completionTargetValue": 4, "aggregationTargetValue": 1, "aggregationMethod": "count"})).await;
+                let member = w.member("pp", "live").await;
+                let mut expected_logs = Vec::new();
+                for (i, n) in days.iter().enumerate() {
+                    let at = days_ago(*n);
+                    let body = json!({"streakId": streak, "ownedById": "pp", "uniqueIdentifier": format!("p{i}"), "activityAt": at});
+                    let (status, created) = w.log(LogKind::Streak, body).await;
+                    assert_eq!(status, 201);
+                    expected_logs.push(CountedLog { id: created["data"]["id"].as_str().unwrap().into(), activity_at: at.parse().unwrap(), value: 0.into() });
+                }
+                let mut records = w.poll().await.0.records;
+                if reverse {
+                    records.reverse();
+                }
+                // Split into batches at the cuts; every third record is delivered twice.
+                let now = shared::time::now();
+                let mut batch = Vec::new();
+                for (i, record) in records.iter().enumerate() {
+                    batch.push(record.clone());
+                    if i % 3 == 0 {
+                        batch.push(record.clone());
+                    }
+                    if cuts[i % cuts.len()] {
+                        assert!(shared::processor::process_batch(&w.store, &batch, now).await.is_empty());
+                        batch.clear();
+                    }
+                }
+                assert!(shared::processor::process_batch(&w.store, &batch, now).await.is_empty());
+
+                let expected: Vec<_> = streak_runs(&rule(), &expected_logs, now)
+                    .into_iter()
+                    .map(|r| (r.run_key, format!("{:?}", r.status), i64::from(r.completed_periods)))
+                    .collect();
+                let got: Vec<_> = summary(&w.records(&member, "PROGRESS#").await)
+                    .into_iter()
+                    .map(|(k, s, v)| (k, match s.as_str() { "in_progress" => "InProgress", "completed" => "Completed", _ => "Broken" }.to_string(), v))
+                    .collect();
+                assert_eq!(got, expected);
+            });
+        }
+    }
 }

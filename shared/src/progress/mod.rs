@@ -150,6 +150,8 @@ pub struct StreakRule {
 pub struct StreakRun {
     /// Key of the run's first period: identifies the run.
     pub run_key: String,
+    /// The first local day of the run's first period.
+    pub start_day: chrono::NaiveDate,
     pub status: StreakStatus,
     /// Completed periods in the run (`currentProgressValue`).
     pub completed_periods: u32,
@@ -183,6 +185,7 @@ pub fn streak_runs(rule: &StreakRule, logs: &[CountedLog], now: DateTime<Utc>) -
         };
         let mut run = StreakRun {
             run_key: first.period.key(),
+            start_day: first.period.first_day,
             status: StreakStatus::InProgress,
             completed_periods: 0,
             started_at: first

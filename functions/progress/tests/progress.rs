@@ -498,3 +498,24 @@ mod properties {
         }
     }
 }
+
+/// The sample batch (insert, modify, remove, poison) as Lambda would deliver it: records that are
+/// not new counted logs are ignored, a log of an unknown program is skipped, the poison fails alone.
+#[tokio::test]
+async fn the_sample_batch_reports_only_its_poison_record() {
+    let w = World::new().await;
+    let event: aws_lambda_events::dynamodb::Event =
+        serde_json::from_value(events::load("stream/batch.json")).unwrap();
+    assert_eq!(event.records.len(), 4);
+    let response = w.processor.handle(event).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .filter_map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, ["4400000000000000000000004"]);
+    assert_eq!(
+        serde_json::to_value(&response).unwrap()["batchItemFailures"][0]["itemIdentifier"],
+        "4400000000000000000000004"
+    );
+}

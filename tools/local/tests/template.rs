@@ -81,3 +81,36 @@ async fn every_template_route_is_served_by_its_function() {
         assert!(reply.status < 500, "{}: {body}", route.route_key());
     }
 }
+
+/// `make run` keeps its data between starts; a table made before the template gained an index
+/// gets the index on the next start.
+#[tokio::test]
+async fn an_older_local_table_gains_the_templates_new_indexes() {
+    let client = Store::local_client(&shared::local::test_endpoint().await);
+    let table = format!("older-{}", uuid::Uuid::now_v7().simple());
+    let current = TableSpec::from_template(&template_path()).unwrap();
+    let mut older = current.clone();
+    older.indexes.retain(|(name, _, _)| name == "GSI1");
+    older
+        .attributes
+        .retain(|(name, _)| !name.starts_with("GSI2"));
+    older.ensure(&client, &table).await.unwrap();
+    assert_eq!(
+        TableSpec::describe(&client, &table)
+            .await
+            .unwrap()
+            .indexes
+            .len(),
+        1
+    );
+    current.ensure(&client, &table).await.unwrap();
+    let mut names: Vec<_> = TableSpec::describe(&client, &table)
+        .await
+        .unwrap()
+        .indexes
+        .into_iter()
+        .map(|(n, _, _)| n)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["GSI1", "GSI2"]);
+}

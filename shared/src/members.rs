@@ -142,6 +142,35 @@ pub async fn delete(
     }
 }
 
+/// An `ownedById` list filter, resolved.
+pub enum OwnerFilter {
+    /// No `ownedById` filter.
+    Any,
+    /// The member's id (the filter is rewritten to it, so cursors bind to the member).
+    Member(String),
+    /// No such member: the list is empty.
+    Nobody,
+}
+
+/// Resolves the `ownedById` filter of a list (an id or an externalId) to the member's id.
+pub async fn owner_filter(
+    store: &Store,
+    tenant: &Tenant,
+    filters: &mut BTreeMap<String, String>,
+) -> Result<OwnerFilter, ApiError> {
+    let Some(owner) = filters.get("ownedById") else {
+        return Ok(OwnerFilter::Any);
+    };
+    match resolve(store, tenant, owner).await {
+        Ok(m) => {
+            filters.insert("ownedById".into(), m.id.clone());
+            Ok(OwnerFilter::Member(m.id))
+        }
+        Err(ApiError::NotFound(_)) => Ok(OwnerFilter::Nobody),
+        Err(e) => Err(e),
+    }
+}
+
 pub const LIST_PARAMS: &[&str] = &["limit", "cursor", "status", "externalId", "email"];
 
 /// `GET /schema/account_user/record` with `status`, `externalId`, `email` filters and cursor paging.

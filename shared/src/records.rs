@@ -159,16 +159,10 @@ pub async fn list(
             conditions.push(Condition::equals(attribute, v.clone()));
         }
     }
-    let member_id = match filters.get("ownedById") {
-        None => None,
-        Some(owner) => match members::resolve(store, tenant, owner).await {
-            Ok(m) => {
-                filters.insert("ownedById".into(), m.id.clone());
-                Some(m.id)
-            }
-            Err(ApiError::NotFound(_)) => return Ok((Vec::new(), None)),
-            Err(e) => return Err(e),
-        },
+    let member_id = match members::owner_filter(store, tenant, &mut filters).await? {
+        members::OwnerFilter::Any => None,
+        members::OwnerFilter::Member(id) => Some(id),
+        members::OwnerFilter::Nobody => return Ok((Vec::new(), None)),
     };
     let binding = Binding {
         tenant,

@@ -201,6 +201,14 @@ fn log_pk(tenant: &Tenant, program_id: &str, unique_identifier: &str) -> String 
     )
 }
 
+/// Where a list of one kind reads: a member's records (GSI2) or the tenant's (GSI1).
+fn list_partition(tenant: &Tenant, slug: &str, member_id: Option<&str>) -> (Index, String) {
+    match member_id {
+        Some(m) => (Index::Gsi2, member_activity_pk(tenant, m, slug)),
+        None => (Index::Gsi1, list_index_pk(tenant, slug)),
+    }
+}
+
 /// GSI2 partition of one member's records of one kind.
 fn member_activity_pk(tenant: &Tenant, member_id: &str, slug: &str) -> String {
     format!("{}#MEMBER#{member_id}#{slug}", tenant.key_prefix())
@@ -910,10 +918,7 @@ impl Store {
         limit: usize,
         start: Option<Position>,
     ) -> Result<(Vec<ActivityLog>, Option<Position>), StoreError> {
-        let (index, pk) = match member_id {
-            Some(m) => (Index::Gsi2, member_activity_pk(tenant, m, kind.slug())),
-            None => (Index::Gsi1, list_index_pk(tenant, kind.slug())),
-        };
+        let (index, pk) = list_partition(tenant, kind.slug(), member_id);
         let (items, next) = self
             .query_index(index, pk, conditions, limit, start)
             .await?;
@@ -1164,10 +1169,7 @@ impl Store {
         limit: usize,
         start: Option<Position>,
     ) -> Result<(Vec<serde_json::Value>, Option<Position>), StoreError> {
-        let (index, pk) = match member_id {
-            Some(m) => (Index::Gsi2, member_activity_pk(tenant, m, slug)),
-            None => (Index::Gsi1, list_index_pk(tenant, slug)),
-        };
+        let (index, pk) = list_partition(tenant, slug, member_id);
         let (items, next) = self
             .query_index(index, pk, conditions, limit, start)
             .await?;

@@ -228,6 +228,8 @@ async fn process_group(
         })
         .collect();
     let mut crossings = Vec::new();
+    // Completed period keys of each streak run, by run key.
+    let mut run_periods: HashMap<String, Vec<String>> = HashMap::new();
     let mut committed = false;
     // Only what the batch can change is read: for a streak, from the start of the stored run at or
     // before the batch's earliest period (runs before it cannot change); for a challenge, the
@@ -270,6 +272,15 @@ async fn process_group(
             Rule::Streak(r) => {
                 let runs = streak_runs(r, &counted, now);
                 crossings = streak_crossings(&runs, &milestones);
+                run_periods = runs
+                    .iter()
+                    .map(|run| {
+                        (
+                            run.run_key.clone(),
+                            run.completions.iter().map(|(k, _)| k.clone()).collect(),
+                        )
+                    })
+                    .collect();
                 runs.iter()
                     .map(|run| streak_record(tenant, &program, member_id, run, now))
                     .collect::<Vec<_>>()
@@ -310,7 +321,8 @@ async fn process_group(
         return Err(StoreError::Contended);
     }
 
-    // 4. Rewards, once each.
+    // 4. Rewards, once each. A run keeps its rewards when a backfill moves its start: a streak
+    // milestone already rewarded in one of the run's periods is not rewarded again.
     let milestone_programs: HashMap<String, Program> = store
         .live_milestones(tenant, program_id)
         .await?
@@ -318,13 +330,27 @@ async fn process_group(
         .map(|m| (m.id.clone(), m))
         .collect();
     for crossing in &crossings {
-        if let Some(milestone) = milestone_programs.get(&crossing.milestone_id) {
-            store
-                .put_reward_once(&reward_record(
-                    tenant, kind, &program, milestone, member_id, crossing, now,
-                ))
+        let Some(milestone) = milestone_programs.get(&crossing.milestone_id) else {
+            continue;
+        };
+        if let Some(run_periods) = run_periods.get(&crossing.progress_key) {
+            let earlier = store
+                .member_records(tenant, member_id, &format!("REWARD#{}#", milestone.id))
                 .await?;
+            let already = earlier.iter().any(|r| {
+                r["periodKey"]
+                    .as_str()
+                    .is_some_and(|p| run_periods.iter().any(|k| k == p))
+            });
+            if already {
+                continue;
+            }
         }
+        store
+            .put_reward_once(&reward_record(
+                tenant, kind, &program, milestone, member_id, crossing, now,
+            ))
+            .await?;
     }
     Ok(())
 }

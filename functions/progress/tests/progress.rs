@@ -519,3 +519,49 @@ async fn the_sample_batch_reports_only_its_poison_record() {
         "4400000000000000000000004"
     );
 }
+
+/// A backfill that moves a rewarded run's start keeps the run's one reward; two runs that were
+/// each rewarded before a backfill joined them keep both (rewards are never revoked).
+#[tokio::test]
+async fn backfills_do_not_reward_a_run_twice() {
+    let mut w = World::new().await;
+    let streak = w.program(ProgramKind::Streak, json!({"name": "s", "status": "live", "completionTargetValue": 30, "aggregationTargetValue": 1, "aggregationMethod": "count"})).await;
+    w.program(ProgramKind::Milestone, json!({"name": "two", "status": "live", "linkedSchemaSlug": "streak", "linkedSchemaRecordId": streak, "milestoneTargetValue": 2})).await;
+    let member = w.member("hu", "live").await;
+    let log = |n: i64| json!({"streakId": streak, "ownedById": "hu", "uniqueIdentifier": format!("b{n}"), "activityAt": days_ago(n)});
+    for n in [5, 4] {
+        assert_eq!(w.log(LogKind::Streak, log(n)).await.0, 201);
+    }
+    w.drain().await;
+    assert_eq!(w.records(&member, "REWARD#").await.len(), 1);
+    // Day 6 extends the run at its front: its key changes, it is still the same run.
+    assert_eq!(w.log(LogKind::Streak, log(6)).await.0, 201);
+    w.drain().await;
+    assert_eq!(
+        summary(&w.records(&member, "PROGRESS#").await)[0],
+        (day_key(6), "broken".to_string(), 3)
+    );
+    assert_eq!(
+        w.records(&member, "REWARD#").await.len(),
+        1,
+        "one run, one reward"
+    );
+
+    // A second rewarded run, then the day that joins them.
+    for n in [2, 1] {
+        assert_eq!(w.log(LogKind::Streak, log(n)).await.0, 201);
+    }
+    w.drain().await;
+    assert_eq!(w.records(&member, "REWARD#").await.len(), 2);
+    assert_eq!(w.log(LogKind::Streak, log(3)).await.0, 201);
+    w.drain().await;
+    assert_eq!(
+        summary(&w.records(&member, "PROGRESS#").await),
+        [(day_key(6), "in_progress".to_string(), 6)]
+    );
+    assert_eq!(
+        w.records(&member, "REWARD#").await.len(),
+        2,
+        "never revoked: the joined run keeps both"
+    );
+}

@@ -166,6 +166,13 @@ fn parse_time(field: &str, value: &str, errors: &mut Vec<FieldError>) -> Option<
     }
 }
 
+/// A required field is missing when it is null, or absent from a create.
+fn require<T>(errors: &mut Vec<FieldError>, creating: bool, field: &str, patch: &Patch<T>) {
+    if matches!(patch, Patch::Null) || (creating && patch.is_absent()) {
+        errors.push(FieldError::new(field, "is required"));
+    }
+}
+
 fn set<T: Clone>(patch: &Patch<T>, target: &mut Option<T>) {
     patch.clone().apply_to(target);
 }
@@ -247,24 +254,8 @@ impl ProgramInput {
             updated_at: now,
         });
         let creating = base.is_none();
-        let required =
-            |errors: &mut Vec<FieldError>, field: &str, absent_on_create: bool, null: bool| {
-                if (creating && absent_on_create) || null {
-                    errors.push(FieldError::new(field, "is required"));
-                }
-            };
-        required(
-            &mut errors,
-            "name",
-            self.name.is_absent(),
-            self.name == Patch::Null,
-        );
-        required(
-            &mut errors,
-            "status",
-            self.status.is_absent(),
-            self.status == Patch::Null,
-        );
+        require(&mut errors, creating, "name", &self.name);
+        require(&mut errors, creating, "status", &self.status);
         if let Patch::Value(name) = &self.name {
             match validate::required_chars(name, 256) {
                 Ok(()) => p.name = name.clone(),
@@ -294,11 +285,11 @@ impl ProgramInput {
                 }
             }
             p.timezone.get_or_insert_with(|| "UTC".to_string());
-            required(
+            require(
                 &mut errors,
+                creating,
                 "completionTargetValue",
-                self.completion_target_value.is_absent(),
-                self.completion_target_value == Patch::Null,
+                &self.completion_target_value,
             );
             set(
                 &self.completion_target_value,
@@ -315,11 +306,11 @@ impl ProgramInput {
                         ));
                     }
                 }
-                required(
+                require(
                     &mut errors,
+                    creating,
                     "aggregationTargetValue",
-                    self.aggregation_target_value.is_absent(),
-                    self.aggregation_target_value == Patch::Null,
+                    &self.aggregation_target_value,
                 );
                 set(
                     &self.aggregation_target_value,
@@ -360,23 +351,23 @@ impl ProgramInput {
                 }
             }
             ProgramKind::Milestone => {
-                required(
+                require(
                     &mut errors,
+                    creating,
                     "linkedSchemaSlug",
-                    self.linked_schema_slug.is_absent(),
-                    self.linked_schema_slug == Patch::Null,
+                    &self.linked_schema_slug,
                 );
-                required(
+                require(
                     &mut errors,
+                    creating,
                     "linkedSchemaRecordId",
-                    self.linked_schema_record_id.is_absent(),
-                    self.linked_schema_record_id == Patch::Null,
+                    &self.linked_schema_record_id,
                 );
-                required(
+                require(
                     &mut errors,
+                    creating,
                     "milestoneTargetValue",
-                    self.milestone_target_value.is_absent(),
-                    self.milestone_target_value == Patch::Null,
+                    &self.milestone_target_value,
                 );
                 if let Patch::Value(ProgramKind::Milestone) = self.linked_schema_slug {
                     errors.push(FieldError::new(

@@ -29,7 +29,7 @@ use crate::time::{self, Timestamp};
 /// redelivered by the event source mapping).
 const MAX_COMMIT_ATTEMPTS: u32 = 12;
 
-/// A counted log taken from a stream record.
+/// A new log taken from a stream record (it may or may not count toward progress).
 #[derive(Debug, Clone)]
 pub struct CountedEvent {
     /// The record's sequence number: what a partial batch failure reports.
@@ -38,7 +38,7 @@ pub struct CountedEvent {
     pub log: ActivityLog,
 }
 
-/// `Ok(None)` for records this processor does not handle (anything but a new counted log).
+/// `Ok(None)` for records this processor does not handle (anything but a new log).
 pub fn parse(record: &EventRecord) -> Result<Option<CountedEvent>, String> {
     if record.event_name != "INSERT" {
         return Ok(None);
@@ -56,9 +56,6 @@ pub fn parse(record: &EventRecord) -> Result<Option<CountedEvent>, String> {
     }
     let log: ActivityLog =
         serde_dynamo::from_item(image.clone()).map_err(|e| format!("not a log: {e}"))?;
-    if !log.counts_toward_progress {
-        return Ok(None);
-    }
     // PK = T#{accountId}#{environment}#LOG#…
     let mut parts = pk.split('#');
     let (Some("T"), Some(account), Some(env)) = (parts.next(), parts.next(), parts.next()) else {
@@ -165,18 +162,29 @@ fn rule_of(program: &Program, member_tz: Option<&str>) -> Option<Rule> {
 
 async fn process_group(
     store: &Store,
-    events: &[CountedEvent],
+    batch: &[CountedEvent],
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let first = &events[0];
+    let first = &batch[0];
     let (tenant, member_id, program_id) =
         (&first.tenant, &first.log.owned_by_id, &first.log.program_id);
     let kind = first.log.kind;
-    // A deleted program or member has nothing left to progress.
-    let Some(program) = store.get_program(tenant, program_id).await? else {
+    // A deleted member has nothing left to progress.
+    let Some(member) = store.member_by_id(tenant, member_id).await? else {
         return Ok(());
     };
-    let Some(member) = store.member_by_id(tenant, member_id).await? else {
+    // Every log is a sighting (SPEC §3 lastSeenAt), whether it counts or not.
+    if let Some(latest) = batch.iter().map(|e| e.log.created_at).max() {
+        store.mark_member_seen(tenant, &member, &latest).await?;
+    }
+    let events: Vec<&CountedEvent> = batch
+        .iter()
+        .filter(|e| e.log.counts_toward_progress)
+        .collect();
+    if events.is_empty() {
+        return Ok(());
+    }
+    let Some(program) = store.get_program(tenant, program_id).await? else {
         return Ok(());
     };
     let Some(rule) = rule_of(&program, member.timezone.as_deref()) else {

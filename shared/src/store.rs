@@ -627,6 +627,34 @@ impl Store {
         }
     }
 
+    /// Moves a member's `lastSeenAt` forward to `seen_at` (never back), if the member still exists
+    /// under this id. Idempotent: replays and out-of-order logs leave the latest time.
+    pub async fn mark_member_seen(
+        &self,
+        tenant: &Tenant,
+        member: &Member,
+        seen_at: &Timestamp,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(member_pk(tenant, &member.external_id)))
+            .key("SK", s(MEMBER_SK))
+            .update_expression("SET lastSeenAt = :t")
+            .condition_expression("id = :id AND (attribute_not_exists(lastSeenAt) OR attribute_type(lastSeenAt, :null) OR lastSeenAt < :t)")
+            .expression_attribute_values(":t", s(time::format(seen_at)))
+            .expression_attribute_values(":id", s(member.id.clone()))
+            .expression_attribute_values(":null", s("NULL"))
+            .send()
+            .await
+            .map_err(classify);
+        match result {
+            Ok(_) | Err(StoreError::Conflict) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Deletes a member and its id item. `false` when it was already gone.
     pub async fn delete_member(
         &self,

@@ -591,3 +591,59 @@ async fn backfills_do_not_reward_a_run_twice() {
         "never revoked: the joined run keeps both"
     );
 }
+
+/// Every activity log is a sighting: `lastSeenAt` moves to the latest log, counted or not, and
+/// never back (SPEC §3).
+#[tokio::test]
+async fn logs_move_last_seen_at_forward_only() {
+    let mut w = World::new().await;
+    let streak = w.program(ProgramKind::Streak, json!({"name": "s", "status": "live", "completionTargetValue": 3, "aggregationTargetValue": 1})).await;
+    w.member("iv", "live").await;
+    w.member("jo", "paused").await;
+    let (store, tenant) = (w.store.clone(), w.tenant.clone());
+    let seen = |external_id: &'static str| {
+        let (store, tenant) = (store.clone(), tenant.clone());
+        async move {
+            store
+                .member_by_external_id(&tenant, external_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .last_seen_at
+        }
+    };
+    assert_eq!(
+        seen("iv").await,
+        None,
+        "created through /schema: not seen yet"
+    );
+
+    let (_, first) = w.log(LogKind::Streak, json!({"streakId": streak, "ownedById": "iv", "uniqueIdentifier": "s1", "activityValue": 1, "activityAt": days_ago(2)})).await;
+    let (_, paused) = w.log(LogKind::Streak, json!({"streakId": streak, "ownedById": "jo", "uniqueIdentifier": "s2", "activityValue": 1, "activityAt": days_ago(2)})).await;
+    w.drain().await;
+    assert_eq!(
+        seen("iv").await.map(|t| time::format(&t)),
+        first["data"]["createdAt"].as_str().map(str::to_string)
+    );
+    assert_eq!(
+        seen("jo").await.map(|t| time::format(&t)),
+        paused["data"]["createdAt"].as_str().map(str::to_string),
+        "a log that does not count is still a sighting"
+    );
+
+    let (_, second) = w.log(LogKind::Streak, json!({"streakId": streak, "ownedById": "iv", "uniqueIdentifier": "s3", "activityValue": 1, "activityAt": days_ago(3)})).await;
+    let batches = w.drain().await;
+    let latest = second["data"]["createdAt"].as_str().map(str::to_string);
+    assert_eq!(
+        seen("iv").await.map(|t| time::format(&t)),
+        latest,
+        "the latest log, whatever its activityAt"
+    );
+    // Replaying everything from the start does not move it back.
+    w.poller = StreamPoller::new(&w.store, &test_endpoint().await)
+        .await
+        .unwrap();
+    w.drain().await;
+    assert!(!batches.is_empty());
+    assert_eq!(seen("iv").await.map(|t| time::format(&t)), latest);
+}

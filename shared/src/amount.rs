@@ -43,6 +43,11 @@ impl Serialize for Amount {
     }
 }
 
+/// `#[serde(serialize_with = "crate::amount::as_number")]` for a plain `Decimal` field.
+pub fn as_number<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    Amount::from(*d).serialize(s)
+}
+
 fn parse(text: &str) -> Result<Amount, String> {
     let d = Decimal::from_str(text)
         .or_else(|_| Decimal::from_scientific(text))

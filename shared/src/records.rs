@@ -68,6 +68,7 @@ const INTERNAL: &[&str] = &[
     "GSI2SK",
     "breaksAt",
     "runKey",
+    "runStartDay",
     "windowKey",
     "progressKey",
 ];

@@ -111,7 +111,9 @@ pub struct TaskProgress {
     pub period_start: DateTime<Utc>,
     #[serde(with = "crate::time::rfc3339_ms")]
     pub period_end: DateTime<Utc>,
+    #[serde(serialize_with = "crate::amount::as_number")]
     pub current_value: Decimal,
+    #[serde(serialize_with = "crate::amount::as_number")]
     pub target_value: Decimal,
 }
 

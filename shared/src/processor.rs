@@ -224,10 +224,15 @@ async fn process_group(
     }
 
     // 2–3. Recompute and commit what changed, under the optimistic version.
-    let milestones: Vec<MilestoneRule> = store
+    // Read once: the rules for the engine and the records joined into rewards.
+    let milestone_programs: HashMap<String, Program> = store
         .live_milestones(tenant, program_id)
         .await?
         .into_iter()
+        .map(|m| (m.id.clone(), m))
+        .collect();
+    let milestones: Vec<MilestoneRule> = milestone_programs
+        .values()
         .filter_map(|m| {
             Some(MilestoneRule {
                 id: m.id.clone(),
@@ -331,12 +336,6 @@ async fn process_group(
 
     // 4. Rewards, once each. A run keeps its rewards when a backfill moves its start: a streak
     // milestone already rewarded in one of the run's periods is not rewarded again.
-    let milestone_programs: HashMap<String, Program> = store
-        .live_milestones(tenant, program_id)
-        .await?
-        .into_iter()
-        .map(|m| (m.id.clone(), m))
-        .collect();
     for crossing in &crossings {
         let Some(milestone) = milestone_programs.get(&crossing.milestone_id) else {
             continue;

@@ -114,6 +114,12 @@ fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value).map_err(|e| StoreError::Other(format!("encode item: {e}")))
 }
 
+/// Records are read straight from items: the key attributes (`PK`, `GSI1PK`, …) that the
+/// `*Item` wrappers add on write are ignored on read.
+fn from_items<T: for<'de> Deserialize<'de>>(items: Vec<Item>) -> Result<Vec<T>, StoreError> {
+    items.into_iter().map(from_item).collect()
+}
+
 fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Other(format!("decode item: {e}")))
 }
@@ -401,8 +407,7 @@ impl Store {
 
     pub async fn get_key(&self, api_key: &str) -> Result<Option<KeyRecord>, StoreError> {
         let item = self.get(format!("KEY#{api_key}"), "KEY", false).await?;
-        item.map(|i| from_item::<KeyItem>(i).map(|k| k.key))
-            .transpose()
+        item.map(from_item::<KeyRecord>).transpose()
     }
 
     /// Stores an account with its keys, all or nothing.
@@ -435,8 +440,7 @@ impl Store {
         let item = self
             .get(format!("ACCOUNT#{account_id}"), "ACCOUNT", false)
             .await?;
-        item.map(|i| from_item::<AccountItem>(i).map(|a| a.account))
-            .transpose()
+        item.map(from_item::<Account>).transpose()
     }
 
     // ---- members ----
@@ -513,8 +517,7 @@ impl Store {
         let item = self
             .get(member_pk(tenant, external_id), MEMBER_SK, true)
             .await?;
-        item.map(|i| from_item::<MemberItem>(i).map(|m| m.member))
-            .transpose()
+        item.map(from_item::<Member>).transpose()
     }
 
     pub async fn member_by_id(
@@ -566,10 +569,7 @@ impl Store {
             .await
             .map_err(classify);
         match result {
-            Ok(out) => out
-                .attributes
-                .map(|i| from_item::<MemberItem>(i).map(|m| m.member))
-                .transpose(),
+            Ok(out) => out.attributes.map(from_item::<Member>).transpose(),
             Err(StoreError::Conflict) => Ok(None),
             Err(e) => Err(e),
         }
@@ -716,10 +716,7 @@ impl Store {
                 start,
             )
             .await?;
-        let members = items
-            .into_iter()
-            .map(|i| from_item::<MemberItem>(i).map(|m| m.member))
-            .collect::<Result<_, _>>()?;
+        let members = from_items(items)?;
         Ok((members, next))
     }
 
@@ -898,9 +895,9 @@ impl Store {
                     )
                     .await?
                     .ok_or(StoreError::Contended)?;
-                Ok(LogWrite::Exists(Box::new(
-                    from_item::<LogItem>(existing)?.log,
-                )))
+                Ok(LogWrite::Exists(Box::new(from_item::<ActivityLog>(
+                    existing,
+                )?)))
             }
             Err(e) => Err(e),
         }
@@ -915,8 +912,7 @@ impl Store {
         let item = self
             .get_listed(list_index_pk(tenant, kind.slug()), id)
             .await?;
-        item.map(|i| from_item::<LogItem>(i).map(|l| l.log))
-            .transpose()
+        item.map(from_item::<ActivityLog>).transpose()
     }
 
     /// A listed record by id: GSI1's sort key is the id, so this is one key lookup on the index.
@@ -950,10 +946,7 @@ impl Store {
         let (items, next) = self
             .query_index(index, pk, conditions, limit, start)
             .await?;
-        let logs = items
-            .into_iter()
-            .map(|i| from_item::<LogItem>(i).map(|l| l.log))
-            .collect::<Result<_, _>>()?;
+        let logs = from_items(items)?;
         Ok((logs, next))
     }
 
@@ -1096,17 +1089,15 @@ impl Store {
             Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
             _ => 0,
         };
-        let records = self
-            .query_range(
+        let records = from_items(
+            self.query_range(
                 pk,
                 &format!("PROGRESS#{program_id}#{from_key}"),
                 &format!("PROGRESS#{program_id}#~"),
                 None,
             )
-            .await?
-            .into_iter()
-            .map(from_item::<serde_json::Value>)
-            .collect::<Result<_, _>>()?;
+            .await?,
+        )?;
         Ok((version, records))
     }
 
@@ -1201,10 +1192,7 @@ impl Store {
         let (items, next) = self
             .query_index(index, pk, conditions, limit, start)
             .await?;
-        let records = items
-            .into_iter()
-            .map(from_item::<serde_json::Value>)
-            .collect::<Result<_, _>>()?;
+        let records = from_items(items)?;
         Ok((records, next))
     }
 
@@ -1272,11 +1260,10 @@ impl Store {
         member_id: &str,
         prefix: &str,
     ) -> Result<Vec<serde_json::Value>, StoreError> {
-        self.query_partition(member_id_pk(tenant, member_id), prefix)
-            .await?
-            .into_iter()
-            .map(from_item::<serde_json::Value>)
-            .collect()
+        from_items(
+            self.query_partition(member_id_pk(tenant, member_id), prefix)
+                .await?,
+        )
     }
 
     /// Writes a reward unless one with its key exists: one per (member, milestone, run or window).
@@ -1400,8 +1387,7 @@ impl Store {
         id: &str,
     ) -> Result<Option<Program>, StoreError> {
         let item = self.get(program_pk(tenant, id), PROGRAM_SK, true).await?;
-        item.map(|i| from_item::<ProgramItem>(i).map(|p| p.program))
-            .transpose()
+        item.map(from_item::<Program>).transpose()
     }
 
     /// `false` when there was nothing to delete.
@@ -1441,10 +1427,7 @@ impl Store {
                 start,
             )
             .await?;
-        let programs = items
-            .into_iter()
-            .map(|i| from_item::<ProgramItem>(i).map(|p| p.program))
-            .collect::<Result<_, _>>()?;
+        let programs = from_items(items)?;
         Ok((programs, next))
     }
 }

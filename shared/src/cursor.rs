@@ -77,6 +77,18 @@ impl CursorCodec {
         )
     }
 
+    /// Where a list starts: after the `cursor` query parameter, if one was sent.
+    pub fn start(
+        &self,
+        binding: &Binding<'_>,
+        params: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Option<Position>, ApiError> {
+        params
+            .get("cursor")
+            .map(|c| self.decode(binding, c))
+            .transpose()
+    }
+
     pub fn decode(&self, binding: &Binding<'_>, cursor: &str) -> Result<Position, ApiError> {
         let invalid = || {
             ApiError::field(

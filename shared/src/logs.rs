@@ -229,10 +229,7 @@ pub async fn list(
         query: kind.slug(),
         filters: &filters,
     };
-    let start = params
-        .get("cursor")
-        .map(|c| codec.decode(&binding, c))
-        .transpose()?;
+    let start = codec.start(&binding, params)?;
     let (logs, next) = store
         .list_logs(
             tenant,

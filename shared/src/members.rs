@@ -198,10 +198,7 @@ pub async fn list(
         query: "account_user",
         filters: &filters,
     };
-    let start = params
-        .get("cursor")
-        .map(|c| codec.decode(&binding, c))
-        .transpose()?;
+    let start = codec.start(&binding, params)?;
 
     if let Some(external_id) = filters.get("externalId") {
         // A direct lookup: at most one member, so no further page.

@@ -139,10 +139,7 @@ pub async fn list(
         query: kind.slug(),
         filters: &filters,
     };
-    let start = params
-        .get("cursor")
-        .map(|c| codec.decode(&binding, c))
-        .transpose()?;
+    let start = codec.start(&binding, params)?;
     let conditions: Vec<Condition> = list_filters(kind)
         .iter()
         .filter_map(|name| {

@@ -170,10 +170,7 @@ pub async fn list(
         query: kind.slug(),
         filters: &filters,
     };
-    let start = params
-        .get("cursor")
-        .map(|c| codec.decode(&binding, c))
-        .transpose()?;
+    let start = codec.start(&binding, params)?;
     let (records, next) = store
         .list_records(
             tenant,

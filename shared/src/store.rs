@@ -340,19 +340,18 @@ impl Store {
         }
     }
 
+    /// The dummy credentials every local client uses: DynamoDB Local keeps data per access key.
+    pub fn local_credentials() -> Credentials {
+        Credentials::new(LOCAL_ACCESS_KEY, LOCAL_ACCESS_KEY, None, None, "local")
+    }
+
     /// A client for DynamoDB Local: fixed dummy credentials and region so every local client
     /// (functions, admin CLI, tests) sees the same data.
     pub fn local_client(endpoint: &str) -> Client {
         let config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(LOCAL_REGION))
-            .credentials_provider(Credentials::new(
-                LOCAL_ACCESS_KEY,
-                LOCAL_ACCESS_KEY,
-                None,
-                None,
-                "local",
-            ))
+            .credentials_provider(Self::local_credentials())
             .endpoint_url(endpoint)
             .build();
         Client::from_conf(config)

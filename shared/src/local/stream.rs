@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};
-use aws_sdk_dynamodbstreams::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodbstreams::config::{BehaviorVersion, Region};
 use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
 use aws_sdk_dynamodbstreams::Client;
 use serde_json::{json, Value};
 
-use crate::store::{Store, LOCAL_ACCESS_KEY, LOCAL_REGION};
+use crate::store::{Store, LOCAL_REGION};
 
 pub struct StreamPoller {
     streams: Client,
@@ -73,13 +73,7 @@ impl StreamPoller {
         let config = aws_sdk_dynamodbstreams::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(LOCAL_REGION))
-            .credentials_provider(Credentials::new(
-                LOCAL_ACCESS_KEY,
-                LOCAL_ACCESS_KEY,
-                None,
-                None,
-                "local",
-            ))
+            .credentials_provider(Store::local_credentials())
             .endpoint_url(endpoint)
             .build();
         Ok(StreamPoller {

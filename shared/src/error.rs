@@ -51,10 +51,6 @@ impl ApiError {
         ApiError::Validation(vec![FieldError::new(field, message)])
     }
 
-    pub fn internal(cause: impl fmt::Display) -> Self {
-        ApiError::Internal(cause.to_string())
-    }
-
     pub fn status(&self) -> u16 {
         match self {
             ApiError::Validation(_) | ApiError::InvalidJson(_) => 400,

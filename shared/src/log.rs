@@ -23,6 +23,14 @@ pub enum LogKind {
 }
 
 impl LogKind {
+    pub fn from_slug(slug: &str) -> Option<Self> {
+        match slug {
+            "streak_log" => Some(LogKind::Streak),
+            "challenge_log" => Some(LogKind::Challenge),
+            _ => None,
+        }
+    }
+
     pub fn slug(self) -> &'static str {
         match self {
             LogKind::Streak => "streak_log",

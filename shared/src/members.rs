@@ -218,3 +218,37 @@ pub async fn list(
     let (members, next) = store.list_members(tenant, &filter, limit, start).await?;
     Ok((members, next.map(|p| codec.encode(&binding, &p))))
 }
+
+/// `GET /schema/account_user/record/{id}/{activity}`: one member's logs, progress or rewards of
+/// one kind, newest first (SPEC §3). An unknown kind is an unknown route.
+#[allow(clippy::too_many_arguments)]
+pub async fn activity(
+    store: &Store,
+    codec: &CursorCodec,
+    tenant: &Tenant,
+    id_or_external_id: &str,
+    activity: &str,
+    params: &BTreeMap<String, String>,
+    limit: usize,
+    now: Timestamp,
+) -> Result<(Vec<serde_json::Value>, Option<String>), ApiError> {
+    let log_kind = crate::log::LogKind::from_slug(activity);
+    let record_kind = crate::records::RecordKind::from_slug(activity);
+    if log_kind.is_none() && record_kind.is_none() {
+        return Err(crate::http::no_such_route());
+    }
+    let member = resolve(store, tenant, id_or_external_id).await?;
+    let mut params = params.clone();
+    params.insert("ownedById".into(), member.id);
+    match (log_kind, record_kind) {
+        (Some(kind), _) => {
+            let (logs, next) =
+                crate::logs::list(store, codec, tenant, kind, &params, limit).await?;
+            Ok((logs.iter().map(|l| l.to_record()).collect(), next))
+        }
+        (_, Some(kind)) => {
+            crate::records::list(store, codec, tenant, kind, &params, limit, now).await
+        }
+        (None, None) => Err(crate::http::no_such_route()),
+    }
+}

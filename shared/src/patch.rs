@@ -30,14 +30,6 @@ impl<T> Patch<T> {
             Patch::Value(v) => *target = Some(v),
         }
     }
-
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Patch<U> {
-        match self {
-            Patch::Absent => Patch::Absent,
-            Patch::Null => Patch::Null,
-            Patch::Value(v) => Patch::Value(f(v)),
-        }
-    }
 }
 
 /// Use with `#[serde(default)]`: a missing field stays `Absent`, `null` becomes `Null`.

@@ -4,11 +4,9 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::cursor::CursorCodec;
 use shared::http::{self, Access};
-use shared::log::LogKind;
 use shared::member::{MemberInput, WriteMode};
-use shared::records::{self, RecordKind};
 use shared::store::Store;
-use shared::{logs, members, time, ApiError};
+use shared::{members, time, ApiError};
 
 pub struct App {
     store: Store,
@@ -22,14 +20,6 @@ pub fn cursor_codec_from_env() -> CursorCodec {
         std::env::var("CURSOR_SECRET").unwrap_or_else(|_| "local-development-cursor-secret".into()),
     )
 }
-
-const ACTIVITY_LISTS: &[&str] = &[
-    "streak_progress",
-    "challenge_progress",
-    "streak_log",
-    "challenge_log",
-    "reward_log",
-];
 
 impl App {
     pub fn new(store: Store, cursors: CursorCodec) -> Self {
@@ -113,40 +103,21 @@ impl App {
             other => {
                 let activity = other
                     .strip_prefix("GET /schema/account_user/record/{id}/")
-                    .filter(|a| ACTIVITY_LISTS.contains(a))
                     .ok_or_else(http::no_such_route)?;
-                let mut params = http::query(req, &["limit", "cursor"])?;
+                let params = http::query(req, &["limit", "cursor"])?;
                 let limit = http::limit(&params)?;
-                let member =
-                    members::resolve(&self.store, &tenant, &http::path_param(req, "id")?).await?;
-                params.insert("ownedById".into(), member.id);
-                let (found, next) = match activity {
-                    "streak_log" | "challenge_log" => {
-                        let kind = if activity == "streak_log" {
-                            LogKind::Streak
-                        } else {
-                            LogKind::Challenge
-                        };
-                        let (found, next) =
-                            logs::list(&self.store, &self.cursors, &tenant, kind, &params, limit)
-                                .await?;
-                        (found.iter().map(|l| l.to_record()).collect(), next)
-                    }
-                    _ => {
-                        let kind =
-                            RecordKind::from_slug(activity).ok_or_else(http::no_such_route)?;
-                        records::list(
-                            &self.store,
-                            &self.cursors,
-                            &tenant,
-                            kind,
-                            &params,
-                            limit,
-                            now,
-                        )
-                        .await?
-                    }
-                };
+                let id = http::path_param(req, "id")?;
+                let (found, next) = members::activity(
+                    &self.store,
+                    &self.cursors,
+                    &tenant,
+                    &id,
+                    activity,
+                    &params,
+                    limit,
+                    now,
+                )
+                .await?;
                 Ok(http::list(found, limit, next))
             }
         }

@@ -1,33 +1,147 @@
 //! Engagement analytics (SPEC §7) as pure functions of compact stored counters and `now`.
 //!
-//! The stream processor (next issues) keeps `ActivityStats` on the member: per-UTC-day buckets of
-//! counted logs and reward points for the last 31 days plus lifetime counters. Windows are evaluated
-//! here against `now`, so the numbers age correctly without any write.
+//! The stream processor folds each batch into `ActivityStats`, kept on the member item (so a member
+//! read stays one read): per-UTC-day buckets of counted logs and reward points for the last 30 days,
+//! lifetime counters, per-program challenge window counters, and the ids applied recently (a
+//! replayed batch changes nothing). Windows are evaluated here against the reader's `now`, so the
+//! numbers age correctly without any write.
+//!
+//! Day windows: "the last N days" are the UTC day of `now` and the N − 1 days before it, so
+//! `activeDaysN ≤ N`. Lifecycle counts whole UTC days since the last counted log: 0–7 `active`,
+//! 8–30 `at_risk`, more `churned` (SPEC's "8–30 days ago").
 
 use std::collections::BTreeMap;
 
 use chrono::{Duration, NaiveDate};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
+use crate::amount::Amount;
 use crate::time::{self, Timestamp};
 
+/// Days of buckets kept and read: the widest window of SPEC §7.
+pub const WINDOW_DAYS: i64 = 30;
+
+/// How long an applied id is remembered. A stream record is only delivered while it is in the
+/// stream (24 hours of retention; the template also drops records older than an hour), so a
+/// duplicate of a log always arrives within this horizon of the log's creation.
+pub const REPLAY_HORIZON: Duration = Duration::hours(24);
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct ActivityStats {
     /// All logs of the member, counted or not.
     pub total_events: u64,
     /// Counted logs.
     pub total_plays: u64,
-    /// Counted logs per UTC day (`activityAt`), only the recent days are kept.
+    /// Counted logs per UTC day of `activityAt`; only the last `WINDOW_DAYS` days are kept.
     pub plays_by_day: BTreeMap<NaiveDate, u64>,
-    /// `rewardPoints` of rewards per UTC day of issue.
-    pub points_by_day: BTreeMap<NaiveDate, f64>,
-    /// Distinct streaks and challenges with progress.
-    pub campaigns_joined: u64,
-    pub challenge_windows_joined: u64,
-    pub challenge_windows_completed: u64,
-    #[serde(with = "time::rfc3339_ms::option", default)]
+    /// `rewardPoints` of rewards per UTC day the milestone was reached; last `WINDOW_DAYS` days.
+    pub points_by_day: BTreeMap<NaiveDate, Amount>,
+    /// Streaks and challenges with progress, by program id.
+    pub campaigns: BTreeMap<String, Campaign>,
+    #[serde(with = "time::rfc3339_ms::option")]
     pub last_counted_at: Option<Timestamp>,
+    /// Short digests of the log and reward ids applied, with their creation time (Unix seconds).
+    pub applied: BTreeMap<String, i64>,
+}
+
+/// A member's standing in one program, as of the processor's `version` for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Campaign {
+    pub version: u64,
+    pub windows_joined: u64,
+    pub windows_completed: u64,
+}
+
+/// A new log, as the analytics see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogFact {
+    pub id: String,
+    pub created_at: Timestamp,
+    pub activity_at: Timestamp,
+    pub counted: bool,
+}
+
+/// A reward written by the processor (now or in an earlier, interrupted attempt).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RewardFact {
+    pub id: String,
+    pub created_at: Timestamp,
+    pub reached_at: Timestamp,
+    pub points: Decimal,
+}
+
+/// What one stream batch tells about a member.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchFacts {
+    pub logs: Vec<LogFact>,
+    pub rewards: Vec<RewardFact>,
+    pub campaigns: Vec<(String, Campaign)>,
+}
+
+fn digest(id: &str) -> String {
+    use base64::Engine;
+    let hash = Sha256::digest(id.as_bytes());
+    // 72 bits: no collision among one member's ids of a day.
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&hash[..9])
+}
+
+impl ActivityStats {
+    /// Folds a batch in. Idempotent and order-free: an id already applied is skipped, counters
+    /// only grow, and a program's counters are taken from the highest version seen. `today` is
+    /// the processor's UTC day: buckets older than the widest window are dropped.
+    pub fn apply(&mut self, facts: &BatchFacts, today: NaiveDate) {
+        // Ids older than the horizon were applied long ago (or can no longer be delivered).
+        let reference = facts.logs.iter().map(|l| l.created_at).max();
+        let horizon = reference.map(|r| (r - REPLAY_HORIZON).timestamp());
+        let fresh = |applied: &BTreeMap<String, i64>, id: &str, created: &Timestamp| {
+            !applied.contains_key(&digest(id)) && horizon.is_none_or(|h| created.timestamp() >= h)
+        };
+        for log in &facts.logs {
+            if !fresh(&self.applied, &log.id, &log.created_at) {
+                continue;
+            }
+            self.applied
+                .insert(digest(&log.id), log.created_at.timestamp());
+            self.total_events += 1;
+            if log.counted {
+                self.total_plays += 1;
+                let day = log.activity_at.date_naive();
+                if in_last_days(day, today, WINDOW_DAYS) {
+                    *self.plays_by_day.entry(day).or_default() += 1;
+                }
+                self.last_counted_at = self.last_counted_at.max(Some(log.activity_at));
+            }
+        }
+        for reward in &facts.rewards {
+            if !fresh(&self.applied, &reward.id, &reward.created_at) {
+                continue;
+            }
+            self.applied
+                .insert(digest(&reward.id), reward.created_at.timestamp());
+            let day = reward.reached_at.date_naive();
+            if in_last_days(day, today, WINDOW_DAYS) {
+                let points = self.points_by_day.entry(day).or_default();
+                *points = Amount::from(points.decimal() + reward.points);
+            }
+        }
+        for (program, campaign) in &facts.campaigns {
+            let entry = self.campaigns.entry(program.clone()).or_default();
+            if campaign.version >= entry.version {
+                *entry = *campaign;
+            }
+        }
+        self.plays_by_day
+            .retain(|d, _| in_last_days(*d, today, WINDOW_DAYS) || *d > today);
+        self.points_by_day
+            .retain(|d, _| in_last_days(*d, today, WINDOW_DAYS) || *d > today);
+        if let Some(h) = horizon {
+            self.applied.retain(|_, created| *created >= h);
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -54,8 +168,8 @@ pub struct Analytics {
     pub total_plays: u64,
     pub plays7d: u64,
     pub plays30d: u64,
-    pub points_earned7d: f64,
-    pub points_earned30d: f64,
+    pub points_earned7d: Amount,
+    pub points_earned30d: Amount,
     pub campaigns_joined: u64,
     pub win_rate: f64,
     pub engagement_score: u32,
@@ -90,9 +204,10 @@ pub fn lifecycle_stage(
     if now - first_seen_at < Duration::days(7) {
         return LifecycleStage::New;
     }
-    match last_counted_at.map(|t| now - t) {
-        Some(age) if age <= Duration::days(7) => LifecycleStage::Active,
-        Some(age) if age <= Duration::days(30) => LifecycleStage::AtRisk,
+    let days_since = last_counted_at.map(|t| (now.date_naive() - t.date_naive()).num_days());
+    match days_since {
+        Some(d) if d <= 7 => LifecycleStage::Active,
+        Some(d) if d <= 30 => LifecycleStage::AtRisk,
         _ => LifecycleStage::Churned,
     }
 }
@@ -122,28 +237,29 @@ impl Analytics {
                 .fold((0u64, 0u64), |(plays, days), (_, c)| (plays + c, days + 1))
         };
         let sum_points = |n| {
-            stats
+            let total: Decimal = stats
                 .points_by_day
                 .iter()
                 .filter(|(d, _)| in_last_days(**d, today, n))
-                // A fold from +0.0: `Sum for f64` starts at -0.0, which would print as `-0.0`.
-                .fold(0.0, |acc, (_, p)| acc + p)
+                .map(|(_, p)| p.decimal())
+                .sum();
+            Amount::from(total)
         };
         let (plays7d, active7) = sum_plays(7);
-        let (plays30d, active30) = sum_plays(30);
+        let (plays30d, active30) = sum_plays(WINDOW_DAYS);
         let score = engagement_score(active7, active30);
+        let (joined, completed) = stats.campaigns.values().fold((0, 0), |(j, c), x| {
+            (j + x.windows_joined, c + x.windows_completed)
+        });
         Analytics {
             total_events: stats.total_events,
             total_plays: stats.total_plays,
             plays7d,
             plays30d,
             points_earned7d: sum_points(7),
-            points_earned30d: sum_points(30),
-            campaigns_joined: stats.campaigns_joined,
-            win_rate: win_rate(
-                stats.challenge_windows_joined,
-                stats.challenge_windows_completed,
-            ),
+            points_earned30d: sum_points(WINDOW_DAYS),
+            campaigns_joined: stats.campaigns.len() as u64,
+            win_rate: win_rate(joined, completed),
             engagement_score: score,
             engagement_tier: engagement_tier(score),
             lifecycle_stage: lifecycle_stage(first_seen_at, stats.last_counted_at, now),
@@ -155,9 +271,23 @@ impl Analytics {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use proptest::prelude::*;
 
     fn at(y: i32, m: u32, d: u32) -> Timestamp {
         chrono::Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).unwrap()
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn log(id: &str, activity_at: Timestamp, counted: bool) -> LogFact {
+        LogFact {
+            id: id.into(),
+            created_at: at(2026, 11, 24),
+            activity_at,
+            counted,
+        }
     }
 
     #[test]
@@ -167,6 +297,8 @@ mod tests {
         assert_eq!(a.lifecycle_stage, LifecycleStage::New);
         assert_eq!(a.engagement_tier, EngagementTier::Casual);
         assert_eq!((a.engagement_score, a.total_plays, a.win_rate), (0, 0, 0.0));
+        let json = serde_json::to_value(&a).unwrap();
+        assert_eq!(json["pointsEarned7d"], serde_json::json!(0));
         let later = Analytics::compute(None, first, at(2026, 11, 20));
         assert_eq!(later.lifecycle_stage, LifecycleStage::Churned);
     }
@@ -180,7 +312,44 @@ mod tests {
         assert_eq!(engagement_tier(59), EngagementTier::Regular);
         assert_eq!(engagement_tier(60), EngagementTier::Power);
         assert_eq!(win_rate(3, 1), 0.33);
+        assert_eq!(win_rate(3, 2), 0.67);
         assert_eq!(win_rate(0, 0), 0.0);
+    }
+
+    #[test]
+    fn scores_of_24_and_25_and_of_59_and_60_from_stored_days() {
+        let now = at(2026, 11, 24);
+        let with_days = |recent: u32, older: u32| {
+            let mut plays = BTreeMap::new();
+            for i in 0..recent {
+                plays.insert(day(2026, 11, 24 - i), 1);
+            }
+            for i in 0..older {
+                plays.insert(day(2026, 11, 17 - i), 1);
+            }
+            let stats = ActivityStats {
+                plays_by_day: plays,
+                ..Default::default()
+            };
+            Analytics::compute(Some(&stats), at(2026, 1, 1), now)
+        };
+        // activeDays7, activeDays30 → 100 × (0.5 × a7 / 7 + 0.5 × a30 / 30), rounded.
+        let cases = [
+            ((1, 9), 24, EngagementTier::Casual),   // 1, 10: 23.8
+            ((1, 10), 25, EngagementTier::Regular), // 1, 11: 25.5
+            ((2, 4), 24, EngagementTier::Casual),   // 2, 6: 24.3
+            ((5, 9), 59, EngagementTier::Regular),  // 5, 14: 59.05
+            ((6, 4), 60, EngagementTier::Power),    // 6, 10: 59.5
+            ((6, 3), 58, EngagementTier::Regular),  // 6, 9: 57.9
+        ];
+        for ((recent, older), score, tier) in cases {
+            let a = with_days(recent, older);
+            assert_eq!(
+                (a.engagement_score, a.engagement_tier),
+                (score, tier),
+                "{recent} + {older} days"
+            );
+        }
     }
 
     #[test]
@@ -190,16 +359,171 @@ mod tests {
             total_events: 4,
             total_plays: 3,
             plays_by_day: BTreeMap::from([
-                (NaiveDate::from_ymd_opt(2026, 11, 18).unwrap(), 1), // 6 days ago: in 7d
-                (NaiveDate::from_ymd_opt(2026, 11, 17).unwrap(), 1), // 7 days ago: only in 30d
-                (NaiveDate::from_ymd_opt(2026, 10, 25).unwrap(), 1), // 30 days ago: outside 30d
+                (day(2026, 11, 18), 1), // 6 days ago: in 7d
+                (day(2026, 11, 17), 1), // 7 days ago: only in 30d
+                (day(2026, 10, 26), 1), // 29 days ago: in 30d
+                (day(2026, 10, 25), 1), // 30 days ago: outside 30d
+            ]),
+            points_by_day: BTreeMap::from([
+                (day(2026, 11, 18), Amount::from(Decimal::new(1, 1))),
+                (day(2026, 11, 17), Amount::from(Decimal::new(2, 1))),
+                (day(2026, 10, 25), Amount::from(Decimal::from(50))),
             ]),
             last_counted_at: Some(at(2026, 11, 18)),
             ..Default::default()
         };
         let a = Analytics::compute(Some(&stats), at(2026, 1, 1), now);
-        assert_eq!((a.plays7d, a.plays30d), (1, 2));
-        assert_eq!(a.engagement_score, engagement_score(1, 2));
+        assert_eq!((a.plays7d, a.plays30d), (1, 3));
+        assert_eq!(a.points_earned7d, Amount::from(Decimal::new(1, 1)));
+        assert_eq!(a.points_earned30d, Amount::from(Decimal::new(3, 1)));
+        assert_eq!(a.engagement_score, engagement_score(1, 3));
         assert_eq!(a.lifecycle_stage, LifecycleStage::Active);
+    }
+
+    #[test]
+    fn lifecycle_boundaries() {
+        let first = at(2026, 1, 1);
+        let now = at(2026, 11, 24);
+        let stage = |last| lifecycle_stage(first, last, now);
+        assert_eq!(stage(Some(at(2026, 11, 17))), LifecycleStage::Active); // 7 days ago
+        assert_eq!(stage(Some(at(2026, 11, 16))), LifecycleStage::AtRisk); // 8 days ago
+        assert_eq!(stage(Some(at(2026, 10, 25))), LifecycleStage::AtRisk); // 30 days ago
+        assert_eq!(stage(Some(at(2026, 10, 24))), LifecycleStage::Churned); // 31 days ago
+        assert_eq!(stage(None), LifecycleStage::Churned);
+        // First seen 6 days 23 hours ago: new, whatever the activity; 7 days: not new.
+        let recent = now - Duration::days(7) + Duration::hours(1);
+        assert_eq!(lifecycle_stage(recent, None, now), LifecycleStage::New);
+        let week = now - Duration::days(7);
+        assert_eq!(lifecycle_stage(week, None, now), LifecycleStage::Churned);
+    }
+
+    #[test]
+    fn applying_counts_each_log_and_reward_once() {
+        let today = day(2026, 11, 24);
+        let facts = BatchFacts {
+            logs: vec![
+                log("a", at(2026, 11, 24), true),
+                log("b", at(2026, 11, 20), true),
+                log("c", at(2026, 11, 20), false),
+                log("d", at(2026, 9, 1), true), // backfilled beyond the windows
+            ],
+            rewards: vec![RewardFact {
+                id: "r".into(),
+                created_at: at(2026, 11, 24),
+                reached_at: at(2026, 11, 20),
+                points: Decimal::from(10),
+            }],
+            campaigns: vec![(
+                "p".into(),
+                Campaign {
+                    version: 3,
+                    windows_joined: 2,
+                    windows_completed: 1,
+                },
+            )],
+        };
+        let mut stats = ActivityStats::default();
+        stats.apply(&facts, today);
+        let once = stats.clone();
+        stats.apply(&facts, today);
+        assert_eq!(stats, once, "a replay changes nothing");
+        let a = Analytics::compute(Some(&stats), at(2026, 1, 1), at(2026, 11, 24));
+        assert_eq!((a.total_events, a.total_plays), (4, 3));
+        assert_eq!((a.plays7d, a.plays30d), (2, 2));
+        assert_eq!(a.points_earned7d, Amount::from(Decimal::from(10)));
+        assert_eq!((a.campaigns_joined, a.win_rate), (1, 0.5));
+        // An older version of a program's counters never replaces a newer one.
+        let stale = BatchFacts {
+            campaigns: vec![("p".into(), Campaign::default())],
+            ..Default::default()
+        };
+        stats.apply(&stale, today);
+        assert_eq!(stats.campaigns["p"].version, 3);
+    }
+
+    #[test]
+    fn applied_ids_are_forgotten_after_the_replay_horizon() {
+        let today = day(2026, 11, 24);
+        let mut stats = ActivityStats::default();
+        let old = LogFact {
+            created_at: at(2026, 11, 22),
+            ..log("old", at(2026, 11, 22), true)
+        };
+        stats.apply(
+            &BatchFacts {
+                logs: vec![old.clone()],
+                ..Default::default()
+            },
+            today,
+        );
+        assert_eq!(stats.applied.len(), 1);
+        stats.apply(
+            &BatchFacts {
+                logs: vec![log("new", at(2026, 11, 24), true)],
+                ..Default::default()
+            },
+            today,
+        );
+        assert_eq!(stats.applied.len(), 1, "the id older than 24 h is dropped");
+        // A reward written in an interrupted attempt long ago is not applied again.
+        stats.apply(
+            &BatchFacts {
+                logs: vec![log("new", at(2026, 11, 24), true)],
+                rewards: vec![RewardFact {
+                    id: "r-old".into(),
+                    created_at: at(2026, 11, 20),
+                    reached_at: at(2026, 11, 20),
+                    points: Decimal::ONE,
+                }],
+                ..Default::default()
+            },
+            today,
+        );
+        assert!(stats.points_by_day.is_empty());
+        assert_eq!(stats.total_plays, 2);
+    }
+
+    proptest! {
+        /// Any order, duplication and batching of the same facts gives the same stats.
+        #[test]
+        fn batching_order_and_duplicates_do_not_matter(
+            logs in proptest::collection::vec(0u8..40, 1..30),
+            cuts in proptest::collection::vec(0usize..60, 0..6),
+            seed in any::<u64>(),
+        ) {
+            let today = day(2026, 11, 24);
+            // The same id always carries the same log.
+            let facts: Vec<LogFact> = logs
+                .iter()
+                .map(|id| LogFact {
+                    id: format!("log-{id}"),
+                    created_at: at(2026, 11, 24),
+                    activity_at: at(2026, 11, 24) - Duration::days(i64::from(*id) * 7 % 45),
+                    counted: id % 3 != 0,
+                })
+                .collect();
+            let mut once = ActivityStats::default();
+            let mut unique = facts.clone();
+            unique.sort_by(|a, b| a.id.cmp(&b.id));
+            unique.dedup_by(|a, b| a.id == b.id);
+            once.apply(&BatchFacts { logs: unique, ..Default::default() }, today);
+
+            // Duplicate, shuffle, split.
+            let mut replayed = facts.clone();
+            replayed.extend(facts.iter().take(seed as usize % (facts.len() + 1)).cloned());
+            let n = replayed.len();
+            for i in 0..n {
+                replayed.swap(i, (seed as usize).wrapping_mul(31).wrapping_add(i * 7) % n);
+            }
+            let mut bounds: Vec<usize> = cuts.into_iter().map(|c| c % (n + 1)).collect();
+            bounds.push(0);
+            bounds.push(n);
+            bounds.sort();
+            let mut stats = ActivityStats::default();
+            for w in bounds.windows(2) {
+                stats.apply(&BatchFacts { logs: replayed[w[0]..w[1]].to_vec(), ..Default::default() }, today);
+            }
+            prop_assert_eq!(stats, once);
+        }
     }
 }

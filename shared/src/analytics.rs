@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{Duration, NaiveDate};
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -36,14 +36,18 @@ pub struct ActivityStats {
     /// Counted logs.
     pub total_plays: u64,
     /// Counted logs per UTC day of `activityAt`; only the last `WINDOW_DAYS` days are kept.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub plays_by_day: BTreeMap<NaiveDate, u64>,
     /// `rewardPoints` of rewards per UTC day the milestone was reached; last `WINDOW_DAYS` days.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub points_by_day: BTreeMap<NaiveDate, Amount>,
     /// Streaks and challenges with progress, by program id.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub campaigns: BTreeMap<String, Campaign>,
     #[serde(with = "time::rfc3339_ms::option")]
     pub last_counted_at: Option<Timestamp>,
     /// Short digests of the log and reward ids applied, with their creation time (Unix seconds).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub applied: BTreeMap<String, i64>,
 }
 
@@ -171,7 +175,7 @@ pub struct Analytics {
     pub points_earned7d: Amount,
     pub points_earned30d: Amount,
     pub campaigns_joined: u64,
-    pub win_rate: f64,
+    pub win_rate: Amount,
     pub engagement_score: u32,
     pub engagement_tier: EngagementTier,
     pub lifecycle_stage: LifecycleStage,
@@ -212,12 +216,13 @@ pub fn lifecycle_stage(
     }
 }
 
-/// Two decimals, 0 when no window was joined.
-pub fn win_rate(joined: u64, completed: u64) -> f64 {
+/// Two decimals (half away from zero), 0 when no window was joined.
+pub fn win_rate(joined: u64, completed: u64) -> Amount {
     if joined == 0 {
-        return 0.0;
+        return Amount::default();
     }
-    (completed as f64 / joined as f64 * 100.0).round() / 100.0
+    let rate = Decimal::from(completed) / Decimal::from(joined);
+    Amount::from(rate.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
 }
 
 impl Analytics {
@@ -296,9 +301,15 @@ mod tests {
         let a = Analytics::compute(None, first, at(2026, 11, 3));
         assert_eq!(a.lifecycle_stage, LifecycleStage::New);
         assert_eq!(a.engagement_tier, EngagementTier::Casual);
-        assert_eq!((a.engagement_score, a.total_plays, a.win_rate), (0, 0, 0.0));
+        assert_eq!((a.engagement_score, a.total_plays), (0, 0));
+        assert_eq!(a.win_rate, Amount::default());
         let json = serde_json::to_value(&a).unwrap();
         assert_eq!(json["pointsEarned7d"], serde_json::json!(0));
+        assert_eq!(
+            json["winRate"],
+            serde_json::json!(0),
+            "the seed's integer 0"
+        );
         let later = Analytics::compute(None, first, at(2026, 11, 20));
         assert_eq!(later.lifecycle_stage, LifecycleStage::Churned);
     }
@@ -311,9 +322,12 @@ mod tests {
         assert_eq!(engagement_tier(25), EngagementTier::Regular);
         assert_eq!(engagement_tier(59), EngagementTier::Regular);
         assert_eq!(engagement_tier(60), EngagementTier::Power);
-        assert_eq!(win_rate(3, 1), 0.33);
-        assert_eq!(win_rate(3, 2), 0.67);
-        assert_eq!(win_rate(0, 0), 0.0);
+        let rate = |j, c| serde_json::to_value(win_rate(j, c)).unwrap();
+        assert_eq!(rate(3, 1), serde_json::json!(0.33));
+        assert_eq!(rate(3, 2), serde_json::json!(0.67));
+        assert_eq!(rate(8, 1), serde_json::json!(0.13), "0.125 rounds up");
+        assert_eq!(rate(2, 2), serde_json::json!(1));
+        assert_eq!(rate(0, 0), serde_json::json!(0));
     }
 
     #[test]
@@ -431,7 +445,8 @@ mod tests {
         assert_eq!((a.total_events, a.total_plays), (4, 3));
         assert_eq!((a.plays7d, a.plays30d), (2, 2));
         assert_eq!(a.points_earned7d, Amount::from(Decimal::from(10)));
-        assert_eq!((a.campaigns_joined, a.win_rate), (1, 0.5));
+        assert_eq!(a.campaigns_joined, 1);
+        assert_eq!(a.win_rate, Amount::from(Decimal::new(5, 1)));
         // An older version of a program's counters never replaces a newer one.
         let stale = BatchFacts {
             campaigns: vec![("p".into(), Campaign::default())],

@@ -72,6 +72,10 @@ pub struct Member {
     /// Activity counters maintained by the stream processor; absent until the first log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity: Option<ActivityStats>,
+    /// Revision of the stored item, raised by every write: the processor's read-modify-write of
+    /// `activity` is conditional on it. Not part of any answer.
+    #[serde(default)]
+    pub rev: u64,
 }
 
 /// The writable fields of a member, each absent, null or set. One type serves create, upsert and PATCH.
@@ -238,6 +242,7 @@ impl MemberInput {
             created_at: now,
             updated_at: now,
             activity: None,
+            rev: 0,
         };
         member.apply(self, now);
         member
@@ -276,6 +281,7 @@ impl Member {
         let mut out = serde_json::to_value(self).unwrap_or(Value::Null);
         if let Value::Object(map) = &mut out {
             map.remove("activity");
+            map.remove("rev");
             if let Ok(Value::Object(analytics)) = serde_json::to_value(self.analytics(now)) {
                 map.extend(analytics);
             }

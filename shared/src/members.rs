@@ -128,7 +128,8 @@ pub async fn patch(
     Err(StoreError::Contended.into())
 }
 
-/// `DELETE …/{id}`: the member is gone at once; its activity is removed asynchronously (later issue).
+/// `DELETE …/{id}`: the member is gone at once; the stream processor removes its logs, progress
+/// and rewards afterwards (`processor`, deletion cascade).
 pub async fn delete(
     store: &Store,
     tenant: &Tenant,

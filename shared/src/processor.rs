@@ -1,12 +1,17 @@
 //! The stream processor (SPEC §6): turns counted logs from the table's stream into progress
 //! records and rewards, safely under replays, duplicates, concurrent batches and any order.
 //!
-//! Per (member, program) touched by a batch, it
+//! Per member touched by a batch, and per (member, program) within it, it
 //! 1. records the batch's logs in their periods' items (one write per period: work collapses),
 //! 2. recomputes the member's runs or windows with the pure engine, and
 //! 3. commits the records that changed under an optimistic version, retrying if another batch
 //!    committed meanwhile, so the last commit always saw every recorded log;
-//! 4. then writes each milestone reward once (conditional on its key; rewards are never revoked).
+//! 4. then writes each milestone reward once (conditional on its key; rewards are never revoked);
+//! 5. and folds the batch into the member's analytics and `lastSeenAt` in one conditional write
+//!    per member (SPEC §7; replays are recognised by the ids applied).
+//!
+//! The REMOVE of a member item (DELETE) and any log of a member that no longer exists start the
+//! deletion cascade: everything the member left is deleted (SPEC §3).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,14 +19,16 @@ use aws_lambda_events::dynamodb::EventRecord;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::analytics::{BatchFacts, Campaign, LogFact, RewardFact};
 use crate::log::{ActivityLog, LogKind};
+use crate::member::Member;
 use crate::program::Program;
 use crate::progress::{
     challenge_crossings, challenge_windows, streak_crossings, streak_runs, Aggregation,
     AggregationMethod, ChallengeRule, ChallengeStatus, CountedLog, Crossing, MilestoneRule, Period,
     PeriodKind, StreakRule, StreakStatus, TaskProgress,
 };
-use crate::store::{Store, StoreError};
+use crate::store::{RewardWrite, Store, StoreError};
 use crate::tenant::{Environment, Tenant};
 use crate::time::{self, Timestamp};
 
@@ -38,78 +45,246 @@ pub struct CountedEvent {
     pub log: ActivityLog,
 }
 
-/// `Ok(None)` for records this processor does not handle (anything but a new log).
-pub fn parse(record: &EventRecord) -> Result<Option<CountedEvent>, String> {
-    if record.event_name != "INSERT" {
-        return Ok(None);
+/// A change of the table this processor acts on.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Log(CountedEvent),
+    /// A member item was removed: a DELETE, or a change of `externalId` (the item moves).
+    MemberRemoved {
+        sequence: String,
+        tenant: Tenant,
+        member_id: String,
+    },
+}
+
+impl Change {
+    fn sequence(&self) -> &str {
+        match self {
+            Change::Log(e) => &e.sequence,
+            Change::MemberRemoved { sequence, .. } => sequence,
+        }
     }
-    let image = &record.change.new_image;
-    let pk: String = image
-        .get("PK")
+
+    fn member(&self) -> (&Tenant, &str) {
+        match self {
+            Change::Log(e) => (&e.tenant, &e.log.owned_by_id),
+            Change::MemberRemoved {
+                tenant, member_id, ..
+            } => (tenant, member_id),
+        }
+    }
+}
+
+fn sequence_of(record: &EventRecord) -> String {
+    record
+        .change
+        .sequence_number
+        .clone()
+        .unwrap_or_else(|| record.event_id.clone())
+}
+
+fn string_attr(image: &serde_dynamo::Item, name: &str) -> Option<String> {
+    image
+        .get(name)
         .and_then(|v| serde_dynamo::from_attribute_value(v.clone()).ok())
-        .ok_or("record without PK")?;
-    let sk: Option<String> = image
-        .get("SK")
-        .and_then(|v| serde_dynamo::from_attribute_value(v.clone()).ok());
-    if sk.as_deref() != Some("LOG") {
-        return Ok(None);
-    }
-    let log: ActivityLog =
-        serde_dynamo::from_item(image.clone()).map_err(|e| format!("not a log: {e}"))?;
-    // PK = T#{accountId}#{environment}#LOG#…
+}
+
+/// The tenant of a key `T#{accountId}#{environment}#…`.
+fn tenant_of(pk: &str) -> Result<Tenant, String> {
     let mut parts = pk.split('#');
     let (Some("T"), Some(account), Some(env)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(format!("unexpected PK {pk}"));
     };
     let environment =
         Environment::parse(env).ok_or_else(|| format!("unexpected environment in {pk}"))?;
-    let sequence = record
-        .change
-        .sequence_number
-        .clone()
-        .unwrap_or_else(|| record.event_id.clone());
-    Ok(Some(CountedEvent {
-        sequence,
-        tenant: Tenant::new(account, environment),
-        log,
-    }))
+    Ok(Tenant::new(account, environment))
+}
+
+/// `Ok(None)` for records this processor does not handle.
+pub fn parse(record: &EventRecord) -> Result<Option<Change>, String> {
+    match record.event_name.as_str() {
+        "INSERT" => {
+            let image = &record.change.new_image;
+            let pk = string_attr(image, "PK").ok_or("record without PK")?;
+            if string_attr(image, "SK").as_deref() != Some("LOG") {
+                return Ok(None);
+            }
+            let log: ActivityLog =
+                serde_dynamo::from_item(image.clone()).map_err(|e| format!("not a log: {e}"))?;
+            Ok(Some(Change::Log(CountedEvent {
+                sequence: sequence_of(record),
+                tenant: tenant_of(&pk)?,
+                log,
+            })))
+        }
+        "REMOVE" => {
+            let keys = &record.change.keys;
+            if string_attr(keys, "SK").as_deref() != Some("MEMBER") {
+                return Ok(None);
+            }
+            let pk = string_attr(keys, "PK").ok_or("record without PK")?;
+            let member_id = string_attr(&record.change.old_image, "id")
+                .ok_or("member removal without the old image's id")?;
+            Ok(Some(Change::MemberRemoved {
+                sequence: sequence_of(record),
+                tenant: tenant_of(&pk)?,
+                member_id,
+            }))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Processes a batch; returns the sequence numbers of the records that failed (to be retried).
-/// A record that cannot be parsed fails alone; a failing (member, program) fails its own records.
+/// A record that cannot be parsed fails alone; a failing (member, program) fails its own records;
+/// a member whose analytics cannot be written fails all of its records.
 pub async fn process_batch(store: &Store, records: &[EventRecord], now: Timestamp) -> Vec<String> {
     let mut failed = Vec::new();
-    let mut groups: BTreeMap<(String, String, String), Vec<CountedEvent>> = BTreeMap::new();
+    let mut by_member: BTreeMap<(String, String), Vec<Change>> = BTreeMap::new();
     for record in records {
         match parse(record) {
-            Ok(Some(event)) => groups
-                .entry((
-                    event.tenant.key_prefix(),
-                    event.log.owned_by_id.clone(),
-                    event.log.program_id.clone(),
-                ))
-                .or_default()
-                .push(event),
+            Ok(Some(change)) => {
+                let (tenant, member) = change.member();
+                by_member
+                    .entry((tenant.key_prefix(), member.to_string()))
+                    .or_default()
+                    .push(change);
+            }
             Ok(None) => {}
             Err(e) => {
                 tracing::error!(event_id = %record.event_id, error = %e, "poison stream record");
-                failed.push(
-                    record
-                        .change
-                        .sequence_number
-                        .clone()
-                        .unwrap_or_else(|| record.event_id.clone()),
-                );
+                failed.push(sequence_of(record));
             }
         }
     }
-    for events in groups.into_values() {
-        if let Err(e) = process_group(store, &events, now).await {
-            tracing::error!(error = ?e, member = %events[0].log.owned_by_id, program = %events[0].log.program_id, "progress failed");
-            failed.extend(events.into_iter().map(|e| e.sequence));
-        }
+    for changes in by_member.into_values() {
+        failed.extend(process_member(store, &changes, now).await);
     }
     failed
+}
+
+/// One member's changes of a batch; returns the sequence numbers that failed.
+async fn process_member(store: &Store, changes: &[Change], now: Timestamp) -> Vec<String> {
+    let all = || changes.iter().map(|c| c.sequence().to_string()).collect();
+    let (tenant, member_id) = changes[0].member();
+    let events: Vec<&CountedEvent> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Log(e) => Some(e),
+            Change::MemberRemoved { .. } => None,
+        })
+        .collect();
+    let member = match store.member_by_id(tenant, member_id).await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = ?e, member = %member_id, "member read failed");
+            return all();
+        }
+    };
+    let Some(member) = member else {
+        return match delete_what_is_left(store, tenant, member_id, &events).await {
+            Ok(()) => Vec::new(),
+            Err(_) => all(),
+        };
+    };
+    // A removal of a member that still exists was a change of its `externalId`: nothing to do.
+    let mut failed = Vec::new();
+    let mut facts = BatchFacts {
+        logs: events
+            .iter()
+            .map(|e| LogFact {
+                id: e.log.id.clone(),
+                created_at: e.log.created_at,
+                activity_at: e.log.activity_at,
+                counted: e.log.counts_toward_progress,
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let mut by_program: BTreeMap<&str, Vec<&CountedEvent>> = BTreeMap::new();
+    for e in &events {
+        by_program.entry(&e.log.program_id).or_default().push(e);
+    }
+    for group in by_program.into_values() {
+        match process_group(store, &member, &group, now).await {
+            Ok(outcome) => {
+                facts.rewards.extend(outcome.rewards);
+                facts.campaigns.extend(outcome.campaign);
+            }
+            Err(e) => {
+                tracing::error!(error = ?e, member = %member_id, program = %group[0].log.program_id, "progress failed");
+                failed.extend(group.iter().map(|e| e.sequence.clone()));
+            }
+        }
+    }
+    if facts.logs.is_empty() {
+        return failed;
+    }
+    match record_activity(store, tenant, member, &facts, now).await {
+        Ok(()) => failed,
+        Err(e) => {
+            tracing::error!(error = ?e, member = %member_id, "analytics failed");
+            all()
+        }
+    }
+}
+
+/// The deletion cascade, also run when a log of a deleted member arrives (it was written while
+/// the member was being deleted): that log and everything else the member left go.
+async fn delete_what_is_left(
+    store: &Store,
+    tenant: &Tenant,
+    member_id: &str,
+    events: &[&CountedEvent],
+) -> Result<(), StoreError> {
+    let logs: Vec<&ActivityLog> = events.iter().map(|e| &e.log).collect();
+    match store.delete_member_activity(tenant, member_id, &logs).await {
+        Ok(deleted) => {
+            tracing::info!(member = %member_id, deleted, "deleted member's activity removed");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, member = %member_id, "deletion cascade failed");
+            Err(e)
+        }
+    }
+}
+
+/// Folds the batch into the member's analytics and moves `lastSeenAt` forward, in one write that
+/// is conditional on the member being unchanged since read (re-read and redone otherwise). The
+/// write also tells whether the member was deleted meanwhile: then the cascade runs here, after
+/// this batch's own writes.
+async fn record_activity(
+    store: &Store,
+    tenant: &Tenant,
+    mut member: Member,
+    facts: &BatchFacts,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let latest_log = facts.logs.iter().map(|l| l.created_at).max();
+    for attempt in 0..MAX_COMMIT_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(crate::store::backoff(attempt)).await;
+        }
+        let mut activity = member.activity.clone().unwrap_or_default();
+        activity.apply(facts, now.date_naive());
+        // Every log is a sighting (SPEC §3 lastSeenAt), whether it counts or not.
+        let last_seen = member.last_seen_at.max(latest_log);
+        if store
+            .update_member_activity(tenant, &member, &activity, last_seen.as_ref())
+            .await?
+        {
+            return Ok(());
+        }
+        match store.member_by_id(tenant, &member.id).await? {
+            Some(m) => member = m,
+            None => {
+                let events: Vec<&CountedEvent> = Vec::new();
+                return delete_what_is_left(store, tenant, &member.id, &events).await;
+            }
+        }
+    }
+    Err(StoreError::Contended)
 }
 
 fn deterministic_id(parts: &[&str]) -> String {
@@ -160,35 +335,36 @@ fn rule_of(program: &Program, member_tz: Option<&str>) -> Option<Rule> {
     }
 }
 
+/// What a (member, program) group adds to the member's analytics.
+#[derive(Default)]
+struct GroupOutcome {
+    rewards: Vec<RewardFact>,
+    campaign: Option<(String, Campaign)>,
+}
+
 async fn process_group(
     store: &Store,
-    batch: &[CountedEvent],
+    member: &Member,
+    batch: &[&CountedEvent],
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<GroupOutcome, StoreError> {
     let first = &batch[0];
-    let (tenant, member_id, program_id) =
-        (&first.tenant, &first.log.owned_by_id, &first.log.program_id);
+    let (tenant, member_id, program_id) = (&first.tenant, &member.id, &first.log.program_id);
     let kind = first.log.kind;
-    // A deleted member has nothing left to progress.
-    let Some(member) = store.member_by_id(tenant, member_id).await? else {
-        return Ok(());
-    };
-    // Every log is a sighting (SPEC §3 lastSeenAt), whether it counts or not.
-    if let Some(latest) = batch.iter().map(|e| e.log.created_at).max() {
-        store.mark_member_seen(tenant, &member, &latest).await?;
-    }
+    let mut outcome = GroupOutcome::default();
     let events: Vec<&CountedEvent> = batch
         .iter()
+        .copied()
         .filter(|e| e.log.counts_toward_progress)
         .collect();
     if events.is_empty() {
-        return Ok(());
+        return Ok(outcome);
     }
     let Some(program) = store.get_program(tenant, program_id).await? else {
-        return Ok(());
+        return Ok(outcome);
     };
     let Some(rule) = rule_of(&program, member.timezone.as_deref()) else {
-        return Ok(());
+        return Ok(outcome);
     };
     let aggregation = match &rule {
         Rule::Streak(r) => &r.aggregation,
@@ -275,9 +451,13 @@ async fn process_group(
                 Some(last_period.clone()),
             ),
         };
-        let (version, mut stored) = store
+        let (state, mut stored) = store
             .progress_records(tenant, member_id, program_id, &from_key)
             .await?;
+        let mut next = Campaign {
+            version: state.version + 1,
+            ..state
+        };
         let counted = store
             .counted_logs(tenant, member_id, program_id, &from_day, to_day.as_deref())
             .await?;
@@ -311,19 +491,24 @@ async fn process_group(
                         .as_str()
                         .is_some_and(|k| k <= last_key.as_str())
                 });
-                challenge_windows(r, &counted, now)
+                let windows: Vec<Value> = challenge_windows(r, &counted, now)
                     .iter()
                     .map(|w| challenge_record(tenant, &program, member_id, w, now))
-                    .collect()
+                    .collect();
+                let (joined, completed) = new_windows(&stored, &windows);
+                next.windows_joined += joined;
+                next.windows_completed += completed;
+                windows
             }
         };
         let (puts, deletes) = diff(&stored, records);
         match store
-            .commit_progress(tenant, member_id, program_id, version, &puts, &deletes)
+            .commit_progress(tenant, member_id, program_id, &next, &puts, &deletes)
             .await
         {
             Ok(()) => {
                 committed = true;
+                outcome.campaign = Some((program_id.clone(), next));
                 break;
             }
             Err(StoreError::Contended) => continue,
@@ -353,13 +538,35 @@ async fn process_group(
                 continue;
             }
         }
-        store
-            .put_reward_once(&reward_record(
-                tenant, kind, &program, milestone, member_id, crossing, now,
-            ))
-            .await?;
+        let reward = reward_record(tenant, kind, &program, milestone, member_id, crossing, now);
+        let created_at = match store.put_reward_once(&reward).await? {
+            RewardWrite::Created => Some(now),
+            // Written by an earlier attempt; the analytics know whether they counted it.
+            RewardWrite::Existed { created_at } => created_at,
+        };
+        if let (Some(created_at), Some(id)) = (created_at, reward["id"].as_str()) {
+            outcome.rewards.push(RewardFact {
+                id: id.to_string(),
+                created_at,
+                reached_at: crossing.reached_at,
+                points: milestone.reward_points.unwrap_or_default().decimal(),
+            });
+        }
     }
-    Ok(())
+    Ok(outcome)
+}
+
+/// Challenge windows that `computed` adds to `stored` (same range), and windows it completes.
+fn new_windows(stored: &[Value], computed: &[Value]) -> (u64, u64) {
+    let status = |v: &Value| v["challengeProgressStatus"].as_str() == Some("completed");
+    let mut joined = 0;
+    let mut completed = 0;
+    for window in computed {
+        let before = stored.iter().find(|s| s["SK"] == window["SK"]);
+        joined += u64::from(before.is_none());
+        completed += u64::from(status(window) && !before.is_some_and(status));
+    }
+    (joined, completed)
 }
 
 /// Records to write (new or changed, ignoring `updatedAt`) and sort keys to delete.

@@ -22,12 +22,15 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
+    AttributeValue, Delete, DeleteRequest, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
+use crate::analytics::Campaign;
 use crate::cursor::Position;
 use crate::error::ApiError;
 use crate::keys::KeyRecord;
@@ -245,6 +248,16 @@ pub enum MemberWrite<'a> {
         external_id: &'a str,
         input: &'a MemberInput,
         now: Timestamp,
+    },
+}
+
+/// What `put_reward_once` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RewardWrite {
+    Created,
+    /// Written before (by a replay or an interrupted attempt), at `created_at` when known.
+    Existed {
+        created_at: Option<Timestamp>,
     },
 }
 
@@ -582,13 +595,17 @@ impl Store {
         old: &Member,
         new: &Member,
     ) -> Result<(), StoreError> {
-        let (item, id_item) = self.member_items(tenant, new)?;
+        let new = Member {
+            rev: old.rev + 1,
+            ..new.clone()
+        };
+        let (item, id_item) = self.member_items(tenant, &new)?;
         let delete_old = Delete::builder()
             .table_name(&self.table)
             .key("PK", s(member_pk(tenant, &old.external_id)))
             .key("SK", s(MEMBER_SK))
-            .condition_expression("updatedAt = :seen")
-            .expression_attribute_values(":seen", s(time::format(&old.updated_at)))
+            .condition_expression(unchanged_since(old.rev))
+            .expression_attribute_values(":rev", AttributeValue::N(old.rev.to_string()))
             .build()
             .map_err(|e| StoreError::Other(e.to_string()))?;
         let put_id = Put::builder()
@@ -626,30 +643,40 @@ impl Store {
         }
     }
 
-    /// Moves a member's `lastSeenAt` forward to `seen_at` (never back), if the member still exists
-    /// under this id. Idempotent: replays and out-of-order logs leave the latest time.
-    pub async fn mark_member_seen(
+    /// Writes the processor's view of a member's activity (`activity`, `lastSeenAt`) if the member
+    /// item is still the one read (same id, same revision). `false` when it changed meanwhile:
+    /// read it again and retry.
+    pub async fn update_member_activity(
         &self,
         tenant: &Tenant,
-        member: &Member,
-        seen_at: &Timestamp,
-    ) -> Result<(), StoreError> {
+        read: &Member,
+        activity: &crate::analytics::ActivityStats,
+        last_seen_at: Option<&Timestamp>,
+    ) -> Result<bool, StoreError> {
+        let activity = serde_dynamo::to_attribute_value(activity)
+            .map_err(|e| StoreError::Other(format!("encode activity: {e}")))?;
+        let last_seen = last_seen_at
+            .map(|t| s(time::format(t)))
+            .unwrap_or(AttributeValue::Null(true));
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("PK", s(member_pk(tenant, &member.external_id)))
+            .key("PK", s(member_pk(tenant, &read.external_id)))
             .key("SK", s(MEMBER_SK))
-            .update_expression("SET lastSeenAt = :t")
-            .condition_expression("id = :id AND (attribute_not_exists(lastSeenAt) OR attribute_type(lastSeenAt, :null) OR lastSeenAt < :t)")
-            .expression_attribute_values(":t", s(time::format(seen_at)))
-            .expression_attribute_values(":id", s(member.id.clone()))
-            .expression_attribute_values(":null", s("NULL"))
+            .update_expression("SET activity = :activity, lastSeenAt = :seen, rev = :next")
+            .condition_expression(format!("id = :id AND ({})", unchanged_since(read.rev)))
+            .expression_attribute_values(":activity", activity)
+            .expression_attribute_values(":seen", last_seen)
+            .expression_attribute_values(":id", s(read.id.clone()))
+            .expression_attribute_values(":rev", AttributeValue::N(read.rev.to_string()))
+            .expression_attribute_values(":next", AttributeValue::N((read.rev + 1).to_string()))
             .send()
             .await
             .map_err(classify);
         match result {
-            Ok(_) | Err(StoreError::Conflict) => Ok(()),
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -689,6 +716,106 @@ impl Store {
             Err(StoreError::Conflict) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// Removes everything a deleted member left behind (SPEC §3): its partition (period items,
+    /// progress, rewards, processor state) and its logs (found on GSI2), plus `orphans`, logs known
+    /// to be its own (GSI2 may not show a just-written log yet). Idempotent; repeats until a pass
+    /// finds nothing. Refuses (`Contended`) while the member's id is still taken.
+    pub async fn delete_member_activity(
+        &self,
+        tenant: &Tenant,
+        member_id: &str,
+        orphans: &[&ActivityLog],
+    ) -> Result<usize, StoreError> {
+        let pk = member_id_pk(tenant, member_id);
+        if self.get(pk.clone(), MEMBER_ID_SK, true).await?.is_some() {
+            return Err(StoreError::Contended);
+        }
+        let mut keys: Vec<(String, String)> = orphans
+            .iter()
+            .map(|log| {
+                (
+                    log_pk(tenant, &log.program_id, &log.unique_identifier),
+                    LOG_SK.to_string(),
+                )
+            })
+            .collect();
+        let mut deleted = 0;
+        loop {
+            let mut items = self.query_range(pk.clone(), "!", "~", None).await?;
+            for kind in [LogKind::Streak, LogKind::Challenge] {
+                let mut start = None;
+                loop {
+                    let (page, next) = self
+                        .query_index(
+                            Index::Gsi2,
+                            member_activity_pk(tenant, member_id, kind.slug()),
+                            &[],
+                            1000,
+                            start,
+                        )
+                        .await?;
+                    items.extend(page);
+                    match next {
+                        Some(n) => start = Some(n),
+                        None => break,
+                    }
+                }
+            }
+            keys.extend(items.into_iter().filter_map(|mut item| {
+                match (item.remove("PK"), item.remove("SK")) {
+                    (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some((pk, sk)),
+                    _ => None,
+                }
+            }));
+            if keys.is_empty() {
+                return Ok(deleted);
+            }
+            deleted += keys.len();
+            self.delete_keys(std::mem::take(&mut keys)).await?;
+        }
+    }
+
+    /// Deletes items by key, 25 per request, retrying what DynamoDB leaves unprocessed.
+    async fn delete_keys(&self, mut keys: Vec<(String, String)>) -> Result<(), StoreError> {
+        keys.sort();
+        keys.dedup();
+        for chunk in keys.chunks(25) {
+            let mut requests = chunk
+                .iter()
+                .map(|(pk, sk)| {
+                    DeleteRequest::builder()
+                        .key("PK", s(pk.clone()))
+                        .key("SK", s(sk.clone()))
+                        .build()
+                        .map(|d| WriteRequest::builder().delete_request(d).build())
+                        .map_err(|e| StoreError::Other(e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut attempt = 0;
+            while !requests.is_empty() {
+                if attempt > 0 {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+                attempt += 1;
+                if attempt > 10 && !requests.is_empty() {
+                    return Err(StoreError::Throttled);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// One page of a tenant's members, newest first, at most `limit` long.
@@ -1071,23 +1198,22 @@ impl Store {
             .await
     }
 
-    /// The processor's version for a member in a program, and its progress records whose key is
-    /// `from_key` or later (run or window keys sort in time order).
+    /// The processor's state for a member in a program (its version and window counters), and the
+    /// progress records whose key is `from_key` or later (run or window keys sort in time order).
     pub async fn progress_records(
         &self,
         tenant: &Tenant,
         member_id: &str,
         program_id: &str,
         from_key: &str,
-    ) -> Result<(u64, Vec<serde_json::Value>), StoreError> {
+    ) -> Result<(Campaign, Vec<serde_json::Value>), StoreError> {
         let pk = member_id_pk(tenant, member_id);
         let state = self
             .get(pk.clone(), &format!("STATE#{program_id}"), true)
-            .await?;
-        let version = match state.as_ref().and_then(|s| s.get("version")) {
-            Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
-            _ => 0,
-        };
+            .await?
+            .map(from_item::<Campaign>)
+            .transpose()?
+            .unwrap_or_default();
         let records = from_items(
             self.query_range(
                 pk,
@@ -1097,7 +1223,7 @@ impl Store {
             )
             .await?,
         )?;
-        Ok((version, records))
+        Ok((state, records))
     }
 
     /// The latest progress record of a member in a program whose key is `key` or earlier.
@@ -1123,25 +1249,30 @@ impl Store {
             .transpose()
     }
 
-    /// Writes changed progress records and removes vanished ones, all or nothing, if nobody else
-    /// committed since `version` was read (`Contended` otherwise: recompute and retry).
+    /// Writes changed progress records and removes vanished ones, all or nothing, with the next
+    /// state, if nobody else committed since the state before it (`next.version - 1`) was read
+    /// (`Contended` otherwise: recompute and retry).
     pub async fn commit_progress(
         &self,
         tenant: &Tenant,
         member_id: &str,
         program_id: &str,
-        version: u64,
+        next: &Campaign,
         puts: &[serde_json::Value],
         deletes: &[String],
     ) -> Result<(), StoreError> {
         let pk = member_id_pk(tenant, member_id);
+        let mut state_item = to_item(next)?;
+        state_item.insert("PK".into(), s(pk.clone()));
+        state_item.insert("SK".into(), s(format!("STATE#{program_id}")));
         let state = Put::builder()
             .table_name(&self.table)
-            .item("PK", s(pk.clone()))
-            .item("SK", s(format!("STATE#{program_id}")))
-            .item("version", AttributeValue::N((version + 1).to_string()))
+            .set_item(Some(state_item))
             .condition_expression("attribute_not_exists(PK) OR version = :v")
-            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+            .expression_attribute_values(
+                ":v",
+                AttributeValue::N(next.version.saturating_sub(1).to_string()),
+            )
             .build()
             .map_err(|e| StoreError::Other(e.to_string()))?;
         let mut items = vec![TransactWriteItem::builder().put(state).build()];
@@ -1266,20 +1397,37 @@ impl Store {
     }
 
     /// Writes a reward unless one with its key exists: one per (member, milestone, run or window).
-    pub async fn put_reward_once(&self, reward: &serde_json::Value) -> Result<bool, StoreError> {
+    /// When it exists, says when it was created (read from the failed condition, no extra read).
+    pub async fn put_reward_once(
+        &self,
+        reward: &serde_json::Value,
+    ) -> Result<RewardWrite, StoreError> {
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_item(reward)?))
             .condition_expression("attribute_not_exists(PK)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
-            .await
-            .map_err(classify);
+            .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(StoreError::Conflict) => Ok(false),
-            Err(e) => Err(e),
+            Ok(_) => Ok(RewardWrite::Created),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                let created_at = match e.err() {
+                    PutItemError::ConditionalCheckFailedException(x) => x
+                        .item()
+                        .and_then(|i| i.get("createdAt"))
+                        .and_then(|v| v.as_s().ok())
+                        .and_then(|v| chrono::DateTime::parse_from_rfc3339(v).ok())
+                        .map(|t| t.with_timezone(&chrono::Utc)),
+                    _ => None,
+                };
+                Ok(RewardWrite::Existed { created_at })
+            }
+            Err(e) => Err(classify(e)),
         }
     }
 
@@ -1431,6 +1579,16 @@ impl Store {
     }
 }
 
+/// Condition that a member item still has the revision read (`:rev`); items written before
+/// revisions existed have none.
+fn unchanged_since(rev: u64) -> &'static str {
+    if rev == 0 {
+        "attribute_not_exists(rev) OR rev = :rev"
+    } else {
+        "rev = :rev"
+    }
+}
+
 /// An UpdateItem expression: SET what `input` sets, REMOVE what it clears, and the timestamps.
 struct MemberUpdate {
     expression: String,
@@ -1445,7 +1603,13 @@ fn member_update(
 ) -> Result<MemberUpdate, StoreError> {
     let mut names = HashMap::from([("#updatedAt".to_string(), "updatedAt".to_string())]);
     let mut values = HashMap::from([(":now".to_string(), s(time::format(&now)))]);
-    let mut sets = vec!["#updatedAt = :now".to_string()];
+    let mut sets = vec![
+        "#updatedAt = :now".to_string(),
+        "#rev = if_not_exists(#rev, :zero) + :one".to_string(),
+    ];
+    names.insert("#rev".to_string(), "rev".to_string());
+    values.insert(":zero".to_string(), AttributeValue::N("0".into()));
+    values.insert(":one".to_string(), AttributeValue::N("1".into()));
     let mut removes = Vec::new();
     if seen {
         names.insert("#lastSeenAt".to_string(), "lastSeenAt".to_string());

@@ -71,10 +71,10 @@ async fn the_seed_request_answers_the_seed_profile() {
         ("totalPlays", json!(0)),
         ("plays7d", json!(0)),
         ("plays30d", json!(0)),
-        ("pointsEarned7d", json!(0.0)),
-        ("pointsEarned30d", json!(0.0)),
+        ("pointsEarned7d", json!(0)),
+        ("pointsEarned30d", json!(0)),
         ("campaignsJoined", json!(0)),
-        ("winRate", json!(0.0)),
+        ("winRate", json!(0)),
         ("totalEvents", json!(0)),
     ] {
         assert_eq!(d[field], value, "{field}");

@@ -647,3 +647,30 @@ async fn logs_move_last_seen_at_forward_only() {
     assert!(!batches.is_empty());
     assert_eq!(seen("iv").await.map(|t| time::format(&t)), latest);
 }
+
+/// DynamoDB Local writes empty maps into stream records untyped; the poller must still read them
+/// (a member saved with `"tags": {}` once stalled `make run`'s stream processor).
+#[tokio::test]
+async fn empty_maps_pass_through_the_local_stream() {
+    let mut w = World::new().await;
+    let input: MemberInput = serde_json::from_value(
+        json!({"externalId": "empty", "status": "live", "tags": {}, "metadata": {}}),
+    )
+    .unwrap();
+    members::create(&w.store, &w.tenant, input, time::now())
+        .await
+        .unwrap();
+    let batches = w.drain().await;
+    let member = batches
+        .iter()
+        .flat_map(|b| &b.records)
+        .find(|r| {
+            r.change
+                .keys
+                .get("SK")
+                .is_some_and(|sk| serde_json::to_value(sk).unwrap()["S"] == "MEMBER")
+        })
+        .expect("the member's INSERT was read");
+    let tags = serde_json::to_value(member.change.new_image.get("tags").unwrap()).unwrap();
+    assert_eq!(tags, json!({"M": {}}));
+}

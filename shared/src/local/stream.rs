@@ -8,9 +8,71 @@ use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_sdk_dynamodbstreams::config::{BehaviorVersion, Region};
 use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
 use aws_sdk_dynamodbstreams::Client;
+use aws_smithy_runtime_api::client::http::{
+    http_client_fn, HttpClient, HttpConnector, HttpConnectorFuture, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
 use serde_json::{json, Value};
 
 use crate::store::{Store, LOCAL_REGION};
+
+/// DynamoDB Local writes an empty map attribute into stream records as a bare `{}` instead of
+/// `{"M":{}}`, which no SDK can read (a member saved with `"tags": {}` would stall the poller).
+/// This HTTP connector types such values before the SDK deserializes the answer.
+#[derive(Debug)]
+struct TypeEmptyMaps(SharedHttpConnector);
+
+impl HttpConnector for TypeEmptyMaps {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let inner = self.0.clone();
+        HttpConnectorFuture::new(async move {
+            let mut response = inner.call(request).await?;
+            let body = ByteStream::new(response.take_body())
+                .collect()
+                .await
+                .map_err(|e| ConnectorError::io(e.into()))?
+                .into_bytes();
+            let repaired = match serde_json::from_slice::<Value>(&body) {
+                Ok(mut answer) => {
+                    for record in answer["Records"].as_array_mut().into_iter().flatten() {
+                        for image in ["Keys", "NewImage", "OldImage"] {
+                            if let Some(item) = record["dynamodb"][image].as_object_mut() {
+                                item.values_mut().for_each(type_empty_maps);
+                            }
+                        }
+                    }
+                    serde_json::to_vec(&answer).unwrap_or_else(|_| body.to_vec())
+                }
+                Err(_) => body.to_vec(),
+            };
+            // The checksum and length were of the original body.
+            response.headers_mut().remove("x-amz-crc32");
+            response.headers_mut().remove("content-length");
+            *response.body_mut() = SdkBody::from(repaired);
+            Ok(response)
+        })
+    }
+}
+
+/// An attribute value, recursively: `{}` becomes `{"M":{}}`.
+fn type_empty_maps(value: &mut Value) {
+    let Some(object) = value.as_object_mut() else {
+        return;
+    };
+    if object.is_empty() {
+        *value = json!({"M": {}});
+        return;
+    }
+    if let Some(map) = object.get_mut("M").and_then(Value::as_object_mut) {
+        map.values_mut().for_each(type_empty_maps);
+    }
+    if let Some(list) = object.get_mut("L").and_then(Value::as_array_mut) {
+        list.iter_mut().for_each(type_empty_maps);
+    }
+}
 
 pub struct StreamPoller {
     streams: Client,
@@ -70,8 +132,15 @@ impl StreamPoller {
             .table
             .and_then(|t| t.latest_stream_arn)
             .ok_or("the table has no stream")?;
+        let plain_http = aws_smithy_http_client::Builder::new().build_http();
+        let http_client = http_client_fn(move |settings, components| {
+            SharedHttpConnector::new(TypeEmptyMaps(
+                plain_http.http_connector(settings, components),
+            ))
+        });
         let config = aws_sdk_dynamodbstreams::Config::builder()
             .behavior_version(BehaviorVersion::latest())
+            .http_client(http_client)
             .region(Region::new(LOCAL_REGION))
             .credentials_provider(Store::local_credentials())
             .endpoint_url(endpoint)

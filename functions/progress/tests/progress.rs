@@ -1,148 +1,17 @@
 //! The stream processor through the real path: logs written by the log handler, read back from
 //! DynamoDB Local's stream by the local poller, applied by the real processor handler.
 
+mod common;
+
 use chrono::{Duration, Utc};
-use progress::Processor;
-use serde_json::{json, Value};
-use shared::cursor::CursorCodec;
+use common::*;
+use serde_json::json;
 use shared::local::stream::StreamPoller;
-use shared::local::{events, test_endpoint, test_store};
+use shared::local::{events, test_endpoint};
 use shared::log::LogKind;
 use shared::member::MemberInput;
-use shared::program::{ProgramInput, ProgramKind};
-use shared::store::Store;
-use shared::tenant::{Environment, Tenant};
-use shared::{members, programs, time};
-
-struct World {
-    store: Store,
-    tenant: Tenant,
-    streaks: logs::App,
-    challenges: logs::App,
-    processor: Processor,
-    poller: StreamPoller,
-}
-
-impl World {
-    async fn new() -> Self {
-        let store = test_store().await;
-        let poller = StreamPoller::new(&store, &test_endpoint().await)
-            .await
-            .unwrap();
-        World {
-            tenant: Tenant::new(uuid::Uuid::now_v7().to_string(), Environment::Live),
-            streaks: logs::App::new(LogKind::Streak, store.clone(), CursorCodec::from_env()),
-            challenges: logs::App::new(LogKind::Challenge, store.clone(), CursorCodec::from_env()),
-            processor: Processor::new(store.clone()),
-            poller,
-            store,
-        }
-    }
-
-    async fn program(&self, kind: ProgramKind, body: Value) -> String {
-        let input: ProgramInput = serde_json::from_value(body).unwrap();
-        programs::create(&self.store, &self.tenant, kind, input, time::now())
-            .await
-            .unwrap()
-            .id
-    }
-
-    async fn member(&self, external_id: &str, status: &str) -> String {
-        let input: MemberInput =
-            serde_json::from_value(json!({"externalId": external_id, "status": status})).unwrap();
-        members::create(&self.store, &self.tenant, input, time::now())
-            .await
-            .unwrap()
-            .id
-    }
-
-    async fn log(&self, kind: LogKind, body: Value) -> (u16, Value) {
-        let (app, file) = match kind {
-            LogKind::Streak => (&self.streaks, "logs/streak-create.json"),
-            LogKind::Challenge => (&self.challenges, "logs/challenge-create.json"),
-        };
-        let event = events::as_caller(
-            events::with_body(events::load(file), &body.to_string()),
-            &self.tenant.account_id,
-            "live",
-            "admin",
-        );
-        events::parse(app.handle(events::request(&event)).await)
-    }
-
-    /// The next batch of this test's own records: tests share one table (and its stream), and
-    /// must not process each other's logs.
-    async fn poll(&mut self) -> (aws_lambda_events::dynamodb::Event, usize) {
-        let mut batch = self.poller.poll().await.unwrap();
-        let seen = batch.records.len();
-        let prefix = format!("{}#", self.tenant.key_prefix());
-        batch.records.retain(|r| {
-            r.change.keys.get("PK").is_some_and(|pk| {
-                serde_json::to_value(pk)
-                    .ok()
-                    .and_then(|v| v["S"].as_str().map(|s| s.starts_with(&prefix)))
-                    .unwrap_or(false)
-            })
-        });
-        (batch, seen)
-    }
-
-    /// Feeds the stream to the processor until it has nothing new; returns the batches.
-    async fn drain(&mut self) -> Vec<aws_lambda_events::dynamodb::Event> {
-        let mut batches = Vec::new();
-        loop {
-            let (batch, seen) = self.poll().await;
-            if seen == 0 {
-                return batches;
-            }
-            let response = self.processor.handle(batch.clone()).await;
-            assert!(
-                response.batch_item_failures.is_empty(),
-                "{:?}",
-                response.batch_item_failures
-            );
-            batches.push(batch);
-        }
-    }
-
-    async fn records(&self, member_id: &str, prefix: &str) -> Vec<Value> {
-        self.store
-            .member_records(&self.tenant, member_id, prefix)
-            .await
-            .unwrap()
-    }
-}
-
-fn days_ago(n: i64) -> String {
-    // Noon UTC, n days back: safely inside that UTC day.
-    let day = (Utc::now() - Duration::days(n)).date_naive();
-    format!("{day}T12:00:00Z")
-}
-
-fn summary(records: &[Value]) -> Vec<(String, String, i64)> {
-    records
-        .iter()
-        .map(|r| {
-            (
-                r["runKey"]
-                    .as_str()
-                    .or(r["windowKey"].as_str())
-                    .unwrap_or_default()
-                    .to_string(),
-                r["streakProgressStatus"]
-                    .as_str()
-                    .or(r["challengeProgressStatus"].as_str())
-                    .unwrap_or_default()
-                    .to_string(),
-                r["currentProgressValue"].as_f64().unwrap_or(-1.0) as i64,
-            )
-        })
-        .collect()
-}
-
-fn day_key(n: i64) -> String {
-    (Utc::now() - Duration::days(n)).date_naive().to_string()
-}
+use shared::program::ProgramKind;
+use shared::{members, time};
 
 #[tokio::test]
 async fn a_streak_completes_from_backfilled_logs_and_rewards_once() {

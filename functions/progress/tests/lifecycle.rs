@@ -309,3 +309,29 @@ async fn a_deleted_member_leaves_nothing_behind() {
     assert_eq!(status, 200);
     assert_eq!(logs["data"], json!([]));
 }
+
+#[tokio::test]
+async fn a_new_external_id_keeps_the_history() {
+    let mut w = World::new().await;
+    let streak = w.program(ProgramKind::Streak, json!({"name": "daily", "status": "live", "completionTargetValue": 2, "aggregationTargetValue": 1, "aggregationMethod": "count"})).await;
+    let member = w.member("old-name", "live").await;
+    let body = json!({"streakId": streak, "ownedById": "old-name", "uniqueIdentifier": "one", "activityAt": days_ago(1)});
+    assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
+    w.drain().await;
+    let before = w.items_naming(&member).await.len();
+
+    // The member item moves to its new key: the old one's REMOVE is not a deletion.
+    let (status, _) = w
+        .member_route(
+            "patch.json",
+            &member,
+            Some(json!({"externalId": "new-name"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    w.drain().await;
+    assert_eq!(w.items_naming(&member).await.len(), before);
+    let (status, profile) = w.profile("new-name").await;
+    assert_eq!(status, 200);
+    assert_eq!(profile["data"]["totalPlays"], 1);
+}

@@ -9,6 +9,9 @@ use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use lambda_http::Body;
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
+use shared::cursor::CursorCodec;
+use shared::log::LogKind;
+use shared::store::Store;
 
 /// One HTTP route of the template: `GET /schema/account_user/record/{id}` → binary `members`.
 #[derive(Debug, Clone, PartialEq)]
@@ -278,6 +281,19 @@ impl Function<'_> {
 }
 
 impl Functions {
+    /// Every HTTP function over one store, as the deployed ones share one table.
+    pub fn new(store: Store, cursors: CursorCodec, key_cache: std::time::Duration) -> Self {
+        Functions {
+            members: members::App::new(store.clone(), cursors.clone()),
+            programs: programs::App::new(store.clone(), cursors.clone()),
+            log_streak: logs::App::new(LogKind::Streak, store.clone(), cursors.clone()),
+            log_challenge: logs::App::new(LogKind::Challenge, store.clone(), cursors.clone()),
+            progress_reads: progress_reads::App::new(store.clone(), cursors),
+            track_user: track_user::App::new(store.clone()),
+            authorizer: authorizer::Authorizer::new(store, key_cache),
+        }
+    }
+
     /// The function a template binary name (`Metadata.BuildProperties.Binary`) stands for.
     pub fn function(&self, binary: &str) -> Option<Function<'_>> {
         Some(match binary {

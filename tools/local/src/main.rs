@@ -5,7 +5,8 @@
 //! 2. creates the table exactly as `template.yaml` declares it;
 //! 3. creates a demo account on first start and prints its keys (kept in `.local/demo-account.json`);
 //! 4. serves every HTTP route of `template.yaml` through the real authorizer and handlers on
-//!    http://127.0.0.1:$PORT (default 3000), printing a line with `ready` once it accepts requests.
+//!    http://127.0.0.1:$PORT (default 3000), printing a line with `ready` once it accepts requests,
+//!    and the OpenAPI document at `GET /openapi.yaml`.
 //!
 //! Ctrl-C (or SIGTERM) stops everything it started.
 
@@ -60,12 +61,23 @@ async fn demo_account(
     Ok((created, true))
 }
 
+/// The API's OpenAPI document, served at `GET /openapi.yaml` (not a route of the deployed API).
+const OPENAPI: &str = include_str!("../../../openapi.yaml");
+
 async fn serve_one(
     functions: Arc<Functions>,
     routes: Arc<Vec<Route>>,
     remote: SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    if req.method() == hyper::Method::GET && req.uri().path() == "/openapi.yaml" {
+        let mut resp = hyper::Response::new(Full::new(Bytes::from_static(OPENAPI.as_bytes())));
+        resp.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/yaml"),
+        );
+        return Ok(resp);
+    }
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, GATEWAY_MAX_BODY).collect().await {
         Ok(b) => b.to_bytes().to_vec(),
@@ -210,15 +222,11 @@ async fn run() -> Result<(), String> {
         serde_json::to_string(&demo).map_err(|e| e.to_string())?
     );
 
-    let functions = Arc::new(Functions {
-        members: members::App::from_env().await,
-        programs: programs::App::from_env().await,
-        log_streak: logs::App::from_env(shared::log::LogKind::Streak).await,
-        log_challenge: logs::App::from_env(shared::log::LogKind::Challenge).await,
-        progress_reads: progress_reads::App::from_env().await,
-        track_user: track_user::App::from_env().await,
-        authorizer: authorizer::Authorizer::new(Store::from_env().await, Duration::from_secs(2)),
-    });
+    let functions = Arc::new(Functions::new(
+        Store::from_env().await,
+        shared::cursor::CursorCodec::from_env(),
+        Duration::from_secs(2),
+    ));
     let routes = routes_from_template(&template)?;
     for route in &routes {
         if functions.function(&route.binary).is_none() {

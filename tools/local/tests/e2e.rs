@@ -123,6 +123,15 @@ fn a_client_uses_the_local_run_over_http() {
     assert_eq!(call("GET", &members, &[("x-api-key", key)], None).0, 401);
     assert_eq!(call("GET", &members, &[("x-api-key", public)], None).0, 403);
 
+    // The API's own description is served, without credentials.
+    let agent = ureq::AgentBuilder::new().build();
+    let spec = agent
+        .get(&format!("{}/openapi.yaml", run.base))
+        .call()
+        .unwrap();
+    assert_eq!(spec.content_type(), "application/yaml");
+    assert!(spec.into_string().unwrap().starts_with("openapi: 3.1"));
+
     // Create, read, upsert, patch, list, delete.
     let body = json!({"externalId": "cust-1", "status": "live", "email": "c1@example.com", "phoneNumber": "+447911123456"});
     let (status, created) = call("POST", &members, &admin, Some(&body.to_string()));

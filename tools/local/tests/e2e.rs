@@ -1,67 +1,13 @@
 //! End to end over HTTP: starts the local run (`gamify-local --in-memory`, its own DynamoDB Local
 //! on free ports) and uses it as a client who has read only SPEC.md would.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::start;
+
 use serde_json::{json, Value};
-
-struct LocalRun {
-    child: Child,
-    base: String,
-    demo: Value,
-    dynamodb: String,
-}
-
-impl Drop for LocalRun {
-    fn drop(&mut self) {
-        // SIGTERM, as Ctrl-C would: the run stops DynamoDB Local itself.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn start() -> LocalRun {
-    let port = shared::local::free_port().unwrap();
-    let dynamo_port = shared::local::free_port().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gamify-local"))
-        .arg("--in-memory")
-        .env("PORT", port.to_string())
-        .env("DYNAMODB_PORT", dynamo_port.to_string())
-        .env_remove("DYNAMODB_ENDPOINT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start gamify-local");
-    let stdout = child.stdout.take().unwrap();
-    let started = Instant::now();
-    let mut demo = Value::Null;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        if let Some(json) = line.split_once(": {").map(|(_, rest)| format!("{{{rest}")) {
-            if line.starts_with("Demo account") {
-                demo = serde_json::from_str(&json).unwrap();
-            }
-        }
-        if line.contains("ready") {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the local run did not get ready"
-        );
-    }
-    assert!(demo.is_object(), "the demo account's keys are printed");
-    LocalRun {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        demo,
-        dynamodb: format!("http://127.0.0.1:{dynamo_port}"),
-    }
-}
 
 fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> (u16, Value) {
     let agent = ureq::AgentBuilder::new()
@@ -90,7 +36,7 @@ fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -
 
 #[test]
 fn a_client_uses_the_local_run_over_http() {
-    let run = start();
+    let run = start(None);
     let live = &run.demo["live"];
     let (key, secret, public) = (
         live["apiKey"].as_str().unwrap(),

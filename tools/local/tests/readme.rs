@@ -1,0 +1,93 @@
+//! The README's quick start, executed as written: its shell block runs with bash against a fresh
+//! local run (the same program as `make run`), from a directory laid out like the repository
+//! root (`.local/demo-account.json`), and what it prints must show the member, the streak, the
+//! log, the progress and the reward it promises.
+
+mod common;
+
+use std::process::Command;
+
+use serde_json::Value;
+use shared::local::repo_root;
+
+/// The shell between the quick start's markers (one or more ```sh blocks).
+fn quick_start() -> String {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let (_, rest) = readme
+        .split_once("<!-- quickstart:begin -->")
+        .expect("README has a quick start");
+    let (section, _) = rest.split_once("<!-- quickstart:end -->").unwrap();
+    let mut script = String::new();
+    let mut in_block = false;
+    for line in section.lines() {
+        match line.trim() {
+            "```sh" => in_block = true,
+            "```" => in_block = false,
+            _ if in_block => {
+                script.push_str(line);
+                script.push('\n');
+            }
+            _ => {}
+        }
+    }
+    assert!(script.contains("curl"), "the quick start has commands");
+    script
+}
+
+#[test]
+fn the_quick_start_works_as_written() {
+    let root = std::env::temp_dir().join(format!("gamify-readme-{}", uuid::Uuid::now_v7()));
+    let data = root.join(".local");
+    std::fs::create_dir_all(&data).unwrap();
+    let run = common::start(Some(&data));
+
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -euo pipefail\n{}", quick_start()))
+        .current_dir(&root)
+        .env("BASE", &run.base)
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(
+        output.status.success(),
+        "the quick start failed: {stderr}\n{stdout}"
+    );
+
+    // Every answer, in order: profile, milestone, log, progress, rewards, profile.
+    let answers: Vec<Value> = serde_json::Deserializer::from_str(&stdout)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(answers.len(), 6, "{stdout}");
+    assert!(answers.iter().all(|a| a["status"] == "success"), "{stdout}");
+    let (member, log, progress, rewards, profile) = (
+        &answers[0],
+        &answers[2],
+        &answers[3],
+        &answers[4],
+        &answers[5],
+    );
+    assert_eq!(member["data"]["externalId"], "user_12345");
+    assert_eq!(log["data"]["ownedById"], member["data"]["id"]);
+    let runs = progress["data"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{progress}");
+    assert_eq!(runs[0]["streakProgressStatus"], "in_progress");
+    assert_eq!(runs[0]["currentProgressValue"], 1);
+    assert_eq!(runs[0]["taskProgress"]["currentValue"], 12.5);
+    let rewards = rewards["data"].as_array().unwrap();
+    assert_eq!(rewards.len(), 1, "{rewards:?}");
+    assert_eq!(rewards[0]["milestone"]["name"], "First day");
+    assert_eq!(rewards[0]["couponCode"], Value::Null);
+    for (field, value) in [
+        ("totalPlays", 1),
+        ("plays7d", 1),
+        ("pointsEarned7d", 50),
+        ("campaignsJoined", 1),
+    ] {
+        assert_eq!(profile["data"][field], value, "{field}");
+    }
+    drop(run);
+    let _ = std::fs::remove_dir_all(&root);
+}

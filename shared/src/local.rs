@@ -16,6 +16,7 @@ use serde_yaml::Value;
 
 use crate::store::Store;
 
+pub mod meter;
 pub mod stream;
 
 /// The repository root (where `template.yaml` and `node_modules/` live).

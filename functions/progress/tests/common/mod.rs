@@ -33,7 +33,11 @@ pub struct World {
 
 impl World {
     pub async fn new() -> Self {
-        let store = test_store().await;
+        Self::on(test_store().await).await
+    }
+
+    /// A world whose handlers and processor use `store` (e.g. a metered one).
+    pub async fn on(store: Store) -> Self {
         let poller = StreamPoller::new(&store, &test_endpoint().await)
             .await
             .unwrap();
@@ -95,6 +99,18 @@ impl World {
             })
         });
         (batch, seen)
+    }
+
+    /// Everything new on the stream for this test, as one batch, not yet processed.
+    pub async fn collect(&mut self) -> aws_lambda_events::dynamodb::Event {
+        let (mut all, _) = self.poll().await;
+        loop {
+            let (batch, seen) = self.poll().await;
+            if seen == 0 {
+                return all;
+            }
+            all.records.extend(batch.records);
+        }
     }
 
     /// Feeds the stream to the processor until it has nothing new; returns the batches.

@@ -1,0 +1,182 @@
+//! Capacity budgets (issue 5), measured by the capacity meter on DynamoDB Local.
+//!
+//! First the meter itself against DynamoDB's published rules: 1 WCU per started KB written, 1 RCU
+//! per started 4 KB read strongly (half eventually), transactions at twice those.
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use shared::local::meter::{metered_test_store, totals, Meter};
+
+fn item(pk: &str, bytes: usize) -> std::collections::HashMap<String, AttributeValue> {
+    std::collections::HashMap::from([
+        ("PK".to_string(), AttributeValue::S(pk.into())),
+        ("SK".to_string(), AttributeValue::S("X".into())),
+        ("pad".to_string(), AttributeValue::S("x".repeat(bytes))),
+    ])
+}
+
+#[tokio::test]
+async fn the_meter_applies_the_published_capacity_rules() {
+    let (store, meter) = metered_test_store().await;
+    let (client, table) = (store.client(), store.table());
+    let pk = |n: &str| format!("meter-{}-{n}", uuid::Uuid::now_v7());
+    let (small, large) = (pk("small"), pk("large"));
+    client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item(&small, 900)))
+        .send()
+        .await
+        .unwrap();
+    client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item(&large, 1500)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        totals(&meter.take()),
+        (0.0, 3.0),
+        "900 B: 1 WCU; 1.5 KB: 2 WCU"
+    );
+
+    for consistent in [true, false] {
+        client
+            .get_item()
+            .table_name(table)
+            .key("PK", AttributeValue::S(large.clone()))
+            .key("SK", AttributeValue::S("X".into()))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        totals(&meter.take()),
+        (1.5, 0.0),
+        "strong 1 RCU, eventual 0.5"
+    );
+
+    let put = |pk: String| {
+        TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(table)
+                    .set_item(Some(item(&pk, 100)))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    client
+        .transact_write_items()
+        .transact_items(put(pk("t1")))
+        .transact_items(put(pk("t2")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        totals(&meter.take()),
+        (0.0, 4.0),
+        "two small items in a transaction: 2 × 2 WCU"
+    );
+}
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use shared::log::LogKind;
+use shared::program::ProgramKind;
+
+/// Reads and writes of one call, in capacity units.
+fn units(meter: &Meter) -> (f64, f64) {
+    totals(&meter.take())
+}
+
+#[tokio::test]
+async fn member_reads_and_upserts_stay_within_budget() {
+    let (store, meter) = metered_test_store().await;
+    let w = World::on(store).await;
+    // A realistic member: profile fields, tags and metadata.
+    let (status, created) = w
+        .track(json!({"externalId": "kim", "displayName": "Kim Lee", "email": "kim@example.com", "phone": "+447911123456", "country": "GB", "device": "mobile", "source": "referral", "tags": {"plan": "pro", "cohort": "2026-Q4"}, "metadata": {"signupDate": "2026-11-01"}}))
+        .await;
+    assert_eq!(status, 200);
+    meter.take();
+
+    // Member GET by the customer's key: one strongly consistent read of one item.
+    assert_eq!(w.profile("kim").await.0, 200);
+    assert_eq!(units(&meter), (1.0, 0.0), "track-user GET");
+    assert_eq!(w.member_route("get.json", "kim", None).await.0, 200);
+    assert_eq!(
+        units(&meter),
+        (1.0, 0.0),
+        "GET /schema/account_user/record/{{externalId}}"
+    );
+
+    // Member upsert of an existing member: one UpdateItem, ≤ 2 WCU.
+    assert_eq!(
+        w.track(json!({"externalId": "kim", "displayName": "Kim L."}))
+            .await
+            .0,
+        200
+    );
+    let (reads, writes) = units(&meter);
+    assert!(writes <= 2.0, "track-user upsert wrote {writes} WCU");
+    assert_eq!(reads, 0.0, "the upsert is a single conditional write");
+    let (status, _) = w
+        .member_route("patch.json", "kim", Some(json!({"source": "ads"})))
+        .await;
+    assert_eq!(status, 200);
+    let (_, writes) = units(&meter);
+    assert!(writes <= 2.0, "PATCH wrote {writes} WCU");
+    let id = created["data"]["id"].as_str().unwrap();
+    assert_eq!(w.member_route("get.json", id, None).await.0, 200);
+    // By member id it is the id item, then the member: documented in BENCHMARKS.md.
+    assert_eq!(units(&meter), (2.0, 0.0), "GET by member id");
+}
+
+#[tokio::test]
+async fn the_processor_collapses_a_burst_of_one_member() {
+    let (store, meter) = metered_test_store().await;
+    let mut w = World::on(store).await;
+    let streak = w.program(ProgramKind::Streak, json!({"name": "daily", "status": "live", "completionTargetValue": 3, "aggregationTargetValue": 1, "aggregationMethod": "count"})).await;
+    w.program(ProgramKind::Milestone, json!({"name": "first", "status": "live", "linkedSchemaSlug": "streak", "linkedSchemaRecordId": streak, "milestoneTargetValue": 1, "rewardPoints": 5})).await;
+    w.member("kim", "live").await;
+    w.drain().await;
+    meter.take();
+    // One log first, so the burst below adds to an existing run and member.
+    let body = json!({"streakId": streak, "ownedById": "kim", "uniqueIdentifier": "first", "activityAt": days_ago(2)});
+    assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
+    let api = units(&meter);
+    w.drain().await;
+    let single = units(&meter).1;
+    println!("a streak log: API {api:?} (RCU, WCU); processor {single} WCU");
+
+    const BURST: usize = 50;
+    for i in 0..BURST {
+        let body = json!({"streakId": streak, "ownedById": "kim", "uniqueIdentifier": format!("b-{i}"), "activityAt": days_ago(1)});
+        assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
+    }
+    let batch = w.collect().await;
+    assert_eq!(batch.records.len(), BURST);
+    meter.take();
+    assert!(w
+        .processor
+        .handle(batch)
+        .await
+        .batch_item_failures
+        .is_empty());
+    let (_, writes) = units(&meter);
+    let per_log = writes / BURST as f64;
+    println!(
+        "processor: first log {single} WCU; burst of {BURST}: {writes} WCU, {per_log:.2} per log"
+    );
+    // Work is collapsed per member and program: the burst costs about what one log costs.
+    assert!(
+        writes <= single * 1.5,
+        "burst {writes} WCU vs one log {single} WCU"
+    );
+    assert!(per_log < 1.0, "{per_log} WCU per log");
+}

@@ -1,5 +1,5 @@
 # The README's two promises: `make run` runs the whole product locally, `make test` runs every test.
-.PHONY: run test lint build-lambda clean
+.PHONY: run test lint bench build-lambda clean
 
 run:
 	@scripts/setup.sh
@@ -10,6 +10,9 @@ test:
 
 lint:
 	@scripts/lint.sh
+
+bench:
+	@scripts/bench.sh
 
 build-lambda:
 	@scripts/build-lambda.sh

@@ -200,6 +200,9 @@ fn list_index_pk(tenant: &Tenant, slug: &str) -> String {
 }
 
 const PROGRAM_SK: &str = "PROGRAM";
+/// Logs set by one UpdateItem of a period item: `#lN = :lN, ` is at most 16 characters, and an
+/// update expression may not exceed 4 KB.
+const PERIOD_LOGS_PER_UPDATE: usize = 100;
 const LOG_SK: &str = "LOG";
 
 /// A log's key is its idempotency key: one conditional put makes copies count once.
@@ -1079,8 +1082,24 @@ impl Store {
     // ---- progress (written by the stream processor) ----
 
     /// Records counted logs in their period's item, one attribute per log (`L#{logId}`), so a log
-    /// delivered twice sets the same attribute twice: idempotent without a condition.
+    /// delivered twice sets the same attribute twice: idempotent without a condition. Large
+    /// batches are written in chunks (an update expression is limited to 4 KB).
     pub async fn record_period_logs(
+        &self,
+        tenant: &Tenant,
+        member_id: &str,
+        program_id: &str,
+        period_day: &str,
+        logs: &[CountedLog],
+    ) -> Result<(), StoreError> {
+        for chunk in logs.chunks(PERIOD_LOGS_PER_UPDATE) {
+            self.record_period_chunk(tenant, member_id, program_id, period_day, chunk)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn record_period_chunk(
         &self,
         tenant: &Tenant,
         member_id: &str,

@@ -152,7 +152,16 @@ async fn the_processor_collapses_a_burst_of_one_member() {
     let api = units(&meter);
     w.drain().await;
     let single = units(&meter).1;
-    println!("a streak log: API {api:?} (RCU, WCU); processor {single} WCU");
+    println!("a streak log: API {api:?} (RCU, WCU); processor {single} WCU (new run, reward)");
+    // Another log the same day: the run's period grows, nothing new is rewarded.
+    let body = json!({"streakId": streak, "ownedById": "kim", "uniqueIdentifier": "second", "activityAt": days_ago(2)});
+    assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
+    meter.take();
+    w.drain().await;
+    println!(
+        "another log, same period: processor {:?} (RCU, WCU)",
+        units(&meter)
+    );
 
     const BURST: usize = 50;
     for i in 0..BURST {

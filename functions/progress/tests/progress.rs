@@ -543,3 +543,27 @@ async fn empty_maps_pass_through_the_local_stream() {
     let tags = serde_json::to_value(member.change.new_image.get("tags").unwrap()).unwrap();
     assert_eq!(tags, json!({"M": {}}));
 }
+
+/// More logs of one member and period than one update of the period item can carry.
+#[tokio::test]
+async fn a_batch_of_hundreds_of_logs_of_one_period_is_recorded() {
+    let mut w = World::new().await;
+    let challenge = w.program(ProgramKind::Challenge, json!({"name": "many", "status": "live", "aggregationMethod": "count", "aggregationPeriod": "monthly", "completionTargetValue": 1000000})).await;
+    let member = w.member("busy", "live").await;
+    const LOGS: usize = 400;
+    for i in 0..LOGS {
+        let body = json!({"challengeId": challenge, "ownedById": "busy", "uniqueIdentifier": format!("u-{i}"), "activityAt": days_ago(0).replace("T12:00:00Z", "T00:00:01Z")});
+        assert_eq!(w.log(LogKind::Challenge, body).await.0, 201);
+    }
+    let batch = w.collect().await;
+    assert!(batch.records.len() > LOGS, "the logs arrive in one batch");
+    assert!(w
+        .processor
+        .handle(batch)
+        .await
+        .batch_item_failures
+        .is_empty());
+    let windows = w.records(&member, "PROGRESS#").await;
+    assert_eq!(windows.len(), 1);
+    assert_eq!(windows[0]["currentProgressValue"], LOGS);
+}

@@ -79,6 +79,8 @@ pub struct StreamPoller {
     stream_arn: String,
     /// Open shards and where to read next.
     iterators: HashMap<String, Option<String>>,
+    /// Records per GetRecords call, per shard.
+    batch_size: i32,
 }
 
 fn image(item: Option<&HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>) -> Value {
@@ -149,7 +151,15 @@ impl StreamPoller {
             streams: Client::from_conf(config),
             stream_arn,
             iterators: HashMap::new(),
+            batch_size: 1000,
         })
+    }
+
+    /// At most `records` per shard per poll: what Lambda's event source mapping hands over at once
+    /// (`BatchSize` in template.yaml). Tests keep the default, 1000.
+    pub fn with_batch_size(mut self, records: i32) -> Self {
+        self.batch_size = records;
+        self
     }
 
     /// The records written since the last poll, in one event (one batch).
@@ -191,7 +201,7 @@ impl StreamPoller {
                 .streams
                 .get_records()
                 .shard_iterator(current)
-                .limit(1000)
+                .limit(self.batch_size)
                 .send()
                 .await
                 .map_err(|e| format!("get records: {e:?}"))?;

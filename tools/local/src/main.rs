@@ -173,6 +173,10 @@ async fn run() -> Result<(), String> {
         format!("cannot listen on 127.0.0.1:{port} ({e}); set PORT to another port")
     })?;
 
+    if !in_memory {
+        std::fs::create_dir_all(&data_dir)
+            .map_err(|e| format!("create {}: {e}", data_dir.display()))?;
+    }
     let (endpoint, _dynamo) = match std::env::var("DYNAMODB_ENDPOINT") {
         Ok(endpoint) if !endpoint.is_empty() => {
             println!("Using DynamoDB at {endpoint}");
@@ -239,7 +243,10 @@ async fn run() -> Result<(), String> {
     }
     let routes = Arc::new(routes);
     println!("{} routes from template.yaml", routes.len());
-    let mut poller = StreamPoller::new(&store, &endpoint).await?;
+    // Batches as large as Lambda's event source mapping makes them (template.yaml: BatchSize).
+    let mut poller = StreamPoller::new(&store, &endpoint)
+        .await?
+        .with_batch_size(100);
     let processor = progress::Processor::from_env().await;
     tokio::spawn(async move { run_stream_processor(&mut poller, &processor).await });
     println!("Stream processor polling the table's stream");

@@ -1,0 +1,141 @@
+//! `make bench`: the measurements of BENCHMARKS.md, on this machine.
+//!
+//! 1. cold start of every function's release binary through a local Lambda Runtime API, beside a
+//!    hello-world `lambda_runtime` function (median of `--runs`, default 20), with peak RSS;
+//! 2. throughput and latency of member GET, track-user POST and streak-log POST over HTTP against
+//!    the local run, at concurrency 1, 8 and 32, beside the same DynamoDB calls made directly;
+//! 3. progress latency under a burst of 1,000 logs over 100 members.
+//!
+//! Writes `benchmarks/results.json` and `benchmarks/chart.svg`. Handler overhead is the criterion
+//! bench `cargo bench -p shared --bench handlers`; capacity budgets are tests.
+
+mod chart;
+mod cold_start;
+mod http_load;
+mod progress_latency;
+mod runtime_api;
+mod stats;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+use shared::local::{free_port, repo_root, template_path, DynamoLocal, TableSpec};
+use shared::store::Store;
+use shared::tenant::{Environment, Tenant};
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() -> Result<(), String> {
+    let runs = arg("--runs", 20);
+    let seconds = arg("--seconds", 5);
+    let logs = arg("--logs", 1000);
+    let members = arg("--members", 100);
+    let concurrencies = [1, 8, 32];
+
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    // One DynamoDB Local for everything, in memory.
+    let local = runtime.block_on(DynamoLocal::start(
+        free_port().map_err(|e| e.to_string())?,
+        None,
+    ))?;
+    let endpoint = local.endpoint.clone();
+    let table = "gamify";
+    let store = Store::new(Store::local_client(&endpoint), table);
+    let spec = TableSpec::from_template(&template_path())?;
+    runtime.block_on(spec.ensure(store.client(), table))?;
+
+    let cold = runtime.block_on(cold_start::measure(runs, &endpoint, table))?;
+
+    // The local run, on the same DynamoDB Local.
+    let port = free_port().map_err(|e| e.to_string())?;
+    let mut gateway = Command::new(repo_root().join("target/release/gamify-local"))
+        .env("PORT", port.to_string())
+        .env("DYNAMODB_ENDPOINT", &endpoint)
+        .env("TABLE_NAME", table)
+        .env(
+            "GAMIFY_DATA_DIR",
+            std::env::temp_dir().join(format!("gamify-bench-{port}")),
+        )
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("start target/release/gamify-local: {e}"))?;
+    let stdout = gateway.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        if line.map_err(|e| e.to_string())?.contains("ready") {
+            break;
+        }
+    }
+    // Keep reading (and dropping) its output so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+
+    let account = runtime
+        .block_on(shared::accounts::create(&store, "Bench"))
+        .map_err(|e| format!("{e:?}"))?;
+    let tenant = Tenant::new(account.account_id.clone(), Environment::Live);
+    let client = http_load::Client::new(
+        &format!("http://127.0.0.1:{port}"),
+        &account.live.api_key,
+        &account.live.api_secret,
+    );
+    let (status, streak) = client.call(
+        "POST",
+        "/schema/streak/record",
+        Some(&json!({"name": "bench", "status": "live", "completionTargetValue": 7, "aggregationTargetValue": 1})),
+    );
+    if status != 201 {
+        return Err(format!("create the bench streak: {status} {streak}"));
+    }
+    let streak_id = streak["data"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    drop(runtime);
+
+    // Progress latency first, on a quiet system: the load below leaves the stream busy.
+    let latency = progress_latency::measure(&client, logs, members, 32);
+    let load = http_load::measure(
+        &client,
+        &store,
+        &tenant,
+        &streak_id,
+        &concurrencies,
+        Duration::from_secs(seconds as u64),
+    );
+    let _ = gateway.kill();
+    let _ = gateway.wait();
+
+    let out = repo_root().join("benchmarks");
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let machine = json!({
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cpu": std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or_default().trim().to_string())),
+        "os": std::env::consts::OS,
+        "arch": std::env::consts::ARCH,
+    });
+    let results = json!({
+        "date": shared::time::format(&shared::time::now()),
+        "machine": machine,
+        "coldStart": cold,
+        "http": load,
+        "progressLatency": latency,
+    });
+    let pretty = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
+    std::fs::write(out.join("results.json"), pretty).map_err(|e| e.to_string())?;
+    std::fs::write(out.join("chart.svg"), chart::render(&cold, &load, 8))
+        .map_err(|e| e.to_string())?;
+    eprintln!("wrote benchmarks/results.json and benchmarks/chart.svg");
+    drop(local);
+    Ok(())
+}

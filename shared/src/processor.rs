@@ -16,6 +16,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_lambda_events::dynamodb::EventRecord;
+use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -31,6 +32,9 @@ use crate::progress::{
 use crate::store::{RewardWrite, Store, StoreError};
 use crate::tenant::{Environment, Tenant};
 use crate::time::{self, Timestamp};
+
+/// Members of one batch processed at the same time.
+const MEMBERS_AT_ONCE: usize = 16;
 
 /// Optimistic commits lost to concurrent batches before the records are reported as failed (and
 /// redelivered by the event source mapping).
@@ -157,8 +161,13 @@ pub async fn process_batch(store: &Store, records: &[EventRecord], now: Timestam
             }
         }
     }
-    for changes in by_member.into_values() {
-        failed.extend(process_member(store, &changes, now).await);
+    // Members are independent (their items never overlap), so their work overlaps: a batch of
+    // a hundred members costs a few round trips of latency, not a hundred times that.
+    let mut work = futures_util::stream::iter(by_member.into_values())
+        .map(|changes| async move { process_member(store, &changes, now).await })
+        .buffer_unordered(MEMBERS_AT_ONCE);
+    while let Some(member_failed) = work.next().await {
+        failed.extend(member_failed);
     }
     failed
 }

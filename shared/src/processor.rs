@@ -14,11 +14,13 @@
 //! deletion cascade: everything the member left is deleted (SPEC §3).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use aws_lambda_events::dynamodb::EventRecord;
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
 
 use crate::analytics::{BatchFacts, Campaign, LogFact, RewardFact};
 use crate::log::{ActivityLog, LogKind};
@@ -163,8 +165,10 @@ pub async fn process_batch(store: &Store, records: &[EventRecord], now: Timestam
     }
     // Members are independent (their items never overlap), so their work overlaps: a batch of
     // a hundred members costs a few round trips of latency, not a hundred times that.
+    let programs = Programs::default();
+    let programs = &programs;
     let mut work = futures_util::stream::iter(by_member.into_values())
-        .map(|changes| async move { process_member(store, &changes, now).await })
+        .map(|changes| async move { process_member(store, programs, &changes, now).await })
         .buffer_unordered(MEMBERS_AT_ONCE);
     while let Some(member_failed) = work.next().await {
         failed.extend(member_failed);
@@ -173,7 +177,12 @@ pub async fn process_batch(store: &Store, records: &[EventRecord], now: Timestam
 }
 
 /// One member's changes of a batch; returns the sequence numbers that failed.
-async fn process_member(store: &Store, changes: &[Change], now: Timestamp) -> Vec<String> {
+async fn process_member(
+    store: &Store,
+    programs: &Programs,
+    changes: &[Change],
+    now: Timestamp,
+) -> Vec<String> {
     let all = || changes.iter().map(|c| c.sequence().to_string()).collect();
     let (tenant, member_id) = changes[0].member();
     let events: Vec<&CountedEvent> = changes
@@ -215,7 +224,7 @@ async fn process_member(store: &Store, changes: &[Change], now: Timestamp) -> Ve
         by_program.entry(&e.log.program_id).or_default().push(e);
     }
     for group in by_program.into_values() {
-        match process_group(store, &member, &group, now).await {
+        match process_group(store, programs, &member, &group, now).await {
             Ok(outcome) => {
                 facts.rewards.extend(outcome.rewards);
                 facts.campaigns.extend(outcome.campaign);
@@ -344,6 +353,54 @@ fn rule_of(program: &Program, member_tz: Option<&str>) -> Option<Rule> {
     }
 }
 
+/// A program and its live milestones, keyed by id.
+struct ProgramContext {
+    program: Program,
+    milestones: HashMap<String, Program>,
+}
+
+/// The programs of one batch, each read once however many members log to it (members are
+/// processed concurrently: the first asks, the others wait for its answer).
+#[derive(Default)]
+struct Programs(tokio::sync::Mutex<HashMap<(String, String), ProgramCell>>);
+
+/// One program's context, read once (`None`: no such program).
+type ProgramCell = Arc<OnceCell<Option<Arc<ProgramContext>>>>;
+
+impl Programs {
+    async fn get(
+        &self,
+        store: &Store,
+        tenant: &Tenant,
+        id: &str,
+    ) -> Result<Option<Arc<ProgramContext>>, StoreError> {
+        let cell = self
+            .0
+            .lock()
+            .await
+            .entry((tenant.key_prefix(), id.to_string()))
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| async {
+            let Some(program) = store.get_program(tenant, id).await? else {
+                return Ok(None);
+            };
+            let milestones = store
+                .live_milestones(tenant, id)
+                .await?
+                .into_iter()
+                .map(|m| (m.id.clone(), m))
+                .collect();
+            Ok(Some(Arc::new(ProgramContext {
+                program,
+                milestones,
+            })))
+        })
+        .await
+        .cloned()
+    }
+}
+
 /// What a (member, program) group adds to the member's analytics.
 #[derive(Default)]
 struct GroupOutcome {
@@ -353,6 +410,7 @@ struct GroupOutcome {
 
 async fn process_group(
     store: &Store,
+    programs: &Programs,
     member: &Member,
     batch: &[&CountedEvent],
     now: Timestamp,
@@ -369,10 +427,11 @@ async fn process_group(
     if events.is_empty() {
         return Ok(outcome);
     }
-    let Some(program) = store.get_program(tenant, program_id).await? else {
+    let Some(context) = programs.get(store, tenant, program_id).await? else {
         return Ok(outcome);
     };
-    let Some(rule) = rule_of(&program, member.timezone.as_deref()) else {
+    let (program, milestone_programs) = (&context.program, &context.milestones);
+    let Some(rule) = rule_of(program, member.timezone.as_deref()) else {
         return Ok(outcome);
     };
     let aggregation = match &rule {
@@ -409,13 +468,6 @@ async fn process_group(
     }
 
     // 2–3. Recompute and commit what changed, under the optimistic version.
-    // Read once: the rules for the engine and the records joined into rewards.
-    let milestone_programs: HashMap<String, Program> = store
-        .live_milestones(tenant, program_id)
-        .await?
-        .into_iter()
-        .map(|m| (m.id.clone(), m))
-        .collect();
     let milestones: Vec<MilestoneRule> = milestone_programs
         .values()
         .filter_map(|m| {
@@ -484,7 +536,7 @@ async fn process_group(
                     })
                     .collect();
                 runs.iter()
-                    .map(|run| streak_record(tenant, &program, member_id, run, now))
+                    .map(|run| streak_record(tenant, program, member_id, run, now))
                     .collect::<Vec<_>>()
             }
             Rule::Challenge(r) => {
@@ -502,7 +554,7 @@ async fn process_group(
                 });
                 let windows: Vec<Value> = challenge_windows(r, &counted, now)
                     .iter()
-                    .map(|w| challenge_record(tenant, &program, member_id, w, now))
+                    .map(|w| challenge_record(tenant, program, member_id, w, now))
                     .collect();
                 let (joined, completed) = new_windows(&stored, &windows);
                 next.windows_joined += joined;
@@ -547,7 +599,7 @@ async fn process_group(
                 continue;
             }
         }
-        let reward = reward_record(tenant, kind, &program, milestone, member_id, crossing, now);
+        let reward = reward_record(tenant, kind, program, milestone, member_id, crossing, now);
         let created_at = match store.put_reward_once(&reward).await? {
             RewardWrite::Created => Some(now),
             // Written by an earlier attempt; the analytics know whether they counted it.

@@ -177,10 +177,10 @@ async fn the_processor_collapses_a_burst_of_one_member() {
         .await
         .batch_item_failures
         .is_empty());
-    let (_, writes) = units(&meter);
+    let (reads, writes) = units(&meter);
     let per_log = writes / BURST as f64;
     println!(
-        "processor: first log {single} WCU; burst of {BURST}: {writes} WCU, {per_log:.2} per log"
+        "processor: first log {single} WCU; burst of {BURST}: {reads} RCU, {writes} WCU, {per_log:.2} WCU per log"
     );
     // Work is collapsed per member and program: the burst costs about what one log costs.
     assert!(

@@ -10,12 +10,13 @@
 //! | counted logs of a period | `T#{acct}#{env}#MEMBER#{memberId}` | `AGG#{programId}#{periodDay}` | |
 //! | progress record (streak run, challenge window) | member's partition | `PROGRESS#{programId}#{run or window key}` | GSI1, GSI2 |
 //! | reward | member's partition | `REWARD#{milestoneId}#{run or window key}` | GSI1, GSI2 |
-//! | processor state (optimistic version) | member's partition | `STATE#{programId}` | |
+//! | processor state (optimistic version, challenge window counters) | member's partition | `STATE#{programId}` | |
 //! | program (streak, challenge, milestone) | `T#{acct}#{env}#PROGRAM#{id}` | `PROGRAM` | `T#{acct}#{env}#LIST#{slug}` / id |
 //!
 //! Members are keyed by tenant + `externalId` (SPEC §8), so uniqueness is the primary key itself and
 //! the hot track-user path is one conditional write. The id item lets `{id}` lookups stay strongly
-//! consistent; later issues put a member's logs and progress under the same `…#MEMBER#{id}` partition.
+//! consistent. The member item also carries the processor's `activity` (analytics) and a revision
+//! `rev` raised by every write, which the processor's read-modify-write is conditional on.
 
 use std::collections::HashMap;
 use std::time::Duration;

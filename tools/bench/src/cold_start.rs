@@ -15,6 +15,9 @@ use crate::stats::median;
 /// Each binary with the sample event its first invocation gets (`events/`).
 pub const FUNCTIONS: &[(&str, &str)] = &[
     ("hello", "members/get.json"),
+    // What init costs: the reference plus our logging setup, plus our DynamoDB client.
+    ("hello-logging", "members/get.json"),
+    ("hello-store", "members/get.json"),
     ("authorizer", "authorizer/secret-key.json"),
     ("members", "members/get.json"),
     ("track-user", "track-user/get.json"),

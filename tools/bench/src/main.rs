@@ -6,7 +6,8 @@
 //!    the local run, at concurrency 1, 8 and 32, beside the same DynamoDB calls made directly;
 //! 3. progress latency under a burst of 1,000 logs over 100 members.
 //!
-//! Writes `benchmarks/results.json` and `benchmarks/chart.svg`. Handler overhead is the criterion
+//! Writes `benchmarks/results.json` and `benchmarks/chart.svg` (not with `--cold-start-only`, which
+//! only prints the cold starts). Handler overhead is the criterion
 //! bench `cargo bench -p shared --bench handlers`; capacity budgets are tests.
 
 mod chart;
@@ -54,6 +55,9 @@ fn main() -> Result<(), String> {
     runtime.block_on(spec.ensure(store.client(), table))?;
 
     let cold = runtime.block_on(cold_start::measure(runs, &endpoint, table))?;
+    if std::env::args().any(|a| a == "--cold-start-only") {
+        return Ok(());
+    }
 
     // The local run, on the same DynamoDB Local.
     let port = free_port().map_err(|e| e.to_string())?;

@@ -367,6 +367,8 @@ impl Store {
     pub fn local_client(endpoint: &str) -> Client {
         let config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
+            // DynamoDB Local speaks plain HTTP: no TLS stack to set up.
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
             .region(Region::new(LOCAL_REGION))
             .credentials_provider(Self::local_credentials())
             .endpoint_url(endpoint)
@@ -387,7 +389,11 @@ impl Store {
 
     /// A client from the standard AWS configuration chain (environment variables in Lambda).
     pub async fn aws_client() -> Client {
-        Client::new(&aws_config::defaults(BehaviorVersion::latest()).load().await)
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(amazon_https_client())
+            .load()
+            .await;
+        Client::new(&config)
     }
 
     pub fn client(&self) -> &Client {
@@ -1659,8 +1665,57 @@ fn member_update(
     })
 }
 
+/// The roots of Amazon Trust Services (and the Starfield root they are cross-signed by): every
+/// DynamoDB endpoint's certificate chains to one of them.
+const AMAZON_ROOTS: &str = include_str!("amazon-roots.pem");
+
+/// The SDK's HTTPS client trusting Amazon's roots only. The default client reads and parses the
+/// system's whole trust store when it is built, which was most of a cold start's init (BENCHMARKS.md).
+fn amazon_https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+    let trust = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(AMAZON_ROOTS.as_bytes());
+    let builder = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc));
+    // Escape hatch (e.g. a TLS-inspecting proxy in front of DynamoDB): the system's roots.
+    if std::env::var_os("TRUST_SYSTEM_ROOTS").is_some() {
+        return builder.build_https();
+    }
+    match TlsContext::builder().with_trust_store(trust).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        // Not expected (the roots are compiled in); the system's trust store still works.
+        Err(_) => builder.build_https(),
+    }
+}
+
 pub fn backoff(attempt: u32) -> Duration {
     // Small jittered exponential backoff; jitter from the clock is enough to de-synchronise writers.
     let jitter = u64::from(time::now().timestamp_subsec_micros() % 10);
     Duration::from_millis(5 * (1u64 << attempt.min(6)) + jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compiled_in_roots_are_amazons() {
+        let names: Vec<&str> = AMAZON_ROOTS
+            .lines()
+            .filter(|l| l.starts_with("-----BEGIN CERTIFICATE"))
+            .collect();
+        assert_eq!(
+            names.len(),
+            5,
+            "Amazon Root CA 1–4 and Starfield Services G2"
+        );
+        let trust = aws_smithy_http_client::tls::TrustStore::empty()
+            .with_native_roots(false)
+            .with_pem_certificate(AMAZON_ROOTS.as_bytes());
+        assert!(aws_smithy_http_client::tls::TlsContext::builder()
+            .with_trust_store(trust)
+            .build()
+            .is_ok());
+    }
 }

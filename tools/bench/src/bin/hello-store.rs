@@ -1,12 +1,12 @@
-//! The hello-world reference plus the product's DynamoDB client (built, not called): attributes
-//! cold-start init time.
+//! The hello-world reference plus the product's DynamoDB client as Lambda builds it (HTTPS, the
+//! AWS configuration from the environment; built, not called): attributes cold-start init time.
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let store = shared::store::Store::from_env().await;
+    let store = shared::store::Store::new(shared::store::Store::aws_client().await, "bench");
     let store = &store;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let _ = store.table();

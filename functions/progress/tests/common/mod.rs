@@ -113,6 +113,16 @@ impl World {
         }
     }
 
+    /// Hands `batch` to the processor, which must take every record.
+    pub async fn process(&self, batch: aws_lambda_events::dynamodb::Event) {
+        let response = self.processor.handle(batch).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "{:?}",
+            response.batch_item_failures
+        );
+    }
+
     /// Feeds the stream to the processor until it has nothing new; returns the batches.
     pub async fn drain(&mut self) -> Vec<aws_lambda_events::dynamodb::Event> {
         let mut batches = Vec::new();
@@ -121,12 +131,7 @@ impl World {
             if seen == 0 {
                 return batches;
             }
-            let response = self.processor.handle(batch.clone()).await;
-            assert!(
-                response.batch_item_failures.is_empty(),
-                "{:?}",
-                response.batch_item_failures
-            );
+            self.process(batch.clone()).await;
             batches.push(batch);
         }
     }

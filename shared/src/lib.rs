@@ -8,6 +8,7 @@ pub mod cursor;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod lists;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod log;

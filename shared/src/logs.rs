@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::cursor::{Binding, CursorCodec};
+use crate::cursor::CursorCodec;
 use crate::error::ApiError;
+use crate::lists::{self, Scope};
 use crate::log::{ActivityLog, LogInput, LogKind, Owner};
 use crate::member::MemberStatus;
 use crate::program::{Program, ProgramStatus};
@@ -191,15 +192,11 @@ pub async fn list(
     tenant: &Tenant,
     kind: LogKind,
     params: &BTreeMap<String, String>,
+    scope: Scope<'_>,
     limit: usize,
 ) -> Result<(Vec<ActivityLog>, Option<String>), ApiError> {
-    let mut filters: BTreeMap<String, String> = params
-        .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "limit" | "cursor"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
     let mut conditions = Vec::new();
-    if let Some(program_id) = filters.get(kind.program_field()) {
+    if let Some(program_id) = params.get(kind.program_field()) {
         conditions.push(Condition::equals("programId", program_id.clone()));
     }
     for (param, make) in [
@@ -209,7 +206,7 @@ pub async fn list(
         ),
         ("activityAtTo", Condition::below),
     ] {
-        if let Some(raw) = filters.get(param) {
+        if let Some(raw) = params.get(param) {
             let at = chrono::DateTime::parse_from_rfc3339(raw)
                 .map_err(|_| ApiError::field(param, "must be an RFC 3339 timestamp"))?;
             // Stored timestamps share this exact format, so string order is time order.
@@ -219,26 +216,15 @@ pub async fn list(
             ));
         }
     }
-    let member_id = match members::owner_filter(store, tenant, &mut filters).await? {
-        members::OwnerFilter::Any => None,
-        members::OwnerFilter::Member(id) => Some(id),
-        members::OwnerFilter::Nobody => return Ok((Vec::new(), None)),
-    };
-    let binding = Binding {
+    lists::page(
+        store,
+        codec,
         tenant,
-        query: kind.slug(),
-        filters: &filters,
-    };
-    let start = codec.start(&binding, params)?;
-    let (logs, next) = store
-        .list_logs(
-            tenant,
-            kind,
-            member_id.as_deref(),
-            &conditions,
-            limit,
-            start,
-        )
-        .await?;
-    Ok((logs, next.map(|p| codec.encode(&binding, &p))))
+        kind.slug(),
+        params,
+        scope,
+        &conditions,
+        limit,
+    )
+    .await
 }

@@ -143,35 +143,6 @@ pub async fn delete(
     }
 }
 
-/// An `ownedById` list filter, resolved.
-pub enum OwnerFilter {
-    /// No `ownedById` filter.
-    Any,
-    /// The member's id (the filter is rewritten to it, so cursors bind to the member).
-    Member(String),
-    /// No such member: the list is empty.
-    Nobody,
-}
-
-/// Resolves the `ownedById` filter of a list (an id or an externalId) to the member's id.
-pub async fn owner_filter(
-    store: &Store,
-    tenant: &Tenant,
-    filters: &mut BTreeMap<String, String>,
-) -> Result<OwnerFilter, ApiError> {
-    let Some(owner) = filters.get("ownedById") else {
-        return Ok(OwnerFilter::Any);
-    };
-    match resolve(store, tenant, owner).await {
-        Ok(m) => {
-            filters.insert("ownedById".into(), m.id.clone());
-            Ok(OwnerFilter::Member(m.id))
-        }
-        Err(ApiError::NotFound(_)) => Ok(OwnerFilter::Nobody),
-        Err(e) => Err(e),
-    }
-}
-
 pub const LIST_PARAMS: &[&str] = &["limit", "cursor", "status", "externalId", "email"];
 
 /// `GET /schema/account_user/record` with `status`, `externalId`, `email` filters and cursor paging.
@@ -239,16 +210,15 @@ pub async fn activity(
         return Err(crate::http::no_such_route());
     }
     let member = resolve(store, tenant, id_or_external_id).await?;
-    let mut params = params.clone();
-    params.insert("ownedById".into(), member.id);
+    let scope = crate::lists::Scope::Member(&member.id);
     match (log_kind, record_kind) {
         (Some(kind), _) => {
             let (logs, next) =
-                crate::logs::list(store, codec, tenant, kind, &params, limit).await?;
+                crate::logs::list(store, codec, tenant, kind, params, scope, limit).await?;
             Ok((logs.iter().map(|l| l.to_record()).collect(), next))
         }
         (_, Some(kind)) => {
-            crate::records::list(store, codec, tenant, kind, &params, limit, now).await
+            crate::records::list(store, codec, tenant, kind, params, scope, limit, now).await
         }
         (None, None) => Err(crate::http::no_such_route()),
     }

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::cursor::{Binding, CursorCodec};
+use crate::cursor::CursorCodec;
 use crate::error::ApiError;
-use crate::members;
+use crate::lists::{self, Scope};
 use crate::patch::Patch;
 use crate::store::{Condition, Store};
 use crate::tenant::Tenant;
@@ -121,21 +121,18 @@ pub async fn get(
 }
 
 /// Lists newest first. `status` is judged at read time, so it filters after the clock is applied.
+#[allow(clippy::too_many_arguments)]
 pub async fn list(
     store: &Store,
     codec: &CursorCodec,
     tenant: &Tenant,
     kind: RecordKind,
     params: &BTreeMap<String, String>,
+    scope: Scope<'_>,
     limit: usize,
     now: Timestamp,
 ) -> Result<(Vec<Value>, Option<String>), ApiError> {
-    let mut filters: BTreeMap<String, String> = params
-        .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "limit" | "cursor"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let status = filters.get("status").cloned();
+    let status = params.get("status").cloned();
     if let Some(s) = &status {
         let valid: &[&str] = match kind {
             RecordKind::StreakProgress => &["in_progress", "completed", "broken"],
@@ -149,38 +146,28 @@ pub async fn list(
         }
     }
     let mut conditions = Vec::new();
-    for (param, attribute) in [
-        ("streakId", "streakId"),
-        ("challengeId", "challengeId"),
-        ("milestoneId", "milestoneId"),
-        ("linkedSchemaRecordId", "linkedSchemaRecordId"),
-        ("linkedSchemaSlug", "linkedSchemaSlug"),
+    for attribute in [
+        "streakId",
+        "challengeId",
+        "milestoneId",
+        "linkedSchemaRecordId",
+        "linkedSchemaSlug",
     ] {
-        if let Some(v) = filters.get(param) {
+        if let Some(v) = params.get(attribute) {
             conditions.push(Condition::equals(attribute, v.clone()));
         }
     }
-    let member_id = match members::owner_filter(store, tenant, &mut filters).await? {
-        members::OwnerFilter::Any => None,
-        members::OwnerFilter::Member(id) => Some(id),
-        members::OwnerFilter::Nobody => return Ok((Vec::new(), None)),
-    };
-    let binding = Binding {
+    let (records, next) = lists::page::<Value>(
+        store,
+        codec,
         tenant,
-        query: kind.slug(),
-        filters: &filters,
-    };
-    let start = codec.start(&binding, params)?;
-    let (records, next) = store
-        .list_records(
-            tenant,
-            kind.slug(),
-            member_id.as_deref(),
-            &conditions,
-            limit,
-            start,
-        )
-        .await?;
+        kind.slug(),
+        params,
+        scope,
+        &conditions,
+        limit,
+    )
+    .await?;
     let records = records
         .into_iter()
         .map(|r| as_read(r, now))
@@ -189,7 +176,7 @@ pub async fn list(
             _ => true,
         })
         .collect();
-    Ok((records, next.map(|p| codec.encode(&binding, &p))))
+    Ok((records, next))
 }
 
 /// The only fields of a reward an admin may change (SPEC §6).

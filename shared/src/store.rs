@@ -1067,25 +1067,6 @@ impl Store {
             .map_err(classify)?;
         Ok(out.items.unwrap_or_default().into_iter().next())
     }
-
-    /// One page of logs, newest first: a member's (GSI2) when `member_id` is given, else the tenant's.
-    pub async fn list_logs(
-        &self,
-        tenant: &Tenant,
-        kind: LogKind,
-        member_id: Option<&str>,
-        conditions: &[Condition],
-        limit: usize,
-        start: Option<Position>,
-    ) -> Result<(Vec<ActivityLog>, Option<Position>), StoreError> {
-        let (index, pk) = list_partition(tenant, kind.slug(), member_id);
-        let (items, next) = self
-            .query_index(index, pk, conditions, limit, start)
-            .await?;
-        let logs = from_items(items)?;
-        Ok((logs, next))
-    }
-
     // ---- progress (written by the stream processor) ----
 
     /// Records counted logs in their period's item, one attribute per log (`L#{logId}`), so a log
@@ -1333,9 +1314,9 @@ impl Store {
         }
     }
 
-    /// One page of stream-written records (`streak_progress`, `challenge_progress`, `reward_log`),
-    /// newest first: a member's (GSI2) when `member_id` is given, else the tenant's (GSI1).
-    pub async fn list_records(
+    /// One page of the records of one kind (logs, progress records, rewards), newest first: one
+    /// member's (GSI2) when `member_id` is given, else the tenant's (GSI1).
+    pub async fn list_kind<T: for<'de> Deserialize<'de>>(
         &self,
         tenant: &Tenant,
         slug: &str,
@@ -1343,15 +1324,13 @@ impl Store {
         conditions: &[Condition],
         limit: usize,
         start: Option<Position>,
-    ) -> Result<(Vec<serde_json::Value>, Option<Position>), StoreError> {
+    ) -> Result<(Vec<T>, Option<Position>), StoreError> {
         let (index, pk) = list_partition(tenant, slug, member_id);
         let (items, next) = self
             .query_index(index, pk, conditions, limit, start)
             .await?;
-        let records = from_items(items)?;
-        Ok((records, next))
+        Ok((from_items(items)?, next))
     }
-
     pub async fn get_record(
         &self,
         tenant: &Tenant,

@@ -5,6 +5,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::cursor::CursorCodec;
 use shared::http::{self, Access};
+use shared::lists::Scope;
 use shared::log::LogKind;
 use shared::store::Store;
 use shared::{logs, time, ApiError};
@@ -66,6 +67,7 @@ impl App {
                 &tenant,
                 self.kind,
                 &params,
+                Scope::Filter,
                 limit,
             )
             .await?;

@@ -5,6 +5,7 @@
 use lambda_http::{Body, Request, Response};
 use shared::cursor::CursorCodec;
 use shared::http::{self, Access};
+use shared::lists::Scope;
 use shared::records::{self, RecordKind, RewardPatch};
 use shared::store::Store;
 use shared::{time, ApiError};
@@ -52,6 +53,7 @@ impl App {
                     &tenant,
                     kind,
                     &params,
+                    Scope::Filter,
                     limit,
                     now,
                 )

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use shared::local::stream::StreamPoller;
 use shared::local::test_endpoint;
-use shared::log::LogKind;
+use shared::log::{ActivityLog, LogKind};
 use shared::program::ProgramKind;
 
 /// Noon of `day`, or a minute ago for today before noon (logs cannot be in the future).
@@ -277,7 +277,14 @@ async fn a_deleted_member_leaves_nothing_behind() {
     // is swept when the processor sees it.
     let mut racing = w
         .store
-        .list_logs(&w.tenant, LogKind::Streak, Some(&stays), &[], 1, None)
+        .list_kind::<ActivityLog>(
+            &w.tenant,
+            LogKind::Streak.slug(),
+            Some(&stays),
+            &[],
+            1,
+            None,
+        )
         .await
         .unwrap()
         .0

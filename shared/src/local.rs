@@ -19,6 +19,31 @@ use crate::store::Store;
 pub mod meter;
 pub mod stream;
 
+/// A plain-HTTP client (DynamoDB Local) whose every connection goes through `wrap`: how the local
+/// tools observe (`meter`) or repair (`stream`) what DynamoDB Local says.
+fn wrapped_http_client<C, W>(wrap: W) -> aws_smithy_runtime_api::client::http::SharedHttpClient
+where
+    C: aws_smithy_runtime_api::client::http::HttpConnector + 'static,
+    W: Fn(aws_smithy_runtime_api::client::http::SharedHttpConnector) -> C + Send + Sync + 'static,
+{
+    use aws_smithy_runtime_api::client::http::{http_client_fn, HttpClient, SharedHttpConnector};
+    let plain_http = aws_smithy_http_client::Builder::new().build_http();
+    http_client_fn(move |settings, components| {
+        SharedHttpConnector::new(wrap(plain_http.http_connector(settings, components)))
+    })
+}
+
+/// A response's whole body (DynamoDB answers are small), leaving the response without one.
+async fn take_body(
+    response: &mut aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+) -> Result<Vec<u8>, aws_smithy_runtime_api::client::result::ConnectorError> {
+    aws_smithy_types::byte_stream::ByteStream::new(response.take_body())
+        .collect()
+        .await
+        .map(|b| b.into_bytes().to_vec())
+        .map_err(|e| aws_smithy_runtime_api::client::result::ConnectorError::io(e.into()))
+}
+
 /// The repository root (where `template.yaml` and `node_modules/` live).
 pub fn repo_root() -> PathBuf {
     match std::env::var_os("GAMIFY_ROOT") {

@@ -365,10 +365,21 @@ impl Store {
     /// A client for DynamoDB Local: fixed dummy credentials and region so every local client
     /// (functions, admin CLI, tests) sees the same data.
     pub fn local_client(endpoint: &str) -> Client {
+        // DynamoDB Local speaks plain HTTP: no TLS stack to set up.
+        Self::local_client_over(
+            endpoint,
+            aws_smithy_http_client::Builder::new().build_http(),
+        )
+    }
+
+    /// `local_client` over a given HTTP client (the local tools wrap it to observe or repair).
+    pub fn local_client_over(
+        endpoint: &str,
+        http_client: aws_sdk_dynamodb::config::SharedHttpClient,
+    ) -> Client {
         let config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
-            // DynamoDB Local speaks plain HTTP: no TLS stack to set up.
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .http_client(http_client)
             .region(Region::new(LOCAL_REGION))
             .credentials_provider(Self::local_credentials())
             .endpoint_url(endpoint)

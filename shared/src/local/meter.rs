@@ -8,18 +8,15 @@
 
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::client::http::{
-    http_client_fn, HttpClient, HttpConnector, HttpConnectorFuture, SharedHttpConnector,
+    HttpConnector, HttpConnectorFuture, SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::byte_stream::ByteStream;
 use serde_json::Value;
 
-use crate::store::{Store, LOCAL_REGION};
+use crate::store::Store;
 
 /// What one request cost.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,11 +102,7 @@ impl HttpConnector for Metering {
             if !metered {
                 return Ok(response);
             }
-            let body = ByteStream::new(response.take_body())
-                .collect()
-                .await
-                .map_err(|e| ConnectorError::io(e.into()))?
-                .into_bytes();
+            let body = super::take_body(&mut response).await?;
             if let Ok(answer) = serde_json::from_slice::<Value>(&body) {
                 let units: f64 = match &answer["ConsumedCapacity"] {
                     Value::Array(all) => all
@@ -139,22 +132,14 @@ impl HttpConnector for Metering {
 
 /// A DynamoDB Local client that records what each request costs in `meter`.
 pub fn metered_client(endpoint: &str, meter: &Meter) -> Client {
-    let plain_http = aws_smithy_http_client::Builder::new().build_http();
     let meter = meter.clone();
-    let http_client = http_client_fn(move |settings, components| {
-        SharedHttpConnector::new(Metering {
-            inner: plain_http.http_connector(settings, components),
+    Store::local_client_over(
+        endpoint,
+        super::wrapped_http_client(move |inner| Metering {
+            inner,
             meter: meter.clone(),
-        })
-    });
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(LOCAL_REGION))
-        .credentials_provider(Store::local_credentials())
-        .endpoint_url(endpoint)
-        .http_client(http_client)
-        .build();
-    Client::from_conf(config)
+        }),
+    )
 }
 
 /// `test_store()`'s table, through a metered client.

@@ -9,12 +9,10 @@ use aws_sdk_dynamodbstreams::config::{BehaviorVersion, Region};
 use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
 use aws_sdk_dynamodbstreams::Client;
 use aws_smithy_runtime_api::client::http::{
-    http_client_fn, HttpClient, HttpConnector, HttpConnectorFuture, SharedHttpConnector,
+    HttpConnector, HttpConnectorFuture, SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::byte_stream::ByteStream;
 use serde_json::{json, Value};
 
 use crate::store::{Store, LOCAL_REGION};
@@ -30,11 +28,7 @@ impl HttpConnector for TypeEmptyMaps {
         let inner = self.0.clone();
         HttpConnectorFuture::new(async move {
             let mut response = inner.call(request).await?;
-            let body = ByteStream::new(response.take_body())
-                .collect()
-                .await
-                .map_err(|e| ConnectorError::io(e.into()))?
-                .into_bytes();
+            let body = super::take_body(&mut response).await?;
             let repaired = match serde_json::from_slice::<Value>(&body) {
                 Ok(mut answer) => {
                     for record in answer["Records"].as_array_mut().into_iter().flatten() {
@@ -44,9 +38,9 @@ impl HttpConnector for TypeEmptyMaps {
                             }
                         }
                     }
-                    serde_json::to_vec(&answer).unwrap_or_else(|_| body.to_vec())
+                    serde_json::to_vec(&answer).unwrap_or(body)
                 }
-                Err(_) => body.to_vec(),
+                Err(_) => body,
             };
             // The checksum and length were of the original body.
             response.headers_mut().remove("x-amz-crc32");
@@ -134,12 +128,7 @@ impl StreamPoller {
             .table
             .and_then(|t| t.latest_stream_arn)
             .ok_or("the table has no stream")?;
-        let plain_http = aws_smithy_http_client::Builder::new().build_http();
-        let http_client = http_client_fn(move |settings, components| {
-            SharedHttpConnector::new(TypeEmptyMaps(
-                plain_http.http_connector(settings, components),
-            ))
-        });
+        let http_client = super::wrapped_http_client(TypeEmptyMaps);
         let config = aws_sdk_dynamodbstreams::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .http_client(http_client)

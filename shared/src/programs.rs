@@ -100,8 +100,15 @@ pub async fn delete(
     }
 }
 
+/// Every query parameter a list of this kind accepts.
+pub fn list_params(kind: ProgramKind) -> Vec<&'static str> {
+    let mut params = vec!["limit", "cursor"];
+    params.extend(list_filters(kind));
+    params
+}
+
 /// Filters each kind's list accepts, besides `limit` and `cursor`.
-pub fn list_filters(kind: ProgramKind) -> &'static [&'static str] {
+fn list_filters(kind: ProgramKind) -> &'static [&'static str] {
     match kind {
         ProgramKind::Milestone => &["status", "linkedSchemaSlug", "linkedSchemaRecordId"],
         _ => &["status"],

@@ -41,12 +41,19 @@ impl RecordKind {
     }
 
     /// List filters besides `limit`, `cursor` and `ownedById`.
-    pub fn filters(self) -> &'static [&'static str] {
+    fn filters(self) -> &'static [&'static str] {
         match self {
             RecordKind::StreakProgress => &["streakId", "status"],
             RecordKind::ChallengeProgress => &["challengeId", "status"],
             RecordKind::RewardLog => &["milestoneId", "linkedSchemaRecordId", "linkedSchemaSlug"],
         }
+    }
+
+    /// Every query parameter a list of this kind accepts.
+    pub fn list_params(self) -> Vec<&'static str> {
+        let mut params = vec!["limit", "cursor", "ownedById"];
+        params.extend(self.filters());
+        params
     }
 
     fn status_field(self) -> Option<&'static str> {
@@ -145,18 +152,13 @@ pub async fn list(
             ));
         }
     }
-    let mut conditions = Vec::new();
-    for attribute in [
-        "streakId",
-        "challengeId",
-        "milestoneId",
-        "linkedSchemaRecordId",
-        "linkedSchemaSlug",
-    ] {
-        if let Some(v) = params.get(attribute) {
-            conditions.push(Condition::equals(attribute, v.clone()));
-        }
-    }
+    // Every filter but `status` is a stored attribute of the same name.
+    let conditions: Vec<Condition> = kind
+        .filters()
+        .iter()
+        .filter(|f| **f != "status")
+        .filter_map(|f| Some(Condition::equals(f, params.get(*f)?.clone())))
+        .collect();
     let (records, next) = lists::page::<Value>(
         store,
         codec,

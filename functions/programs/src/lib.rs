@@ -43,9 +43,7 @@ impl App {
         let kind = ProgramKind::from_slug(slug).ok_or_else(http::no_such_route)?;
         match (method, rest) {
             ("GET", None) => {
-                let mut allowed = vec!["limit", "cursor"];
-                allowed.extend(programs::list_filters(kind));
-                let params = http::query(req, &allowed)?;
+                let params = http::query(req, &programs::list_params(kind))?;
                 let limit = http::limit(&params)?;
                 let (found, next) =
                     programs::list(&self.store, &self.cursors, &tenant, kind, &params, limit)

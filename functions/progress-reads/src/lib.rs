@@ -43,9 +43,7 @@ impl App {
         let kind = RecordKind::from_slug(slug).ok_or_else(http::no_such_route)?;
         match (method, rest) {
             ("GET", None) => {
-                let mut allowed = vec!["limit", "cursor", "ownedById"];
-                allowed.extend(kind.filters());
-                let params = http::query(req, &allowed)?;
+                let params = http::query(req, &kind.list_params())?;
                 let limit = http::limit(&params)?;
                 let (found, next) = records::list(
                     &self.store,

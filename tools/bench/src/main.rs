@@ -54,7 +54,12 @@ fn main() -> Result<(), String> {
     let spec = TableSpec::from_template(&template_path())?;
     runtime.block_on(spec.ensure(store.client(), table))?;
 
-    let cold = runtime.block_on(cold_start::measure(runs, &endpoint, table))?;
+    let progress_only = std::env::args().any(|a| a == "--progress-only");
+    let cold = if progress_only {
+        Vec::new()
+    } else {
+        runtime.block_on(cold_start::measure(runs, &endpoint, table))?
+    };
     if std::env::args().any(|a| a == "--cold-start-only") {
         return Ok(());
     }
@@ -109,6 +114,11 @@ fn main() -> Result<(), String> {
 
     // Progress latency first, on a quiet system: the load below leaves the stream busy.
     let latency = progress_latency::measure(&client, logs, members, 32);
+    if std::env::args().any(|a| a == "--progress-only") {
+        let _ = gateway.kill();
+        let _ = gateway.wait();
+        return Ok(());
+    }
     let load = http_load::measure(
         &client,
         &store,

@@ -155,8 +155,32 @@ impl Drop for DynamoLocal {
 /// (attribute name, key type `HASH`/`RANGE`) pairs, in order.
 pub type KeySchema = Vec<(String, String)>;
 
-/// A global secondary index: (name, key schema, projection type).
-pub type IndexSpec = (String, KeySchema, String);
+/// A global secondary index: (name, key schema, projection).
+pub type IndexSpec = (String, KeySchema, IndexProjection);
+
+/// An index's projection: its type and, for `INCLUDE`, the non-key attributes (sorted).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IndexProjection {
+    pub kind: String,
+    pub attributes: Vec<String>,
+}
+
+impl IndexProjection {
+    fn new(kind: &str, mut attributes: Vec<String>) -> Self {
+        attributes.sort();
+        Self {
+            kind: kind.to_string(),
+            attributes,
+        }
+    }
+
+    fn to_sdk(&self) -> Projection {
+        Projection::builder()
+            .projection_type(ProjectionType::from(self.kind.as_str()))
+            .set_non_key_attributes((!self.attributes.is_empty()).then(|| self.attributes.clone()))
+            .build()
+    }
+}
 
 /// The table's definition as `template.yaml` declares it (resource `GamifyTable`).
 #[derive(Debug, Clone, PartialEq)]
@@ -228,11 +252,22 @@ impl TableSpec {
                             g.get("KeySchema")
                                 .ok_or("template: index KeySchema missing")?,
                         )?,
-                        str_of(
-                            g.get("Projection").ok_or("template: Projection missing")?,
-                            "ProjectionType",
-                        )?
-                        .to_string(),
+                        {
+                            let projection =
+                                g.get("Projection").ok_or("template: Projection missing")?;
+                            let attributes = projection
+                                .get("NonKeyAttributes")
+                                .and_then(Value::as_sequence)
+                                .map(|names| {
+                                    names
+                                        .iter()
+                                        .filter_map(Value::as_str)
+                                        .map(str::to_string)
+                                        .collect()
+                                })
+                                .unwrap_or_default();
+                            IndexProjection::new(str_of(projection, "ProjectionType")?, attributes)
+                        },
                     ))
                 })
                 .collect::<Result<_, String>>()?,
@@ -288,10 +323,15 @@ impl TableSpec {
                 (
                     g.index_name().unwrap_or_default().to_string(),
                     keys(g.key_schema()),
-                    g.projection()
-                        .and_then(|p| p.projection_type())
-                        .map(|p| p.as_str().to_string())
-                        .unwrap_or_default(),
+                    IndexProjection::new(
+                        g.projection()
+                            .and_then(|p| p.projection_type())
+                            .map(|p| p.as_str())
+                            .unwrap_or_default(),
+                        g.projection()
+                            .map(|p| p.non_key_attributes().to_vec())
+                            .unwrap_or_default(),
+                    ),
                 )
             })
             .collect();
@@ -344,11 +384,9 @@ impl TableSpec {
             create = create.key_schema(key(k)?);
         }
         for (name, keys, projection) in &self.indexes {
-            let mut gsi = GlobalSecondaryIndex::builder().index_name(name).projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::from(projection.as_str()))
-                    .build(),
-            );
+            let mut gsi = GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .projection(projection.to_sdk());
             for k in keys {
                 gsi = gsi.key_schema(key(k)?);
             }
@@ -435,11 +473,7 @@ impl TableSpec {
             }
             let mut create = CreateGlobalSecondaryIndexAction::builder()
                 .index_name(name)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::from(projection.as_str()))
-                        .build(),
-                );
+                .projection(projection.to_sdk());
             let mut update = client.update_table().table_name(table);
             for (attr, kind) in keys {
                 create = create.key_schema(

@@ -25,8 +25,8 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, DeleteRequest, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update, WriteRequest,
+    AttributeValue, Delete, DeleteRequest, KeysAndAttributes, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
@@ -769,7 +769,7 @@ impl Store {
                 let mut start = None;
                 loop {
                     let (page, next) = self
-                        .query_index(
+                        .query_index_entries(
                             Index::Gsi2,
                             member_activity_pk(tenant, member_id, kind.slug()),
                             &[],
@@ -868,8 +868,81 @@ impl Store {
     }
 
     /// One page of an index partition, newest first (index sort keys are UUIDv7 ids), keeping
-    /// the items that satisfy every condition, at most `limit` long.
+    /// the items that satisfy every condition, at most `limit` long: the items themselves, read
+    /// by key after the index (which holds only keys and the attributes filters test).
     async fn query_index(
+        &self,
+        index: Index,
+        index_pk: String,
+        conditions: &[Condition],
+        limit: usize,
+        start: Option<Position>,
+    ) -> Result<(Vec<Item>, Option<Position>), StoreError> {
+        let (entries, next) = self
+            .query_index_entries(index, index_pk, conditions, limit, start)
+            .await?;
+        Ok((self.items_of(entries).await?, next))
+    }
+
+    /// The items that index entries point to, in the entries' order, eventually consistent like
+    /// the index itself (an item deleted meanwhile is left out). 100 keys per BatchGetItem.
+    async fn items_of(&self, entries: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let key_of = |item: &Item| -> Option<(String, String)> {
+            match (item.get("PK"), item.get("SK")) {
+                (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
+                    Some((pk.clone(), sk.clone()))
+                }
+                _ => None,
+            }
+        };
+        let order: Vec<(String, String)> = entries.iter().filter_map(key_of).collect();
+        let mut found: HashMap<(String, String), Item> = HashMap::new();
+        for chunk in order.chunks(100) {
+            let mut keys = chunk
+                .iter()
+                .map(|(pk, sk)| HashMap::from([("PK".into(), s(pk)), ("SK".into(), s(sk))]))
+                .collect::<Vec<Item>>();
+            let mut attempt = 0;
+            while !keys.is_empty() {
+                if attempt > 0 {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .build()
+                    .map_err(|e| StoreError::Other(e.to_string()))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    if let Some(key) = key_of(&item) {
+                        found.insert(key, item);
+                    }
+                }
+                keys = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                attempt += 1;
+                if attempt > 10 && !keys.is_empty() {
+                    return Err(StoreError::Throttled);
+                }
+            }
+        }
+        Ok(order.iter().filter_map(|key| found.remove(key)).collect())
+    }
+
+    /// One page of index entries (keys and filtered attributes), newest first.
+    async fn query_index_entries(
         &self,
         index: Index,
         index_pk: String,
@@ -1076,7 +1149,10 @@ impl Store {
             .send()
             .await
             .map_err(classify)?;
-        Ok(out.items.unwrap_or_default().into_iter().next())
+        let Some(entry) = out.items.unwrap_or_default().into_iter().next() else {
+            return Ok(None);
+        };
+        Ok(self.items_of(vec![entry]).await?.into_iter().next())
     }
     // ---- progress (written by the stream processor) ----
 

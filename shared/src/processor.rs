@@ -31,9 +31,10 @@ use crate::progress::{
     AggregationMethod, ChallengeRule, ChallengeStatus, CountedLog, Crossing, MilestoneRule, Period,
     PeriodKind, StreakRule, StreakStatus, TaskProgress,
 };
-use crate::store::{RewardWrite, Store, StoreError};
+use crate::store::{ProgressCommit, ProgressHead, RewardWrite, Store, StoreError};
 use crate::tenant::{Environment, Tenant};
 use crate::time::{self, Timestamp};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 /// Members of one batch processed at the same time.
 const MEMBERS_AT_ONCE: usize = 16;
@@ -467,7 +468,9 @@ async fn process_group(
             .await?;
     }
 
-    // 2–3. Recompute and commit what changed, under the optimistic version.
+    // 2–4. Recompute, write the rewards it newly earns, and commit what changed under the head's
+    // optimistic version. Rewards go first: a commit that is lost (crash or contention) leaves
+    // at most a reward that the next attempt finds written (they are never revoked).
     let milestones: Vec<MilestoneRule> = milestone_programs
         .values()
         .filter_map(|m| {
@@ -477,144 +480,228 @@ async fn process_group(
             })
         })
         .collect();
-    let mut crossings = Vec::new();
-    // Completed period keys of each streak run, by run key.
-    let mut run_periods: HashMap<String, Vec<String>> = HashMap::new();
-    let mut committed = false;
     // Only what the batch can change is read: for a streak, from the start of the stored run at or
     // before the batch's earliest period (runs before it cannot change); for a challenge, the
     // batch's windows.
     let first_period = by_period.keys().next().cloned().unwrap_or_default();
     let last_period = by_period.keys().next_back().cloned().unwrap_or_default();
     let first_key = by_period_key.values().next().cloned().unwrap_or_default();
+    let last_key = by_period_key
+        .values()
+        .next_back()
+        .cloned()
+        .unwrap_or_default();
+    let mut rewards: BTreeMap<String, RewardFact> = BTreeMap::new();
     for attempt in 0..MAX_COMMIT_ATTEMPTS {
         if attempt > 0 {
             tokio::time::sleep(crate::store::backoff(attempt)).await;
         }
-        let (from_day, from_key, to_day) = match &rule {
-            Rule::Streak(_) => match store
-                .progress_record_at_or_before(tenant, member_id, program_id, &first_key)
-                .await?
-            {
-                Some(run) => (
-                    run["runStartDay"]
-                        .as_str()
-                        .unwrap_or(&first_period)
-                        .to_string(),
-                    run["runKey"].as_str().unwrap_or(&first_key).to_string(),
-                    None,
-                ),
-                None => (first_period.clone(), first_key.clone(), None),
-            },
-            Rule::Challenge(_) => (
-                first_period.clone(),
-                first_key.clone(),
-                Some(last_period.clone()),
-            ),
-        };
-        let (state, mut stored) = store
-            .progress_records(tenant, member_id, program_id, &from_key)
+        let tail = store
+            .progress_tail(tenant, member_id, program_id, &first_key)
             .await?;
-        let mut next = Campaign {
-            version: state.version + 1,
-            ..state
+        let head = tail.last().and_then(|r| {
+            Some(ProgressHead {
+                sk: r["SK"].as_str()?.to_string(),
+                ver: r["ver"].as_u64().unwrap_or(0),
+            })
+        });
+        let ver = head.as_ref().map_or(0, |h| h.ver) + 1;
+        let mut campaign = Campaign {
+            version: ver,
+            windows_joined: tail.last().map_or(0, |h| counter(h, "windowsJoined")),
+            windows_completed: tail.last().map_or(0, |h| counter(h, "windowsCompleted")),
         };
-        let counted = store
-            .counted_logs(tenant, member_id, program_id, &from_day, to_day.as_deref())
-            .await?;
-        let records = match &rule {
+        let (stored, mut records, crossings) = match &rule {
             Rule::Streak(r) => {
+                let at_or_before = tail
+                    .first()
+                    .filter(|run| run["runKey"].as_str() <= Some(first_key.as_str()));
+                let from_day = at_or_before
+                    .and_then(|run| run["runStartDay"].as_str())
+                    .unwrap_or(&first_period)
+                    .to_string();
+                let counted = store
+                    .counted_logs(tenant, member_id, program_id, &from_day, None)
+                    .await?;
                 let runs = streak_runs(r, &counted, now);
-                crossings = streak_crossings(&runs, &milestones);
-                run_periods = runs
+                let crossings = streak_crossings(&runs, &milestones);
+                let records: Vec<Value> = runs
                     .iter()
-                    .map(|run| {
-                        (
-                            run.run_key.clone(),
-                            run.completions.iter().map(|(k, _)| k.clone()).collect(),
-                        )
-                    })
-                    .collect();
-                runs.iter()
                     .map(|run| streak_record(tenant, program, member_id, run, now))
-                    .collect::<Vec<_>>()
+                    .collect();
+                // The records from the run at or before the batch on are all recomputed (the
+                // tail starts there).
+                (tail.clone(), records, crossings)
             }
             Rule::Challenge(r) => {
-                crossings = challenge_crossings(r, &counted, &milestones);
-                // Windows after the batch's range are neither read nor touched.
-                let last_key = by_period_key
-                    .values()
-                    .next_back()
+                let counted = store
+                    .counted_logs(
+                        tenant,
+                        member_id,
+                        program_id,
+                        &first_period,
+                        Some(&last_period),
+                    )
+                    .await?;
+                let crossings = challenge_crossings(r, &counted, &milestones);
+                // Windows outside the batch's range are neither recomputed nor touched.
+                let stored: Vec<Value> = tail
+                    .iter()
+                    .filter(|w| {
+                        w["windowKey"]
+                            .as_str()
+                            .is_some_and(|k| k >= first_key.as_str() && k <= last_key.as_str())
+                    })
                     .cloned()
-                    .unwrap_or_default();
-                stored.retain(|w| {
-                    w["windowKey"]
-                        .as_str()
-                        .is_some_and(|k| k <= last_key.as_str())
-                });
+                    .collect();
                 let windows: Vec<Value> = challenge_windows(r, &counted, now)
                     .iter()
                     .map(|w| challenge_record(tenant, program, member_id, w, now))
                     .collect();
                 let (joined, completed) = new_windows(&stored, &windows);
-                next.windows_joined += joined;
-                next.windows_completed += completed;
-                windows
+                campaign.windows_joined += joined;
+                campaign.windows_completed += completed;
+                (stored, windows, crossings)
             }
         };
-        let (puts, deletes) = diff(&stored, records);
+        inherit_rewarded(&stored, &mut records);
+        for crossing in &crossings {
+            let Some(milestone) = milestone_programs.get(&crossing.milestone_id) else {
+                continue;
+            };
+            let Some(record) = records
+                .iter_mut()
+                .find(|r| progress_key(r) == Some(crossing.progress_key.as_str()))
+            else {
+                continue;
+            };
+            if rewarded(record).any(|m| m == milestone.id) {
+                continue;
+            }
+            let reward = reward_record(tenant, kind, program, milestone, member_id, crossing, now);
+            let created_at = match store.put_reward_once(&reward).await? {
+                RewardWrite::Created => Some(now),
+                // Written by an earlier attempt; the analytics know whether they counted it.
+                RewardWrite::Existed { created_at } => created_at,
+            };
+            if let (Some(created_at), Some(id)) = (created_at, reward["id"].as_str()) {
+                rewards.insert(
+                    id.to_string(),
+                    RewardFact {
+                        id: id.to_string(),
+                        created_at,
+                        reached_at: crossing.reached_at,
+                        points: milestone.reward_points.unwrap_or_default().decimal(),
+                    },
+                );
+            }
+            let mut ids: Vec<String> = rewarded(record).map(str::to_string).collect();
+            ids.push(milestone.id.clone());
+            ids.sort();
+            record["rewarded"] = json!(ids);
+        }
+        let (mut puts, deletes) = diff(&stored, records);
+        // Nothing to write (a replayed batch, a log that changes nothing): progress only grows with
+        // logs (values are never negative), so a concurrent commit that missed these logs cannot
+        // differ from what is stored either, and skipping keeps replays free.
+        let counters_before = tail
+            .last()
+            .map(|h| (counter(h, "windowsJoined"), counter(h, "windowsCompleted")));
+        if puts.is_empty()
+            && deletes.is_empty()
+            && head.is_some()
+            && counters_before == Some((campaign.windows_joined, campaign.windows_completed))
+        {
+            campaign.version = ver - 1;
+            outcome.campaign = Some((program_id.clone(), campaign));
+            outcome.rewards = rewards.into_values().collect();
+            return Ok(outcome);
+        }
+        let counters = [
+            ("ver", AttributeValue::N(ver.to_string())),
+            (
+                "windowsJoined",
+                AttributeValue::N(campaign.windows_joined.to_string()),
+            ),
+            (
+                "windowsCompleted",
+                AttributeValue::N(campaign.windows_completed.to_string()),
+            ),
+        ];
+        for put in &mut puts {
+            put["ver"] = json!(ver);
+            put["windowsJoined"] = json!(campaign.windows_joined);
+            put["windowsCompleted"] = json!(campaign.windows_completed);
+        }
         match store
-            .commit_progress(tenant, member_id, program_id, &next, &puts, &deletes)
+            .commit_progress(
+                tenant,
+                member_id,
+                program_id,
+                &ProgressCommit {
+                    head: head.as_ref(),
+                    puts: &puts,
+                    deletes: &deletes,
+                    touch: &counters,
+                },
+            )
             .await
         {
             Ok(()) => {
-                committed = true;
-                outcome.campaign = Some((program_id.clone(), next));
-                break;
+                outcome.campaign = Some((program_id.clone(), campaign));
+                outcome.rewards = rewards.into_values().collect();
+                return Ok(outcome);
             }
             Err(StoreError::Contended) => continue,
             Err(e) => return Err(e),
         }
     }
-    if !committed {
-        return Err(StoreError::Contended);
-    }
+    Err(StoreError::Contended)
+}
 
-    // 4. Rewards, once each. A run keeps its rewards when a backfill moves its start: a streak
-    // milestone already rewarded in one of the run's periods is not rewarded again.
-    for crossing in &crossings {
-        let Some(milestone) = milestone_programs.get(&crossing.milestone_id) else {
+fn counter(record: &Value, name: &str) -> u64 {
+    record[name].as_u64().unwrap_or(0)
+}
+
+fn progress_key(record: &Value) -> Option<&str> {
+    record["runKey"]
+        .as_str()
+        .or_else(|| record["windowKey"].as_str())
+}
+
+/// The milestones a record has been rewarded for.
+fn rewarded(record: &Value) -> impl Iterator<Item = &str> {
+    record["rewarded"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+}
+
+/// A recomputed record keeps the rewards of the stored records it covers: a window its own, a
+/// run those of every stored run it absorbed (runs only grow and join; the stored run starting at
+/// a day belongs to the last computed run starting at or before it). So a backfill that moves a
+/// run's start does not reward its milestones again.
+fn inherit_rewarded(stored: &[Value], computed: &mut [Value]) {
+    for old in stored {
+        let ids: Vec<String> = rewarded(old).map(str::to_string).collect();
+        if ids.is_empty() {
             continue;
-        };
-        if let Some(run_periods) = run_periods.get(&crossing.progress_key) {
-            let earlier = store
-                .member_records(tenant, member_id, &format!("REWARD#{}#", milestone.id))
-                .await?;
-            let already = earlier.iter().any(|r| {
-                r["periodKey"]
-                    .as_str()
-                    .is_some_and(|p| run_periods.iter().any(|k| k == p))
-            });
-            if already {
-                continue;
-            }
         }
-        let reward = reward_record(tenant, kind, program, milestone, member_id, crossing, now);
-        let created_at = match store.put_reward_once(&reward).await? {
-            RewardWrite::Created => Some(now),
-            // Written by an earlier attempt; the analytics know whether they counted it.
-            RewardWrite::Existed { created_at } => created_at,
+        let owner = match old["runStartDay"].as_str() {
+            Some(day) => computed
+                .iter_mut()
+                .rfind(|c| c["runStartDay"].as_str().is_some_and(|d| d <= day)),
+            None => computed.iter_mut().find(|c| c["SK"] == old["SK"]),
         };
-        if let (Some(created_at), Some(id)) = (created_at, reward["id"].as_str()) {
-            outcome.rewards.push(RewardFact {
-                id: id.to_string(),
-                created_at,
-                reached_at: crossing.reached_at,
-                points: milestone.reward_points.unwrap_or_default().decimal(),
-            });
+        if let Some(owner) = owner {
+            let mut all: Vec<String> = rewarded(owner).map(str::to_string).collect();
+            all.extend(ids);
+            all.sort();
+            all.dedup();
+            owner["rewarded"] = json!(all);
         }
     }
-    Ok(outcome)
 }
 
 /// Challenge windows that `computed` adds to `stored` (same range), and windows it completes.
@@ -635,7 +722,9 @@ fn diff(stored: &[Value], computed: Vec<Value>) -> (Vec<Value>, Vec<String>) {
     let strip = |v: &Value| {
         let mut v = v.clone();
         if let Some(o) = v.as_object_mut() {
-            o.remove("updatedAt");
+            for bookkeeping in ["updatedAt", "ver", "windowsJoined", "windowsCompleted"] {
+                o.remove(bookkeeping);
+            }
         }
         v
     };

@@ -78,6 +78,11 @@ const INTERNAL: &[&str] = &[
     "runStartDay",
     "windowKey",
     "progressKey",
+    // The stream processor's bookkeeping: optimistic version, window counters, milestones rewarded.
+    "ver",
+    "windowsJoined",
+    "windowsCompleted",
+    "rewarded",
 ];
 
 fn parse_time(v: &Value) -> Option<Timestamp> {

@@ -31,7 +31,6 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
-use crate::analytics::Campaign;
 use crate::cursor::Position;
 use crate::error::ApiError;
 use crate::keys::KeyRecord;
@@ -253,6 +252,26 @@ pub enum MemberWrite<'a> {
         input: &'a MemberInput,
         now: Timestamp,
     },
+}
+
+/// The last progress record of a member in a program and the version it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgressHead {
+    pub sk: String,
+    pub ver: u64,
+}
+
+/// A recomputation of a member's progress in a program, to commit (`Store::commit_progress`).
+#[derive(Debug, Clone, Copy)]
+pub struct ProgressCommit<'a> {
+    /// The last record as read (`None`: the member had none in this program).
+    pub head: Option<&'a ProgressHead>,
+    /// Records to write, new or changed, each with the next `ver`.
+    pub puts: &'a [serde_json::Value],
+    /// Sort keys of records to remove (runs joined into another).
+    pub deletes: &'a [String],
+    /// Attributes set on the head when it is neither written nor removed (its `ver` at least).
+    pub touch: &'a [(&'a str, AttributeValue)],
 }
 
 /// What `put_reward_once` did.
@@ -1292,113 +1311,204 @@ impl Store {
             .await
     }
 
-    /// The processor's state for a member in a program (its version and window counters), and the
-    /// progress records whose key is `from_key` or later (run or window keys sort in time order).
-    pub async fn progress_records(
+    /// A member's progress records in a program from the one at or before `from_key` (run or
+    /// window keys sort in time order) to the last one, the head, in key order. Read backwards
+    /// from the head: usually a single item.
+    pub async fn progress_tail(
         &self,
         tenant: &Tenant,
         member_id: &str,
         program_id: &str,
         from_key: &str,
-    ) -> Result<(Campaign, Vec<serde_json::Value>), StoreError> {
-        let pk = member_id_pk(tenant, member_id);
-        let state = self
-            .get(pk.clone(), &format!("STATE#{program_id}"), true)
-            .await?
-            .map(from_item::<Campaign>)
-            .transpose()?
-            .unwrap_or_default();
-        let records = from_items(
-            self.query_range(
-                pk,
-                &format!("PROGRESS#{program_id}#{from_key}"),
-                &format!("PROGRESS#{program_id}#~"),
-                None,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let from_sk = format!("PROGRESS#{program_id}#{from_key}");
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", s(member_id_pk(tenant, member_id)))
+                .expression_attribute_values(":from", s(format!("PROGRESS#{program_id}#")))
+                .expression_attribute_values(":to", s(format!("PROGRESS#{program_id}#~")))
+                .consistent_read(true)
+                .scan_index_forward(false)
+                .limit(4)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(classify)?;
+            let page = out.items.unwrap_or_default();
+            let reached = page.iter().any(
+                |item| matches!(item.get("SK"), Some(AttributeValue::S(sk)) if *sk <= from_sk),
+            );
+            items.extend(page);
+            start = out.last_evaluated_key;
+            if reached || start.is_none() {
+                break;
+            }
+        }
+        items.reverse();
+        // A page may reach past the record at or before `from_key`: start at that record.
+        let before = items
+            .iter()
+            .rposition(
+                |item| matches!(item.get("SK"), Some(AttributeValue::S(sk)) if *sk <= from_sk),
             )
-            .await?,
-        )?;
-        Ok((state, records))
+            .unwrap_or(0);
+        items.drain(..before);
+        from_items(items)
     }
 
-    /// The latest progress record of a member in a program whose key is `key` or earlier.
-    pub async fn progress_record_at_or_before(
-        &self,
-        tenant: &Tenant,
-        member_id: &str,
-        program_id: &str,
-        key: &str,
-    ) -> Result<Option<serde_json::Value>, StoreError> {
-        let items = self
-            .query_range(
-                member_id_pk(tenant, member_id),
-                &format!("PROGRESS#{program_id}#"),
-                &format!("PROGRESS#{program_id}#{key}"),
-                Some(1),
-            )
-            .await?;
-        items
-            .into_iter()
-            .next()
-            .map(from_item::<serde_json::Value>)
-            .transpose()
-    }
-
-    /// Writes changed progress records and removes vanished ones, all or nothing, with the next
-    /// state, if nobody else committed since the state before it (`next.version - 1`) was read
-    /// (`Contended` otherwise: recompute and retry).
+    /// Commits a recomputation of a member's progress in a program: writes `puts` (their `ver` is
+    /// the next version) and removes `deletes`, if nobody else committed since `head` was read.
+    /// Every commit changes the head's `ver` (or removes it), so two commits that read the same
+    /// head cannot both succeed (`Contended`: recompute and retry). When the head is the only
+    /// record written — a log that extends the current run or window — this is one conditional
+    /// write; otherwise one transaction. Without a head (the first records) a marker item makes
+    /// concurrent first commits collide.
     pub async fn commit_progress(
         &self,
         tenant: &Tenant,
         member_id: &str,
         program_id: &str,
-        next: &Campaign,
-        puts: &[serde_json::Value],
-        deletes: &[String],
+        commit: &ProgressCommit<'_>,
     ) -> Result<(), StoreError> {
+        let ProgressCommit {
+            head,
+            puts,
+            deletes,
+            touch,
+        } = *commit;
         let pk = member_id_pk(tenant, member_id);
-        let mut state_item = to_item(next)?;
-        state_item.insert("PK".into(), s(pk.clone()));
-        state_item.insert("SK".into(), s(format!("STATE#{program_id}")));
-        let state = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(state_item))
-            .condition_expression("attribute_not_exists(PK) OR version = :v")
-            .expression_attribute_values(
-                ":v",
-                AttributeValue::N(next.version.saturating_sub(1).to_string()),
-            )
-            .build()
-            .map_err(|e| StoreError::Other(e.to_string()))?;
-        let mut items = vec![TransactWriteItem::builder().put(state).build()];
+        let is_head = |sk: &str| head.is_some_and(|h| h.sk == sk);
+        let version = |h: &ProgressHead| AttributeValue::N(h.ver.to_string());
+        let mut items = Vec::new();
+        let mut head_written = false;
         for record in puts {
-            let put = Put::builder()
+            let mut put = Put::builder()
                 .table_name(&self.table)
-                .set_item(Some(to_item(record)?))
-                .build()
-                .map_err(|e| StoreError::Other(e.to_string()))?;
+                .set_item(Some(to_item(record)?));
+            if let Some(h) = head.filter(|_| is_head(record["SK"].as_str().unwrap_or_default())) {
+                head_written = true;
+                put = put
+                    .condition_expression("ver = :v")
+                    .expression_attribute_values(":v", version(h));
+            }
+            let put = put.build().map_err(|e| StoreError::Other(e.to_string()))?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
         for sk in deletes {
-            let delete = Delete::builder()
+            let mut delete = Delete::builder()
                 .table_name(&self.table)
                 .key("PK", s(pk.clone()))
-                .key("SK", s(sk.clone()))
+                .key("SK", s(sk.clone()));
+            if let Some(h) = head.filter(|_| is_head(sk)) {
+                head_written = true;
+                delete = delete
+                    .condition_expression("ver = :v")
+                    .expression_attribute_values(":v", version(h));
+            }
+            let delete = delete
                 .build()
                 .map_err(|e| StoreError::Other(e.to_string()))?;
             items.push(TransactWriteItem::builder().delete(delete).build());
         }
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(classify)
-        {
-            Ok(_) => Ok(()),
-            Err(StoreError::Conflict) => Err(StoreError::Contended),
-            Err(e) => Err(e),
+        match head {
+            Some(h) if !head_written => {
+                let mut update = Update::builder()
+                    .table_name(&self.table)
+                    .key("PK", s(pk.clone()))
+                    .key("SK", s(h.sk.clone()))
+                    .condition_expression("ver = :v")
+                    .expression_attribute_values(":v", version(h));
+                let mut sets = Vec::new();
+                for (i, (name, value)) in touch.iter().enumerate() {
+                    update = update
+                        .expression_attribute_names(format!("#t{i}"), *name)
+                        .expression_attribute_values(format!(":t{i}"), value.clone());
+                    sets.push(format!("#t{i} = :t{i}"));
+                }
+                let update = update
+                    .update_expression(format!("SET {}", sets.join(", ")))
+                    .build()
+                    .map_err(|e| StoreError::Other(e.to_string()))?;
+                items.push(TransactWriteItem::builder().update(update).build());
+            }
+            Some(_) => {}
+            None => {
+                let marker = Put::builder()
+                    .table_name(&self.table)
+                    .item("PK", s(pk.clone()))
+                    .item("SK", s(format!("STATE#{program_id}")))
+                    .condition_expression("attribute_not_exists(PK)")
+                    .build()
+                    .map_err(|e| StoreError::Other(e.to_string()))?;
+                items.push(TransactWriteItem::builder().put(marker).build());
+            }
         }
+        let result = if let [single] = items.as_slice() {
+            self.write_one(single.clone()).await
+        } else {
+            self.client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(classify)
+        };
+        match result {
+            Err(StoreError::Conflict) => Err(StoreError::Contended),
+            other => other,
+        }
+    }
+
+    /// One write of a transaction's kind, sent on its own (half the price of a transaction).
+    async fn write_one(&self, item: TransactWriteItem) -> Result<(), StoreError> {
+        let sent = if let Some(put) = item.put {
+            self.client
+                .put_item()
+                .table_name(put.table_name)
+                .set_item(Some(put.item))
+                .set_condition_expression(put.condition_expression)
+                .set_expression_attribute_names(put.expression_attribute_names)
+                .set_expression_attribute_values(put.expression_attribute_values)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(classify)
+        } else if let Some(update) = item.update {
+            self.client
+                .update_item()
+                .table_name(update.table_name)
+                .set_key(Some(update.key))
+                .update_expression(update.update_expression)
+                .set_condition_expression(update.condition_expression)
+                .set_expression_attribute_names(update.expression_attribute_names)
+                .set_expression_attribute_values(update.expression_attribute_values)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(classify)
+        } else if let Some(delete) = item.delete {
+            self.client
+                .delete_item()
+                .table_name(delete.table_name)
+                .set_key(Some(delete.key))
+                .set_condition_expression(delete.condition_expression)
+                .set_expression_attribute_names(delete.expression_attribute_names)
+                .set_expression_attribute_values(delete.expression_attribute_values)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(classify)
+        } else {
+            Err(StoreError::Other("empty write".into()))
+        };
+        sent
     }
 
     /// One page of the records of one kind (logs, progress records, rewards), newest first: one

@@ -137,6 +137,47 @@ async fn member_reads_and_upserts_stay_within_budget() {
     assert_eq!(units(&meter), (2.0, 0.0), "GET by member id");
 }
 
+/// The budgets of one streak log of an existing member whose run goes on: at the API, the log
+/// and its two index entries; in the stream processor, the log's period item, the run's record
+/// (one conditional write: no transaction, no index entry, as its status is unchanged) and the
+/// member's analytics.
+#[tokio::test]
+async fn a_streak_log_stays_within_budget() {
+    let (store, meter) = metered_test_store().await;
+    let mut w = World::on(store).await;
+    let streak = w.program(ProgramKind::Streak, json!({"name": "daily", "status": "live", "completionTargetValue": 30, "aggregationTargetValue": 1, "aggregationMethod": "count"})).await;
+    w.program(ProgramKind::Milestone, json!({"name": "first", "status": "live", "linkedSchemaSlug": "streak", "linkedSchemaRecordId": streak, "milestoneTargetValue": 1, "rewardPoints": 5})).await;
+    let (status, kim) = w
+        .track(json!({"externalId": "kim", "displayName": "Kim Lee", "email": "kim@example.com", "phone": "+447911123456", "country": "GB", "device": "mobile", "source": "referral", "tags": {"plan": "pro", "cohort": "2026-Q4"}, "metadata": {"signupDate": "2026-11-01"}}))
+        .await;
+    assert_eq!(status, 200);
+    // A week of history: the run, its reward and the member's analytics exist.
+    for n in (3..=9).rev() {
+        let body = json!({"streakId": streak, "ownedById": "kim", "uniqueIdentifier": format!("d{n}"), "activityAt": days_ago(n)});
+        assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
+        w.drain().await;
+    }
+    meter.take();
+
+    for (n, uid) in [(2, "next day"), (2, "same day again"), (1, "and the next")] {
+        let body = json!({"streakId": streak, "ownedById": "kim", "uniqueIdentifier": uid, "activityAt": days_ago(n)});
+        assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
+        let (api_reads, api_writes) = units(&meter);
+        w.drain().await;
+        let charges = meter.take();
+        let (reads, writes) = totals(&charges);
+        println!("streak log ({uid}): API {api_reads} RCU, {api_writes} WCU; processor {reads} RCU, {writes} WCU: {charges:?}");
+        // The log item and its entries in the tenant's and the member's log lists.
+        assert_eq!(api_writes, 3.0, "API writes ({uid})");
+        assert!(writes <= 3.0, "processor wrote {writes} WCU ({uid})");
+    }
+    let progress = w
+        .records(kim["data"]["id"].as_str().unwrap(), "PROGRESS#")
+        .await;
+    assert_eq!(progress.len(), 1);
+    assert_eq!(progress[0]["currentProgressValue"], 9, "the run went on");
+}
+
 #[tokio::test]
 async fn the_processor_collapses_a_burst_of_one_member() {
     let (store, meter) = metered_test_store().await;

@@ -47,17 +47,87 @@ pub struct ActivityStats {
     #[serde(with = "time::rfc3339_ms::option")]
     pub last_counted_at: Option<Timestamp>,
     /// Short digests of the log and reward ids applied, with their creation time (Unix seconds).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    /// Stored by creation hour, a string of digests per hour: the item stays small (every write
+    /// of the member costs its size) at the price of keeping an id up to an hour longer.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", with = "applied_by_hour")]
     pub applied: BTreeMap<String, i64>,
 }
 
+/// The stored form of `ActivityStats::applied`: `{hour since the epoch: digests, concatenated}`.
+/// An id read back is taken as created at the end of its hour, so it is never pruned early.
+mod applied_by_hour {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    const HOUR: i64 = 3600;
+
+    pub fn serialize<S: Serializer>(
+        applied: &BTreeMap<String, i64>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut hours: BTreeMap<String, String> = BTreeMap::new();
+        for (digest, created) in applied {
+            hours
+                .entry(created.div_euclid(HOUR).to_string())
+                .or_default()
+                .push_str(digest);
+        }
+        hours.serialize(s)
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        /// `{hour: digests}`.
+        Digests(String),
+        /// The earlier form, `{digest: created}`.
+        Created(i64),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, i64>, D::Error> {
+        let mut applied = BTreeMap::new();
+        for (key, value) in BTreeMap::<String, Stored>::deserialize(d)? {
+            match value {
+                Stored::Created(created) => {
+                    applied.insert(key, created);
+                }
+                Stored::Digests(digests) => {
+                    let hour: i64 = key.parse().map_err(serde::de::Error::custom)?;
+                    let end_of_hour = hour * HOUR + HOUR - 1;
+                    let bytes = digests.as_bytes();
+                    for chunk in bytes.chunks(super::DIGEST_CHARS) {
+                        let digest =
+                            std::str::from_utf8(chunk).map_err(serde::de::Error::custom)?;
+                        applied.insert(digest.to_string(), end_of_hour);
+                    }
+                }
+            }
+        }
+        Ok(applied)
+    }
+}
+
 /// A member's standing in one program, as of the processor's `version` for it.
+/// Stored with one-letter names, counters left out when 0 (a streak's always are): a member has
+/// one per program it takes part in, on an item whose size every write pays for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(default)]
 pub struct Campaign {
+    #[serde(rename = "v", alias = "version")]
     pub version: u64,
+    #[serde(rename = "j", alias = "windowsJoined", skip_serializing_if = "is_zero")]
     pub windows_joined: u64,
+    #[serde(
+        rename = "c",
+        alias = "windowsCompleted",
+        skip_serializing_if = "is_zero"
+    )]
     pub windows_completed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A new log, as the analytics see it.
@@ -86,10 +156,13 @@ pub struct BatchFacts {
     pub campaigns: Vec<(String, Campaign)>,
 }
 
+/// Length of a digest: 9 bytes (72 bits: no collision among one member's ids of a day) in
+/// URL-safe base64.
+const DIGEST_CHARS: usize = 12;
+
 fn digest(id: &str) -> String {
     use base64::Engine;
     let hash = Sha256::digest(id.as_bytes());
-    // 72 bits: no collision among one member's ids of a day.
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&hash[..9])
 }
 
@@ -284,6 +357,42 @@ mod tests {
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn applied_ids_are_stored_by_hour_and_never_pruned_early() {
+        let created = [
+            1_795_500_000_i64,
+            1_795_500_001,
+            1_795_503_599,
+            1_795_503_600,
+        ];
+        let stats = ActivityStats {
+            applied: created
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (digest(&format!("log-{i}")), *c))
+                .collect(),
+            ..Default::default()
+        };
+        let stored = serde_json::to_value(&stats).unwrap();
+        assert_eq!(stored["applied"].as_object().unwrap().len(), 2, "{stored}");
+        let back: ActivityStats = serde_json::from_value(stored).unwrap();
+        assert_eq!(back.applied.len(), created.len());
+        for (digest, original) in &stats.applied {
+            let read = back.applied[digest];
+            assert!(
+                read >= *original && read < original + 3600,
+                "{read} vs {original}"
+            );
+        }
+        // The earlier form, one entry per id, still reads.
+        let earlier: ActivityStats =
+            serde_json::from_value(serde_json::json!({"applied": {"abcdefghijkl": 1_795_500_000}, "campaigns": {"p": {"version": 3, "windowsJoined": 2}}}))
+                .unwrap();
+        assert_eq!(earlier.applied["abcdefghijkl"], 1_795_500_000);
+        assert_eq!(earlier.campaigns["p"].version, 3);
+        assert_eq!(earlier.campaigns["p"].windows_joined, 2);
     }
 
     fn log(id: &str, activity_at: Timestamp, counted: bool) -> LogFact {

@@ -617,6 +617,7 @@ async fn process_group(
             outcome.rewards = rewards.into_values().collect();
             return Ok(outcome);
         }
+        // A streak has no window counters: its records carry only the version.
         let counters = [
             ("ver", AttributeValue::N(ver.to_string())),
             (
@@ -628,10 +629,16 @@ async fn process_group(
                 AttributeValue::N(campaign.windows_completed.to_string()),
             ),
         ];
+        let counters = match rule {
+            Rule::Streak(_) => &counters[..1],
+            Rule::Challenge(_) => &counters[..],
+        };
         for put in &mut puts {
             put["ver"] = json!(ver);
-            put["windowsJoined"] = json!(campaign.windows_joined);
-            put["windowsCompleted"] = json!(campaign.windows_completed);
+            if matches!(rule, Rule::Challenge(_)) {
+                put["windowsJoined"] = json!(campaign.windows_joined);
+                put["windowsCompleted"] = json!(campaign.windows_completed);
+            }
         }
         match store
             .commit_progress(
@@ -642,7 +649,7 @@ async fn process_group(
                     head: head.as_ref(),
                     puts: &puts,
                     deletes: &deletes,
-                    touch: &counters,
+                    touch: counters,
                 },
             )
             .await

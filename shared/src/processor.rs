@@ -36,8 +36,9 @@ use crate::tenant::{Environment, Tenant};
 use crate::time::{self, Timestamp};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-/// Members of one batch processed at the same time.
-const MEMBERS_AT_ONCE: usize = 16;
+/// Members of one batch processed at the same time: each is a chain of small round trips, so
+/// overlapping many keeps a large batch (the template hands over up to 1,000 records) short.
+const MEMBERS_AT_ONCE: usize = 64;
 
 /// Optimistic commits lost to concurrent batches before the records are reported as failed (and
 /// redelivered by the event source mapping).

@@ -92,9 +92,9 @@ pub fn measure(client: &Client, logs: usize, members: usize, senders: usize) -> 
                 if complete && done.load(std::sync::atomic::Ordering::SeqCst) {
                     return;
                 }
-                // A reader polling every 20 ms: fine enough for the percentiles, without the
+                // A reader polling every 100 ms: fine enough for the percentiles, without the
                 // watcher itself loading DynamoDB Local like another hundred users.
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(Duration::from_millis(100));
             }
         })
     };

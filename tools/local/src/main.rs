@@ -246,7 +246,7 @@ async fn run() -> Result<(), String> {
     // Batches as large as Lambda's event source mapping makes them (template.yaml: BatchSize).
     let mut poller = StreamPoller::new(&store, &endpoint)
         .await?
-        .with_batch_size(100);
+        .with_batch_size(1000);
     let processor = progress::Processor::from_env().await;
     tokio::spawn(async move { run_stream_processor(&mut poller, &processor).await });
     println!("Stream processor polling the table's stream");

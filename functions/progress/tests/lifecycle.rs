@@ -326,9 +326,23 @@ async fn a_new_external_id_keeps_the_history() {
         )
         .await;
     assert_eq!(status, 200);
+    // Another member takes the old externalId at once: reads by id are not misled by what this
+    // instance saw of the old name (its hint), whether by the API or by the processor.
+    let newcomer = w.member("old-name", "live").await;
+    let (status, by_id) = w.member_route("get.json", &member, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(by_id["data"]["externalId"], "new-name");
+    let (_, by_id) = w.member_route("get.json", &newcomer, None).await;
+    assert_eq!(by_id["data"]["externalId"], "old-name");
     w.drain().await;
     assert_eq!(w.items_naming(&member).await.len(), before);
     let (status, profile) = w.profile("new-name").await;
     assert_eq!(status, 200);
     assert_eq!(profile["data"]["totalPlays"], 1);
+
+    let body = json!({"streakId": streak, "ownedById": member, "uniqueIdentifier": "two", "activityAt": shared::time::format(&shared::time::now())});
+    assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
+    w.drain().await;
+    assert_eq!(w.profile("new-name").await.1["data"]["totalPlays"], 2);
+    assert_eq!(w.profile("old-name").await.1["data"]["totalPlays"], 0);
 }

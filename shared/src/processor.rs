@@ -2,12 +2,16 @@
 //! records and rewards, safely under replays, duplicates, concurrent batches and any order.
 //!
 //! Per member touched by a batch, and per (member, program) within it, it
-//! 1. records the batch's logs in their periods' items (one write per period: work collapses),
-//! 2. recomputes the member's runs or windows with the pure engine, and
-//! 3. commits the records that changed under an optimistic version, retrying if another batch
-//!    committed meanwhile, so the last commit always saw every recorded log;
-//! 4. then writes each milestone reward once (conditional on its key; rewards are never revoked);
-//! 5. and folds the batch into the member's analytics and `lastSeenAt` in one conditional write
+//! 1. reads the member's last progress record in the program (the head, which carries the
+//!    optimistic version) and the records the batch can change,
+//! 2. records the batch's logs in their periods' items (one write per period: work collapses),
+//! 3. recomputes the member's runs or windows with the pure engine,
+//! 4. writes each newly reached milestone's reward once (conditional on its key; rewards are
+//!    never revoked) and notes it on the record, and
+//! 5. commits the records that changed, conditional on the head being unchanged (one write when
+//!    only the head changes), retrying from 1 if another batch committed meanwhile, so the last
+//!    commit always saw every recorded log;
+//! 6. and folds the batch into the member's analytics and `lastSeenAt` in one conditional write
 //!    per member (SPEC §7; replays are recognised by the ids applied).
 //!
 //! The REMOVE of a member item (DELETE) and any log of a member that no longer exists start the
@@ -441,8 +445,8 @@ async fn process_group(
         Rule::Challenge(r) => &r.aggregation,
     };
 
-    // 1. Record the batch's logs, one write per period. A record delivered twice in one batch is
-    // one log.
+    // 1. The batch's logs by period (written below, one write per period). A record delivered
+    // twice in one batch is one log.
     let mut by_period: BTreeMap<String, Vec<CountedLog>> = BTreeMap::new();
     let mut by_period_key: BTreeMap<String, String> = BTreeMap::new();
     let mut seen = std::collections::HashSet::new();
@@ -463,11 +467,6 @@ async fn process_group(
             .or_default()
             .push(log);
     }
-    for (day, logs) in &by_period {
-        store
-            .record_period_logs(tenant, member_id, program_id, day, logs)
-            .await?;
-    }
 
     // 2–4. Recompute, write the rewards it newly earns, and commit what changed under the head's
     // optimistic version. Rewards go first: a commit that is lost (crash or contention) leaves
@@ -485,13 +484,7 @@ async fn process_group(
     // before the batch's earliest period (runs before it cannot change); for a challenge, the
     // batch's windows.
     let first_period = by_period.keys().next().cloned().unwrap_or_default();
-    let last_period = by_period.keys().next_back().cloned().unwrap_or_default();
     let first_key = by_period_key.values().next().cloned().unwrap_or_default();
-    let last_key = by_period_key
-        .values()
-        .next_back()
-        .cloned()
-        .unwrap_or_default();
     let mut rewards: BTreeMap<String, RewardFact> = BTreeMap::new();
     for attempt in 0..MAX_COMMIT_ATTEMPTS {
         if attempt > 0 {
@@ -500,6 +493,25 @@ async fn process_group(
         let tail = store
             .progress_tail(tenant, member_id, program_id, &first_key)
             .await?;
+        // After the head is read (so a commit made since makes ours fail): the logs of the
+        // batch's periods as they are now — all a challenge's windows need. The first attempt
+        // writes the batch's logs and gets them back; a retry reads them again.
+        let mut in_batch_periods = Vec::new();
+        for (day, logs) in &by_period {
+            in_batch_periods.extend(match (attempt, &rule) {
+                (0, _) => {
+                    store
+                        .record_period_logs(tenant, member_id, program_id, day, logs)
+                        .await?
+                }
+                (_, Rule::Challenge(_)) => {
+                    store
+                        .counted_logs(tenant, member_id, program_id, day, Some(day))
+                        .await?
+                }
+                (_, Rule::Streak(_)) => Vec::new(),
+            });
+        }
         let head = tail.last().and_then(|r| {
             Some(ProgressHead {
                 sk: r["SK"].as_str()?.to_string(),
@@ -535,27 +547,20 @@ async fn process_group(
                 (tail.clone(), records, crossings)
             }
             Rule::Challenge(r) => {
-                let counted = store
-                    .counted_logs(
-                        tenant,
-                        member_id,
-                        program_id,
-                        &first_period,
-                        Some(&last_period),
-                    )
-                    .await?;
-                let crossings = challenge_crossings(r, &counted, &milestones);
-                // Windows outside the batch's range are neither recomputed nor touched.
+                // A window is a period: the batch's windows are the periods just written, and
+                // the others are neither recomputed nor touched.
+                let counted = &in_batch_periods;
+                let crossings = challenge_crossings(r, counted, &milestones);
                 let stored: Vec<Value> = tail
                     .iter()
                     .filter(|w| {
                         w["windowKey"]
                             .as_str()
-                            .is_some_and(|k| k >= first_key.as_str() && k <= last_key.as_str())
+                            .is_some_and(|k| by_period_key.values().any(|b| b == k))
                     })
                     .cloned()
                     .collect();
-                let windows: Vec<Value> = challenge_windows(r, &counted, now)
+                let windows: Vec<Value> = challenge_windows(r, counted, now)
                     .iter()
                     .map(|w| challenge_record(tenant, program, member_id, w, now))
                     .collect();

@@ -120,6 +120,30 @@ fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
 
 /// Records are read straight from items: the key attributes (`PK`, `GSI1PK`, …) that the
 /// `*Item` wrappers add on write are ignored on read.
+/// The counted logs a period item holds (`L#{logId}` = `{activityAt}|{value}`).
+fn period_logs(item: Item) -> Result<Vec<CountedLog>, StoreError> {
+    let mut logs = Vec::new();
+    for (name, value) in item {
+        let (Some(id), AttributeValue::S(v)) = (name.strip_prefix("L#"), value) else {
+            continue;
+        };
+        let parsed = v.split_once('|').and_then(|(at, amount)| {
+            let at = chrono::DateTime::parse_from_rfc3339(at)
+                .ok()?
+                .with_timezone(&chrono::Utc);
+            Some((at, amount.parse::<rust_decimal::Decimal>().ok()?))
+        });
+        let (activity_at, value) =
+            parsed.ok_or_else(|| StoreError::Other(format!("bad period entry {id}")))?;
+        logs.push(CountedLog {
+            id: id.to_string(),
+            activity_at,
+            value,
+        });
+    }
+    Ok(logs)
+}
+
 fn from_items<T: for<'de> Deserialize<'de>>(items: Vec<Item>) -> Result<Vec<T>, StoreError> {
     items.into_iter().map(from_item).collect()
 }
@@ -1213,7 +1237,8 @@ impl Store {
 
     /// Records counted logs in their period's item, one attribute per log (`L#{logId}`), so a log
     /// delivered twice sets the same attribute twice: idempotent without a condition. Large
-    /// batches are written in chunks (an update expression is limited to 4 KB).
+    /// batches are written in chunks (an update expression is limited to 4 KB). Returns every
+    /// log the period's item holds after the write (no second read).
     pub async fn record_period_logs(
         &self,
         tenant: &Tenant,
@@ -1221,12 +1246,14 @@ impl Store {
         program_id: &str,
         period_day: &str,
         logs: &[CountedLog],
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<CountedLog>, StoreError> {
+        let mut item = Item::new();
         for chunk in logs.chunks(PERIOD_LOGS_PER_UPDATE) {
-            self.record_period_chunk(tenant, member_id, program_id, period_day, chunk)
+            item = self
+                .record_period_chunk(tenant, member_id, program_id, period_day, chunk)
                 .await?;
         }
-        Ok(())
+        period_logs(item)
     }
 
     async fn record_period_chunk(
@@ -1236,7 +1263,7 @@ impl Store {
         program_id: &str,
         period_day: &str,
         logs: &[CountedLog],
-    ) -> Result<(), StoreError> {
+    ) -> Result<Item, StoreError> {
         let mut names = HashMap::new();
         let mut values = HashMap::new();
         let mut sets = Vec::new();
@@ -1248,7 +1275,8 @@ impl Store {
             );
             sets.push(format!("#l{i} = :l{i}"));
         }
-        self.client
+        let out = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key("PK", s(member_id_pk(tenant, member_id)))
@@ -1256,10 +1284,11 @@ impl Store {
             .update_expression(format!("SET {}", sets.join(", ")))
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
             .send()
             .await
             .map_err(classify)?;
-        Ok(())
+        Ok(out.attributes.unwrap_or_default())
     }
 
     /// Counted logs of a member in a program whose period starts on a day in `[from_day, to_day]`
@@ -1285,24 +1314,7 @@ impl Store {
             .await?;
         let mut logs = Vec::new();
         for item in items {
-            for (name, value) in item {
-                let (Some(id), AttributeValue::S(v)) = (name.strip_prefix("L#"), value) else {
-                    continue;
-                };
-                let parsed = v.split_once('|').and_then(|(at, amount)| {
-                    let at = chrono::DateTime::parse_from_rfc3339(at)
-                        .ok()?
-                        .with_timezone(&chrono::Utc);
-                    Some((at, amount.parse::<rust_decimal::Decimal>().ok()?))
-                });
-                let (activity_at, value) =
-                    parsed.ok_or_else(|| StoreError::Other(format!("bad period entry {id}")))?;
-                logs.push(CountedLog {
-                    id: id.to_string(),
-                    activity_at,
-                    value,
-                });
-            }
+            logs.extend(period_logs(item)?);
         }
         Ok(logs)
     }

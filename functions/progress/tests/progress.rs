@@ -174,15 +174,9 @@ async fn a_poison_record_fails_alone() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_batches_converge() {
-    let mut w = World::new().await;
-    let streak = w.program(ProgramKind::Streak, json!({"name": "s", "status": "live", "completionTargetValue": 30, "aggregationTargetValue": 1, "aggregationMethod": "count"})).await;
-    let member = w.member("fi", "live").await;
-    for n in 1..=12 {
-        let body = json!({"streakId": streak, "ownedById": "fi", "uniqueIdentifier": format!("c{n}"), "activityAt": days_ago(n)});
-        assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
-    }
+/// Splits the pending stream records into single-record batches processed all at once, plus
+/// the whole batch, then delivers what failed again, as the event source mapping does.
+async fn process_concurrently(w: &mut World) {
     let (batch, _) = w.poll().await;
     // Split the batch into single-record batches processed all at once, plus the whole batch.
     let singles: Vec<_> = batch
@@ -232,8 +226,43 @@ async fn concurrent_batches_converge() {
             .collect();
     }
     assert!(failed.is_empty(), "redelivery converges");
+}
+
+#[tokio::test]
+async fn concurrent_batches_converge() {
+    let mut w = World::new().await;
+    let streak = w.program(ProgramKind::Streak, json!({"name": "s", "status": "live", "completionTargetValue": 30, "aggregationTargetValue": 1, "aggregationMethod": "count"})).await;
+    let member = w.member("fi", "live").await;
+    for n in 1..=12 {
+        let body = json!({"streakId": streak, "ownedById": "fi", "uniqueIdentifier": format!("c{n}"), "activityAt": days_ago(n)});
+        assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
+    }
+    process_concurrently(&mut w).await;
     let runs = summary(&w.records(&member, "PROGRESS#").await);
     assert_eq!(runs, [(day_key(12), "in_progress".to_string(), 12)]);
+}
+
+/// Concurrent batches logging into one challenge window: each recomputation reads the window's
+/// logs after the head, so a commit that saw fewer logs never overwrites one that saw more.
+#[tokio::test]
+async fn concurrent_batches_converge_on_a_challenge_window() {
+    let mut w = World::new().await;
+    let challenge = w.program(ProgramKind::Challenge, json!({"name": "c", "status": "live", "completionTargetValue": 1000, "aggregationMethod": "count", "aggregationPeriod": "monthly"})).await;
+    let now = shared::time::format(&shared::time::now());
+    let mut members = Vec::new();
+    for m in ["ga", "gb", "gc"] {
+        members.push(w.member(m, "live").await);
+        for n in 1..=12 {
+            let body = json!({"challengeId": challenge, "ownedById": m, "uniqueIdentifier": format!("{m}{n}"), "activityAt": now});
+            assert_eq!(w.log(LogKind::Challenge, body).await.0, 201);
+        }
+    }
+    process_concurrently(&mut w).await;
+    for member in &members {
+        let windows = w.records(member, "PROGRESS#").await;
+        assert_eq!(windows.len(), 1);
+        assert_eq!(windows[0]["currentProgressValue"], 12);
+    }
 }
 
 /// A log for today reads the current run, not the member's history: if it read the history it

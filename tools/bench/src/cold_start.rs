@@ -18,6 +18,8 @@ pub const FUNCTIONS: &[(&str, &str)] = &[
     // What init costs: the reference plus our logging setup, plus our DynamoDB client.
     ("hello-logging", "members/get.json"),
     ("hello-store", "members/get.json"),
+    // The fair reference for a first answer that needs the store: the client and one GetItem.
+    ("hello-dynamodb", "members/get.json"),
     ("authorizer", "authorizer/secret-key.json"),
     ("members", "members/get.json"),
     ("track-user", "track-user/get.json"),

@@ -8,15 +8,18 @@
 //! | member id → externalId | `T#{acct}#{env}#MEMBER#{id}` | `ID` | |
 //! | activity log | `T#{acct}#{env}#LOG#{programId}#{uniqueIdentifier}` | `LOG` | GSI1 `…#LIST#{slug}` / id; GSI2 `…#MEMBER#{memberId}#{slug}` / id |
 //! | counted logs of a period | `T#{acct}#{env}#MEMBER#{memberId}` | `AGG#{programId}#{periodDay}` | |
-//! | progress record (streak run, challenge window) | member's partition | `PROGRESS#{programId}#{run or window key}` | GSI1, GSI2 |
+//! | progress record (streak run, challenge window; the last one carries the processor's `ver`) | member's partition | `PROGRESS#{programId}#{run or window key}` | GSI1, GSI2 |
 //! | reward | member's partition | `REWARD#{milestoneId}#{run or window key}` | GSI1, GSI2 |
-//! | processor state (optimistic version, challenge window counters) | member's partition | `STATE#{programId}` | |
+//! | marker: the member has progress in the program (makes first commits collide) | member's partition | `STATE#{programId}` | |
 //! | program (streak, challenge, milestone) | `T#{acct}#{env}#PROGRAM#{id}` | `PROGRAM` | `T#{acct}#{env}#LIST#{slug}` / id |
 //!
 //! Members are keyed by tenant + `externalId` (SPEC §8), so uniqueness is the primary key itself and
 //! the hot track-user path is one conditional write. The id item lets `{id}` lookups stay strongly
 //! consistent. The member item also carries the processor's `activity` (analytics) and a revision
 //! `rev` raised by every write, which the processor's read-modify-write is conditional on.
+//!
+//! Indexes project keys and the attributes list filters test (`template.yaml`), so updates that
+//! leave those alone write no index entry; lists read their items by key after the index.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

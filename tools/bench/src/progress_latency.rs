@@ -16,6 +16,8 @@ pub struct ProgressLatency {
     pub logs: usize,
     pub members: usize,
     pub senders: usize,
+    /// Logs per second the senders were held to (`None`: as fast as answered).
+    pub rate: Option<f64>,
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
@@ -23,7 +25,14 @@ pub struct ProgressLatency {
     pub burst_ms: f64,
 }
 
-pub fn measure(client: &Client, logs: usize, members: usize, senders: usize) -> ProgressLatency {
+/// `rate`: logs per second over all senders (`None`: as fast as they get answers).
+pub fn measure(
+    client: &Client,
+    logs: usize,
+    members: usize,
+    senders: usize,
+    rate: Option<f64>,
+) -> ProgressLatency {
     // A challenge that never completes: its window value is the number of logs counted.
     let (status, challenge) = client.call(
         "POST",
@@ -105,9 +114,18 @@ pub fn measure(client: &Client, logs: usize, members: usize, senders: usize) -> 
                 (client.clone(), sent.clone(), challenge_id.clone(), run.clone());
             let mine: Vec<usize> = (0..members).filter(|m| m % senders == s).collect();
             std::thread::spawn(move || {
-                // Each member's logs in order, members interleaved.
+                // Each member's logs in order, members interleaved; paced, each sender keeps its
+                // share of the rate.
+                let interval = rate.map(|r| Duration::from_secs_f64(senders as f64 / r));
+                let start = Instant::now();
+                let mut sent_count = 0u32;
                 for k in 1..=per_member {
                     for &m in &mine {
+                        if let Some(interval) = interval {
+                            let due = start + interval * sent_count;
+                            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                            sent_count += 1;
+                        }
                         let body = json!({"challengeId": challenge_id, "ownedById": format!("lat-{run}-{m}"), "uniqueIdentifier": format!("{m}-{k}"), "activityAt": shared::time::format(&shared::time::now())});
                         let (status, answer) = client.call("POST", "/schema/challenge_log/record", Some(&body));
                         assert_eq!(status, 201, "{answer}");
@@ -140,6 +158,7 @@ pub fn measure(client: &Client, logs: usize, members: usize, senders: usize) -> 
         logs: sent.len(),
         members,
         senders,
+        rate,
         p50_ms: quantile(&mut latencies, 0.5),
         p99_ms: quantile(&mut latencies, 0.99),
         max_ms: quantile(&mut latencies, 1.0),

@@ -123,6 +123,7 @@ async fn member_reads_and_upserts_stay_within_budget() {
         200
     );
     let (reads, writes) = units(&meter);
+    println!("track-user upsert of an existing member: {writes} WCU");
     assert!(writes <= 2.0, "track-user upsert wrote {writes} WCU");
     assert_eq!(reads, 0.0, "the upsert is a single conditional write");
     let (status, _) = w

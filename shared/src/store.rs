@@ -1500,7 +1500,8 @@ impl Store {
                 items.push(TransactWriteItem::builder().put(marker).build());
             }
         }
-        let result = if let [single] = items.as_slice() {
+        // Alone, the head's write is a put (it changed) or an update (its version moves on).
+        let result = if let [single @ TransactWriteItem { delete: None, .. }] = items.as_slice() {
             self.write_one(single.clone()).await
         } else {
             self.client
@@ -1517,7 +1518,7 @@ impl Store {
         }
     }
 
-    /// One write of a transaction's kind, sent on its own (half the price of a transaction).
+    /// A put or an update built for a transaction, sent on its own (half the price).
     async fn write_one(&self, item: TransactWriteItem) -> Result<(), StoreError> {
         let sent = if let Some(put) = item.put {
             self.client
@@ -1544,20 +1545,8 @@ impl Store {
                 .await
                 .map(|_| ())
                 .map_err(classify)
-        } else if let Some(delete) = item.delete {
-            self.client
-                .delete_item()
-                .table_name(delete.table_name)
-                .set_key(Some(delete.key))
-                .set_condition_expression(delete.condition_expression)
-                .set_expression_attribute_names(delete.expression_attribute_names)
-                .set_expression_attribute_values(delete.expression_attribute_values)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(classify)
         } else {
-            Err(StoreError::Other("empty write".into()))
+            Err(StoreError::Other("write_one takes a put or an update".into()))
         };
         sent
     }

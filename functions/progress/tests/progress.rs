@@ -152,7 +152,7 @@ async fn a_poison_record_fails_alone() {
     let member = w.member("ed", "live").await;
     let body = json!({"streakId": streak, "ownedById": "ed", "uniqueIdentifier": "x1", "activityValue": 1, "activityAt": days_ago(1)});
     assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
-    let (mut batch, _) = w.poll().await;
+    let mut batch = w.collect().await;
     let poison: aws_lambda_events::dynamodb::EventRecord =
         serde_json::from_value(events::load("stream/batch.json")["Records"][3].clone()).unwrap();
     batch.records.insert(0, poison);
@@ -177,7 +177,7 @@ async fn a_poison_record_fails_alone() {
 /// Splits the pending stream records into single-record batches processed all at once, plus
 /// the whole batch, then delivers what failed again, as the event source mapping does.
 async fn process_concurrently(w: &mut World) {
-    let (batch, _) = w.poll().await;
+    let batch = w.collect().await;
     // Split the batch into single-record batches processed all at once, plus the whole batch.
     let singles: Vec<_> = batch
         .records
@@ -332,7 +332,7 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
 
         /// Any batching, order and duplication of the same logs gives the engine's answer for the set.
         #[test]
@@ -355,7 +355,7 @@ mod properties {
                     assert_eq!(status, 201);
                     expected_logs.push(CountedLog { id: created["data"]["id"].as_str().unwrap().into(), activity_at: at.parse().unwrap(), value: 0.into() });
                 }
-                let mut records = w.poll().await.0.records;
+                let mut records = w.collect().await.records;
                 let activity_at = |r: &aws_lambda_events::dynamodb::EventRecord| {
                     serde_json::to_value(r.change.new_image.get("activityAt")).unwrap()["S"].as_str().unwrap_or_default().to_string()
                 };

@@ -311,11 +311,17 @@ async fn record_activity(
     Err(StoreError::Contended)
 }
 
-fn deterministic_id(parts: &[&str]) -> String {
+/// A record's id: a UUIDv7 whose time is `at` and whose other bits come from the record's key
+/// (`parts`), so reprocessing gives the same id and lists (sorted by id) run newest first like
+/// the platform's other ids. `at` must not change for the same key.
+fn deterministic_id(at: Timestamp, parts: &[&str]) -> String {
     let digest = Sha256::digest(parts.join("\n").as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Uuid::new_v8(bytes).to_string()
+    let mut bits = [0u8; 10];
+    bits.copy_from_slice(&digest[..10]);
+    let millis = u64::try_from(at.timestamp_millis()).unwrap_or_default();
+    uuid::Builder::from_unix_timestamp_millis(millis, &bits)
+        .into_uuid()
+        .to_string()
 }
 
 fn task_json(task: &TaskProgress) -> Value {
@@ -585,12 +591,13 @@ async fn process_group(
                 continue;
             }
             let reward = reward_record(tenant, kind, program, milestone, member_id, crossing, now);
-            let created_at = match store.put_reward_once(&reward).await? {
-                RewardWrite::Created => Some(now),
-                // Written by an earlier attempt; the analytics know whether they counted it.
-                RewardWrite::Existed { created_at } => created_at,
+            let (created_at, id) = match store.put_reward_once(&reward).await? {
+                RewardWrite::Created => (Some(now), reward["id"].as_str().map(str::to_string)),
+                // Written by an earlier attempt (its id stands); the analytics know whether they
+                // counted it.
+                RewardWrite::Existed { created_at, id } => (created_at, id),
             };
-            if let (Some(created_at), Some(id)) = (created_at, reward["id"].as_str()) {
+            if let (Some(created_at), Some(id)) = (created_at, id.as_deref()) {
                 rewards.insert(
                     id.to_string(),
                     RewardFact {
@@ -781,13 +788,18 @@ fn streak_record(
     run: &crate::progress::StreakRun,
     now: Timestamp,
 ) -> Value {
-    let id = deterministic_id(&[
-        &tenant.key_prefix(),
-        "streak_progress",
-        &program.id,
-        member_id,
-        &run.run_key,
-    ]);
+    // A run's key is its first period: the id's time is that period's first day.
+    let first_day = run.start_day.and_time(chrono::NaiveTime::MIN).and_utc();
+    let id = deterministic_id(
+        first_day,
+        &[
+            &tenant.key_prefix(),
+            "streak_progress",
+            &program.id,
+            member_id,
+            &run.run_key,
+        ],
+    );
     let sk = format!("PROGRESS#{}#{}", program.id, run.run_key);
     let status = match run.status {
         StreakStatus::InProgress => "in_progress",
@@ -822,13 +834,16 @@ fn challenge_record(
     w: &crate::progress::ChallengeWindow,
     now: Timestamp,
 ) -> Value {
-    let id = deterministic_id(&[
-        &tenant.key_prefix(),
-        "challenge_progress",
-        &program.id,
-        member_id,
-        &w.window_key,
-    ]);
+    let id = deterministic_id(
+        w.task.period_start,
+        &[
+            &tenant.key_prefix(),
+            "challenge_progress",
+            &program.id,
+            member_id,
+            &w.window_key,
+        ],
+    );
     let sk = format!("PROGRESS#{}#{}", program.id, w.window_key);
     let status = match w.status {
         ChallengeStatus::InProgress => "in_progress",
@@ -862,13 +877,18 @@ fn reward_record(
     crossing: &Crossing,
     now: Timestamp,
 ) -> Value {
-    let id = deterministic_id(&[
-        &tenant.key_prefix(),
-        "reward_log",
-        &milestone.id,
-        member_id,
-        &crossing.progress_key,
-    ]);
+    // A reward sorts by when its milestone was reached. A backfill can move that moment; the
+    // reward is written once, so the stored id stays (see `put_reward_once`).
+    let id = deterministic_id(
+        crossing.reached_at,
+        &[
+            &tenant.key_prefix(),
+            "reward_log",
+            &milestone.id,
+            member_id,
+            &crossing.progress_key,
+        ],
+    );
     let sk = format!("REWARD#{}#{}", milestone.id, crossing.progress_key);
     with_keys(
         Store::record_keys(tenant, member_id, &sk, "reward_log", &id),

@@ -306,9 +306,10 @@ pub struct ProgressCommit<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RewardWrite {
     Created,
-    /// Written before (by a replay or an interrupted attempt), at `created_at` when known.
+    /// Written before (by a replay or an interrupted attempt), at `created_at`, with `id`.
     Existed {
         created_at: Option<Timestamp>,
+        id: Option<String>,
     },
 }
 
@@ -1546,7 +1547,9 @@ impl Store {
                 .map(|_| ())
                 .map_err(classify)
         } else {
-            Err(StoreError::Other("write_one takes a put or an update".into()))
+            Err(StoreError::Other(
+                "write_one takes a put or an update".into(),
+            ))
         };
         sent
     }
@@ -1658,16 +1661,22 @@ impl Store {
             Err(SdkError::ServiceError(e))
                 if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
             {
-                let created_at = match e.err() {
-                    PutItemError::ConditionalCheckFailedException(x) => x
-                        .item()
-                        .and_then(|i| i.get("createdAt"))
-                        .and_then(|v| v.as_s().ok())
-                        .and_then(|v| chrono::DateTime::parse_from_rfc3339(v).ok())
-                        .map(|t| t.with_timezone(&chrono::Utc)),
+                let old = match e.err() {
+                    PutItemError::ConditionalCheckFailedException(x) => x.item(),
                     _ => None,
                 };
-                Ok(RewardWrite::Existed { created_at })
+                let text = |name: &str| {
+                    old.and_then(|i| i.get(name))
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                };
+                let created_at = text("createdAt")
+                    .and_then(|v| chrono::DateTime::parse_from_rfc3339(&v).ok())
+                    .map(|t| t.with_timezone(&chrono::Utc));
+                Ok(RewardWrite::Existed {
+                    created_at,
+                    id: text("id"),
+                })
             }
             Err(e) => Err(classify(e)),
         }

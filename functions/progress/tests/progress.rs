@@ -581,3 +581,31 @@ async fn a_batch_of_hundreds_of_logs_of_one_period_is_recorded() {
     assert_eq!(windows.len(), 1);
     assert_eq!(windows[0]["currentProgressValue"], LOGS);
 }
+
+/// Lists are newest first (SPEC §3): progress records by the start of their run or window,
+/// rewards by when they were reached, though their ids are derived from their keys.
+#[tokio::test]
+async fn progress_and_reward_lists_are_newest_first() {
+    let mut w = World::new().await;
+    let streak = w.program(ProgramKind::Streak, json!({"name": "s", "status": "live", "completionTargetValue": 5, "aggregationTargetValue": 1, "aggregationMethod": "count"})).await;
+    w.program(ProgramKind::Milestone, json!({"name": "first", "status": "live", "linkedSchemaSlug": "streak", "linkedSchemaRecordId": streak, "milestoneTargetValue": 1})).await;
+    let member = w.member("ny", "live").await;
+    // Three runs (gaps between them), sent newest first.
+    for n in [2, 6, 10, 12] {
+        let body = json!({"streakId": streak, "ownedById": "ny", "uniqueIdentifier": format!("n{n}"), "activityAt": days_ago(n)});
+        assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
+        w.drain().await;
+    }
+    for (slug, time_field) in [("streak_progress", "createdAt"), ("reward_log", "rewardIssuedAt")] {
+        let (page, _) = w
+            .store
+            .list_kind::<serde_json::Value>(&w.tenant, slug, Some(&member), &[], 10, None)
+            .await
+            .unwrap();
+        let times: Vec<&str> = page.iter().map(|r| r[time_field].as_str().unwrap()).collect();
+        assert_eq!(times.len(), 4, "{slug}: {page:?}");
+        let mut newest_first = times.clone();
+        newest_first.sort_by(|a, b| b.cmp(a));
+        assert_eq!(times, newest_first, "{slug}");
+    }
+}

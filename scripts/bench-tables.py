@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Prints the tables of BENCHMARKS.md sections 1, 3 and 4 from benchmarks/results.json (written by
+`make bench`), so the document quotes the measurement instead of copying numbers by hand."""
+
+import json
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+results = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+
+NAMES = {
+    "hello-logging": "hello + logging",
+    "hello-store": "hello + Lambda client (not called)",
+    "progress": "progress (stream processor)",
+}
+
+cold = {c["function"]: c for c in results["coldStart"]}
+hello = cold["hello"]
+reference = cold["hello-dynamodb"]
+print(f"measured {results['date']}\n")
+print("| function | init (median) | × hello | first response (median, min–max) | × hello-dynamodb | peak RSS | arm64 zip |")
+print("|---|---|---|---|---|---|---|")
+for c in results["coldStart"]:
+    name = c["function"]
+    reference_ratio = (
+        "—" if name.startswith("hello") and name != "hello-dynamodb" else f"{c['median_ms'] / reference['median_ms']:.2f}×"
+    )
+    zip_size = f"{c['zip_bytes'] / 1e6:.2f} MB" if c.get("zip_bytes") else "—"
+    print(
+        f"| {NAMES.get(name, name)} | {c['init_median_ms']:.2f} ms | {c['init_median_ms'] / hello['init_median_ms']:.2f}× "
+        f"| {c['median_ms']:.2f} ms ({c['min_ms']:.1f}–{c['max_ms']:.1f}) | {reference_ratio} | {c['peak_rss_mb']:.1f} MB | {zip_size} |"
+    )
+
+print("\n| route | concurrency | HTTP req/s | p50 | p99 | raw DynamoDB req/s | p50 | p99 | HTTP / raw |")
+print("|---|---|---|---|---|---|---|---|---|")
+rows = {(l["route"], l["concurrency"], l["path"]): l for l in results["http"]}
+for (route, concurrency, path), http in rows.items():
+    if path != "http":
+        continue
+    raw = rows[(route, concurrency, "dynamodb")]
+    print(
+        f"| {route} | {concurrency} | {http['rps']:.0f} | {http['p50_ms']:.2f} ms | {http['p99_ms']:.2f} ms "
+        f"| {raw['rps']:.0f} | {raw['p50_ms']:.2f} ms | {raw['p99_ms']:.2f} ms | {100 * http['rps'] / raw['rps']:.0f} % |"
+    )
+
+print("\n| logs | members | sending | burst sent in | p50 | p99 | max |")
+print("|---|---|---|---|---|---|---|")
+for key in ["progressLatencyPaced", "progressLatency"]:
+    p = results[key]
+    sending = f"paced, {p['rate']:.0f} logs/s" if p.get("rate") else "as fast as answered"
+    print(
+        f"| {p['logs']} | {p['members']} | {sending} | {p['burst_ms'] / 1000:.1f} s "
+        f"| {p['p50_ms']:.0f} ms | {p['p99_ms']:.0f} ms | {p['max_ms']:.0f} ms |"
+    )

@@ -596,13 +596,19 @@ async fn progress_and_reward_lists_are_newest_first() {
         assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
         w.drain().await;
     }
-    for (slug, time_field) in [("streak_progress", "createdAt"), ("reward_log", "rewardIssuedAt")] {
+    for (slug, time_field) in [
+        ("streak_progress", "createdAt"),
+        ("reward_log", "rewardIssuedAt"),
+    ] {
         let (page, _) = w
             .store
             .list_kind::<serde_json::Value>(&w.tenant, slug, Some(&member), &[], 10, None)
             .await
             .unwrap();
-        let times: Vec<&str> = page.iter().map(|r| r[time_field].as_str().unwrap()).collect();
+        let times: Vec<&str> = page
+            .iter()
+            .map(|r| r[time_field].as_str().unwrap())
+            .collect();
         assert_eq!(times.len(), 4, "{slug}: {page:?}");
         let mut newest_first = times.clone();
         newest_first.sort_by(|a, b| b.cmp(a));

@@ -847,7 +847,7 @@ impl Store {
             .collect();
         let mut deleted = 0;
         loop {
-            let mut items = self.query_range(pk.clone(), "!", "~", None).await?;
+            let mut items = self.query_range(pk.clone(), "!", "~").await?;
             for kind in [LogKind::Streak, LogKind::Challenge] {
                 let mut start = None;
                 loop {
@@ -1313,7 +1313,6 @@ impl Store {
                 member_id_pk(tenant, member_id),
                 &format!("AGG#{program_id}#{from_day}"),
                 &upper,
-                None,
             )
             .await?;
         let mut logs = Vec::new();
@@ -1323,44 +1322,50 @@ impl Store {
         Ok(logs)
     }
 
-    /// Items of a partition with sort keys in `[from, to]`, strongly consistent; with `last`, only
-    /// that many from the top of the range.
-    async fn query_range(
-        &self,
-        pk: String,
-        from: &str,
-        to: &str,
-        last: Option<i32>,
-    ) -> Result<Vec<Item>, StoreError> {
+    /// Items of a partition with sort keys in `[from, to]`, strongly consistent, in key order.
+    async fn query_range(&self, pk: String, from: &str, to: &str) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":from", s(from))
-                .expression_attribute_values(":to", s(to))
-                .consistent_read(true)
-                .scan_index_forward(last.is_none())
-                .set_limit(last)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() || last.is_some() {
+            let (page, next) = self.query_page(&pk, from, to, true, None, start).await?;
+            items.extend(page);
+            start = next;
+            if start.is_none() {
                 return Ok(items);
             }
         }
     }
 
-    async fn query_partition(&self, pk: String, prefix: &str) -> Result<Vec<Item>, StoreError> {
-        self.query_range(pk, prefix, &format!("{prefix}~"), None)
+    /// One page of `query_range`, forward or backward, at most `limit` items.
+    async fn query_page(
+        &self,
+        pk: &str,
+        from: &str,
+        to: &str,
+        forward: bool,
+        limit: Option<i32>,
+        start: Option<Item>,
+    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":from", s(from))
+            .expression_attribute_values(":to", s(to))
+            .consistent_read(true)
+            .scan_index_forward(forward)
+            .set_limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
             .await
+            .map_err(classify)?;
+        Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+    }
+
+    async fn query_partition(&self, pk: String, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        self.query_range(pk, prefix, &format!("{prefix}~")).await
     }
 
     /// A member's progress records in a program from the one at or before `from_key` (run or
@@ -1374,30 +1379,22 @@ impl Store {
         from_key: &str,
     ) -> Result<Vec<serde_json::Value>, StoreError> {
         let from_sk = format!("PROGRESS#{program_id}#{from_key}");
+        let pk = member_id_pk(tenant, member_id);
+        let (first, last) = (
+            format!("PROGRESS#{program_id}#"),
+            format!("PROGRESS#{program_id}#~"),
+        );
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", s(member_id_pk(tenant, member_id)))
-                .expression_attribute_values(":from", s(format!("PROGRESS#{program_id}#")))
-                .expression_attribute_values(":to", s(format!("PROGRESS#{program_id}#~")))
-                .consistent_read(true)
-                .scan_index_forward(false)
-                .limit(4)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
-            let page = out.items.unwrap_or_default();
+            let (page, next) = self
+                .query_page(&pk, &first, &last, false, Some(4), start)
+                .await?;
             let reached = page.iter().any(
                 |item| matches!(item.get("SK"), Some(AttributeValue::S(sk)) if *sk <= from_sk),
             );
             items.extend(page);
-            start = out.last_evaluated_key;
+            start = next;
             if reached || start.is_none() {
                 break;
             }

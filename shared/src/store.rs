@@ -886,7 +886,7 @@ impl Store {
         keys.sort();
         keys.dedup();
         for chunk in keys.chunks(25) {
-            let mut requests = chunk
+            let requests = chunk
                 .iter()
                 .map(|(pk, sk)| {
                     DeleteRequest::builder()
@@ -897,11 +897,7 @@ impl Store {
                         .map_err(|e| StoreError::Other(e.to_string()))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut attempt = 0;
-            while !requests.is_empty() {
-                if attempt > 0 {
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
+            until_processed(requests, |requests| async move {
                 let out = self
                     .client
                     .batch_write_item()
@@ -909,15 +905,12 @@ impl Store {
                     .send()
                     .await
                     .map_err(classify)?;
-                requests = out
+                Ok(out
                     .unprocessed_items
                     .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
-                attempt += 1;
-                if attempt > 10 && !requests.is_empty() {
-                    return Err(StoreError::Throttled);
-                }
-            }
+                    .unwrap_or_default())
+            })
+            .await?;
         }
         Ok(())
     }
@@ -979,17 +972,14 @@ impl Store {
             }
         };
         let order: Vec<(String, String)> = entries.iter().filter_map(key_of).collect();
-        let mut found: HashMap<(String, String), Item> = HashMap::new();
+        let found: Mutex<HashMap<(String, String), Item>> = Mutex::default();
         for chunk in order.chunks(100) {
-            let mut keys = chunk
+            let keys = chunk
                 .iter()
                 .map(|(pk, sk)| HashMap::from([("PK".into(), s(pk)), ("SK".into(), s(sk))]))
                 .collect::<Vec<Item>>();
-            let mut attempt = 0;
-            while !keys.is_empty() {
-                if attempt > 0 {
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
+            let found = &found;
+            until_processed(keys, |keys| async move {
                 let request = KeysAndAttributes::builder()
                     .set_keys(Some(keys))
                     .build()
@@ -1001,26 +991,25 @@ impl Store {
                     .send()
                     .await
                     .map_err(classify)?;
-                for item in out
+                let items = out
                     .responses
                     .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
+                    .unwrap_or_default();
+                let mut found = found.lock().unwrap_or_else(|e| e.into_inner());
+                for item in items {
                     if let Some(key) = key_of(&item) {
                         found.insert(key, item);
                     }
                 }
-                keys = out
+                Ok(out
                     .unprocessed_keys
                     .and_then(|mut u| u.remove(&self.table))
                     .map(|k| k.keys)
-                    .unwrap_or_default();
-                attempt += 1;
-                if attempt > 10 && !keys.is_empty() {
-                    return Err(StoreError::Throttled);
-                }
-            }
+                    .unwrap_or_default())
+            })
+            .await?;
         }
+        let mut found = found.into_inner().unwrap_or_else(|e| e.into_inner());
         Ok(order.iter().filter_map(|key| found.remove(key)).collect())
     }
 
@@ -1909,6 +1898,27 @@ fn amazon_https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
         // Not expected (the roots are compiled in); the system's trust store still works.
         Err(_) => builder.build_https(),
     }
+}
+
+/// Sends `pending` (a batch operation's requests) until DynamoDB has processed all of it: `send`
+/// answers what was left unprocessed, sent again after a backoff; `Throttled` after 10 rounds.
+async fn until_processed<T, F, Fut>(mut pending: Vec<T>, send: F) -> Result<(), StoreError>
+where
+    F: Fn(Vec<T>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, StoreError>>,
+{
+    let mut attempt = 0;
+    while !pending.is_empty() {
+        if attempt > 10 {
+            return Err(StoreError::Throttled);
+        }
+        if attempt > 0 {
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+        pending = send(pending).await?;
+        attempt += 1;
+    }
+    Ok(())
 }
 
 pub fn backoff(attempt: u32) -> Duration {

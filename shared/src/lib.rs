@@ -21,6 +21,7 @@ pub mod program;
 pub mod programs;
 pub mod progress;
 pub mod records;
+pub mod retry;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;

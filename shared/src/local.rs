@@ -125,6 +125,16 @@ impl DynamoLocal {
         Ok(local)
     }
 
+    /// Resolves when the DynamoDB Local process has exited (killed, crashed, out of memory).
+    pub async fn exited(&mut self) {
+        loop {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     async fn wait_ready(&self, timeout: Duration) -> Result<(), String> {
         let client = Store::local_client(&self.endpoint);
         let started = Instant::now();

@@ -1922,9 +1922,7 @@ where
 }
 
 pub fn backoff(attempt: u32) -> Duration {
-    // Small jittered exponential backoff; jitter from the clock is enough to de-synchronise writers.
-    let jitter = u64::from(time::now().timestamp_subsec_micros() % 10);
-    Duration::from_millis(5 * (1u64 << attempt.min(6)) + jitter)
+    crate::retry::Backoff::WRITE.delay(attempt)
 }
 
 #[cfg(test)]

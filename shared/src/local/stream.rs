@@ -2,7 +2,8 @@
 //! (DescribeStream, GetShardIterator, GetRecords) and hands batches in the `aws_lambda_events`
 //! shape to the real stream handler.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_sdk_dynamodbstreams::config::{BehaviorVersion, Region};
@@ -13,8 +14,10 @@ use aws_smithy_runtime_api::client::http::{
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::retry::Backoff;
 use crate::store::{Store, LOCAL_REGION};
 
 /// DynamoDB Local writes an empty map attribute into stream records as a bare `{}` instead of
@@ -73,8 +76,94 @@ pub struct StreamPoller {
     stream_arn: String,
     /// Open shards and where to read next.
     iterators: HashMap<String, Option<String>>,
+    /// Where each shard's processed records end; persisted at `checkpoint_path`.
+    checkpoint: Checkpoint,
+    checkpoint_path: Option<PathBuf>,
     /// Records per GetRecords call, per shard.
     batch_size: i32,
+}
+
+/// Per shard, the last sequence number whose batch is done. The stream's ARN changes when the
+/// table is created again: a checkpoint of another stream is ignored.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Checkpoint {
+    pub stream_arn: String,
+    pub shards: BTreeMap<String, String>,
+}
+
+/// Records read by one poll, and which shard each came from.
+#[derive(Debug, Default, Clone)]
+pub struct Batch {
+    pub event: Event,
+    shard_of: Vec<String>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.event.records.is_empty()
+    }
+}
+
+/// The message Lambda's on-failure destination receives for a DynamoDB stream batch (an SQS
+/// message on AWS; a line of `stream-failures.jsonl` locally): the shard and the range of
+/// sequence numbers to read again, not the records.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FailureMessage {
+    pub version: String,
+    pub timestamp: String,
+    #[serde(rename = "requestContext")]
+    pub request_context: Value,
+    #[serde(rename = "DDBStreamBatchInfo")]
+    pub batch_info: BatchInfo,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchInfo {
+    pub shard_id: String,
+    pub start_sequence_number: String,
+    pub end_sequence_number: String,
+    pub batch_size: usize,
+    pub stream_arn: String,
+}
+
+/// Appends failure messages to a JSON-lines file (the local on-failure destination).
+pub fn append_failures(path: &std::path::Path, messages: &[FailureMessage]) -> Result<(), String> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("open {}: {e}", path.display()))?;
+    for message in messages {
+        let line = serde_json::to_string(message).map_err(|e| e.to_string())?;
+        writeln!(file, "{line}").map_err(|e| format!("write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The failure messages of a JSON-lines file; a missing file has none.
+pub fn read_failures(path: &std::path::Path) -> Result<Vec<FailureMessage>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("read {}: {e}", path.display())),
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).map_err(|e| format!("{}: {e}", path.display())))
+        .collect()
+}
+
+/// Sequence numbers are decimal strings of any length: compare them as numbers.
+fn sequence_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+fn sequence(record: &EventRecord) -> &str {
+    record.change.sequence_number.as_deref().unwrap_or_default()
 }
 
 fn image(item: Option<&HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>) -> Value {
@@ -114,6 +203,11 @@ fn event_record(record: &Record, stream_arn: &str) -> Result<EventRecord, String
     serde_json::from_value(value).map_err(|e| format!("stream record to Lambda event: {e}"))
 }
 
+/// How long a failing batch is retried while the store answers, before it is parked as a
+/// failure message (Lambda's `MaximumRetryAttempts` + on-failure destination). While the store
+/// does not answer, attempts do not count: an outage never parks anything.
+pub const ATTEMPTS_BEFORE_PARKING: u32 = 8;
+
 impl StreamPoller {
     /// Reads the stream of `store`'s table from its oldest record (TRIM_HORIZON): replays are safe.
     pub async fn new(store: &Store, endpoint: &str) -> Result<Self, String> {
@@ -138,8 +232,13 @@ impl StreamPoller {
             .build();
         Ok(StreamPoller {
             streams: Client::from_conf(config),
+            checkpoint: Checkpoint {
+                stream_arn: stream_arn.clone(),
+                shards: BTreeMap::new(),
+            },
             stream_arn,
             iterators: HashMap::new(),
+            checkpoint_path: None,
             batch_size: 1000,
         })
     }
@@ -151,8 +250,67 @@ impl StreamPoller {
         self
     }
 
-    /// The records written since the last poll, in one event (one batch).
+    /// Resumes after the checkpoint saved at `path` (when it is of this stream) and saves each
+    /// new one there: a restart goes on where the last run stopped instead of replaying the
+    /// whole stream.
+    pub fn with_checkpoint(mut self, path: PathBuf) -> Self {
+        if let Some(saved) = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Checkpoint>(&b).ok())
+            .filter(|c| c.stream_arn == self.stream_arn)
+        {
+            self.checkpoint = saved;
+        }
+        self.checkpoint_path = Some(path);
+        self
+    }
+
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.checkpoint
+    }
+
+    pub fn stream_arn(&self) -> &str {
+        &self.stream_arn
+    }
+
+    /// The records written since the last poll, in one event (one batch), marked as done.
     pub async fn poll(&mut self) -> Result<Event, String> {
+        let batch = self.next_batch().await?;
+        self.commit(&batch)?;
+        Ok(batch.event)
+    }
+
+    /// Where a shard's reading starts: after its checkpoint, or at its oldest record.
+    async fn shard_iterator(&self, shard: &str) -> Result<Option<String>, String> {
+        let request = self
+            .streams
+            .get_shard_iterator()
+            .stream_arn(&self.stream_arn)
+            .shard_id(shard);
+        let request = match self.checkpoint.shards.get(shard) {
+            Some(done) => request
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .sequence_number(done),
+            None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        };
+        Ok(request
+            .send()
+            .await
+            .map_err(|e| format!("shard iterator: {e:?}"))?
+            .shard_iterator)
+    }
+
+    /// The records after the checkpoint, not yet marked as done: `commit` does that.
+    pub async fn next_batch(&mut self) -> Result<Batch, String> {
+        let result = self.read().await;
+        if result.is_err() {
+            // Iterators die with DynamoDB Local (and expire on AWS): start again from the checkpoint.
+            self.iterators.clear();
+        }
+        result
+    }
+
+    async fn read(&mut self) -> Result<Batch, String> {
         let description = self
             .streams
             .describe_stream()
@@ -169,20 +327,12 @@ impl StreamPoller {
             if self.iterators.contains_key(id) {
                 continue;
             }
-            let iterator = self
-                .streams
-                .get_shard_iterator()
-                .stream_arn(&self.stream_arn)
-                .shard_id(id)
-                .shard_iterator_type(ShardIteratorType::TrimHorizon)
-                .send()
-                .await
-                .map_err(|e| format!("shard iterator: {e:?}"))?
-                .shard_iterator;
+            let iterator = self.shard_iterator(id).await?;
             self.iterators.insert(id.to_string(), iterator);
         }
-        let mut records = Vec::new();
-        for iterator in self.iterators.values_mut() {
+        let mut batch = Batch::default();
+        let mut next = Vec::new();
+        for (shard, iterator) in &self.iterators {
             let Some(current) = iterator.clone() else {
                 continue;
             };
@@ -195,13 +345,267 @@ impl StreamPoller {
                 .await
                 .map_err(|e| format!("get records: {e:?}"))?;
             for record in out.records() {
-                records.push(event_record(record, &self.stream_arn)?);
+                batch
+                    .event
+                    .records
+                    .push(event_record(record, &self.stream_arn)?);
+                batch.shard_of.push(shard.clone());
             }
             // A closed shard has no next iterator.
-            *iterator = out.next_shard_iterator;
+            next.push((shard.clone(), out.next_shard_iterator));
         }
+        // Iterators move only once every shard was read: a failed read starts again.
+        self.iterators.extend(next);
+        Ok(batch)
+    }
+
+    /// Marks a batch as done: a restart resumes after it.
+    pub fn commit(&mut self, batch: &Batch) -> Result<(), String> {
+        for (record, shard) in batch.event.records.iter().zip(&batch.shard_of) {
+            let done = self.checkpoint.shards.entry(shard.clone()).or_default();
+            if sequence_order(sequence(record), done).is_gt() {
+                *done = sequence(record).to_string();
+            }
+        }
+        let Some(path) = &self.checkpoint_path else {
+            return Ok(());
+        };
+        let json = serde_json::to_vec_pretty(&self.checkpoint).map_err(|e| e.to_string())?;
+        // Written whole, then renamed: a crash leaves the old checkpoint or the new one.
+        let temporary = path.with_extension("tmp");
+        std::fs::write(&temporary, json)
+            .and_then(|()| std::fs::rename(&temporary, path))
+            .map_err(|e| format!("save the stream checkpoint {}: {e}", path.display()))
+    }
+
+    /// Whether the store answers at all (an outage, as opposed to records that fail).
+    pub async fn store_answers(&self) -> bool {
+        self.streams
+            .describe_stream()
+            .stream_arn(&self.stream_arn)
+            .limit(1)
+            .send()
+            .await
+            .is_ok()
+    }
+
+    /// The failure messages (one per shard) for the records of `batch` that still fail.
+    pub fn failure_messages(
+        &self,
+        batch: &Batch,
+        failed: &[String],
+        attempts: u32,
+    ) -> Vec<FailureMessage> {
+        let mut ranges: BTreeMap<&str, (String, String, usize)> = BTreeMap::new();
+        for (record, shard) in batch.event.records.iter().zip(&batch.shard_of) {
+            let seq = sequence(record);
+            let range = ranges.entry(shard.as_str());
+            let (start, end, count) = match range {
+                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    if !failed.iter().any(|f| f == seq) {
+                        continue;
+                    }
+                    v.insert((seq.to_string(), seq.to_string(), 0))
+                }
+            };
+            if sequence_order(seq, start).is_lt() {
+                *start = seq.to_string();
+            }
+            if sequence_order(seq, end).is_gt() {
+                *end = seq.to_string();
+            }
+            *count += 1;
+        }
+        ranges
+            .into_iter()
+            .map(|(shard, (start, end, count))| FailureMessage {
+                version: "1.0".into(),
+                timestamp: crate::time::format(&crate::time::now()),
+                request_context: json!({
+                    "condition": "RetryAttemptsExhausted",
+                    "approximateInvokeCount": attempts,
+                }),
+                batch_info: BatchInfo {
+                    shard_id: shard.to_string(),
+                    start_sequence_number: start,
+                    end_sequence_number: end,
+                    batch_size: count,
+                    stream_arn: self.stream_arn.clone(),
+                },
+            })
+            .collect()
+    }
+
+    /// The records a failure message names, read again from the stream (what a re-drive needs).
+    pub async fn read_range(&self, info: &BatchInfo) -> Result<Event, String> {
+        let mut iterator = self
+            .streams
+            .get_shard_iterator()
+            .stream_arn(&info.stream_arn)
+            .shard_id(&info.shard_id)
+            .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
+            .sequence_number(&info.start_sequence_number)
+            .send()
+            .await
+            .map_err(|e| format!("shard iterator: {e:?}"))?
+            .shard_iterator;
         let mut event = Event::default();
-        event.records = records;
+        while let Some(current) = iterator {
+            let out = self
+                .streams
+                .get_records()
+                .shard_iterator(current)
+                .limit(self.batch_size)
+                .send()
+                .await
+                .map_err(|e| format!("get records: {e:?}"))?;
+            if out.records().is_empty() {
+                break;
+            }
+            for record in out.records() {
+                let record = event_record(record, &info.stream_arn)?;
+                if sequence_order(sequence(&record), &info.end_sequence_number).is_gt() {
+                    return Ok(event);
+                }
+                event.records.push(record);
+            }
+            iterator = out.next_shard_iterator;
+        }
         Ok(event)
+    }
+}
+
+/// What the local run does in place of Lambda's event source mapping: reads batches after the
+/// checkpoint and hands each to `settle`. An outage only waits (backoff with jitter); after
+/// `give_up` without an answer from the store it returns an error.
+pub async fn run<P, F, K>(
+    poller: &mut StreamPoller,
+    process: P,
+    mut park: K,
+    give_up: std::time::Duration,
+) -> Result<(), String>
+where
+    P: Fn(Event) -> F,
+    F: std::future::Future<Output = Vec<String>>,
+    K: FnMut(Vec<FailureMessage>) -> Result<(), String>,
+{
+    let mut down_since: Option<std::time::Instant> = None;
+    let mut failed_reads = 0;
+    loop {
+        let batch = match poller.next_batch().await {
+            Ok(batch) => batch,
+            Err(e) => {
+                let since = *down_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() >= give_up {
+                    return Err(format!(
+                        "the store has not answered for {} s ({e})",
+                        since.elapsed().as_secs()
+                    ));
+                }
+                tracing::warn!(error = %e, "reading the stream failed; retrying");
+                tokio::time::sleep(Backoff::BATCH.delay(failed_reads)).await;
+                failed_reads += 1;
+                continue;
+            }
+        };
+        (down_since, failed_reads) = (None, 0);
+        if batch.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            continue;
+        }
+        settle(poller, batch, &process, &mut park, Backoff::BATCH).await?;
+    }
+}
+
+/// Hands `batch` to `process` (which answers the sequence numbers that failed) and retries what
+/// failed, with `backoff`, until it succeeds; what still fails after `ATTEMPTS_BEFORE_PARKING`
+/// attempts made while the store answers is parked as failure messages (`park`, the on-failure
+/// destination). Only then does the checkpoint move past the batch: nothing is dropped.
+pub async fn settle<P, F, K>(
+    poller: &mut StreamPoller,
+    batch: Batch,
+    process: &P,
+    park: &mut K,
+    backoff: Backoff,
+) -> Result<(), String>
+where
+    P: Fn(Event) -> F,
+    F: std::future::Future<Output = Vec<String>>,
+    K: FnMut(Vec<FailureMessage>) -> Result<(), String>,
+{
+    let mut pending = batch.event.clone();
+    let (mut attempt, mut counted) = (0, 0);
+    loop {
+        let failed = process(pending.clone()).await;
+        if failed.is_empty() {
+            break;
+        }
+        pending
+            .records
+            .retain(|r| failed.iter().any(|f| f == sequence(r)));
+        attempt += 1;
+        if poller.store_answers().await {
+            counted += 1;
+        }
+        if counted >= ATTEMPTS_BEFORE_PARKING {
+            let messages = poller.failure_messages(&batch, &failed, attempt);
+            tracing::error!(
+                ?messages,
+                "stream records failed every retry; parked for `gamify-admin redrive`"
+            );
+            park(messages)?;
+            break;
+        }
+        tracing::warn!(
+            failed = failed.len(),
+            attempt,
+            "stream records failed; retrying"
+        );
+        tokio::time::sleep(backoff.delay(attempt)).await;
+    }
+    poller.commit(&batch)
+}
+
+/// Re-drives the failure messages kept at `path`: reads each one's records from the stream again
+/// and hands them to `process`; the messages whose records all succeed leave the file, the others
+/// stay. Answers (re-driven, still failing).
+pub async fn redrive<P, F>(
+    poller: &StreamPoller,
+    path: &std::path::Path,
+    process: P,
+) -> Result<(usize, usize), String>
+where
+    P: Fn(Event) -> F,
+    F: std::future::Future<Output = Vec<String>>,
+{
+    let mut still_failing = Vec::new();
+    let mut done = 0;
+    for message in read_failures(path)? {
+        let event = poller.read_range(&message.batch_info).await?;
+        if process(event).await.is_empty() {
+            done += 1;
+        } else {
+            still_failing.push(message);
+        }
+    }
+    let temporary = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&temporary);
+    append_failures(&temporary, &still_failing)?;
+    std::fs::rename(&temporary, path).map_err(|e| format!("replace {}: {e}", path.display()))?;
+    Ok((done, still_failing.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_numbers_compare_as_numbers() {
+        use std::cmp::Ordering::*;
+        assert_eq!(sequence_order("000000000000000000010", "9"), Greater);
+        assert_eq!(sequence_order("49668", "49669"), Less);
+        assert_eq!(sequence_order("", "1"), Less);
+        assert_eq!(sequence_order("0042", "42"), Equal);
     }
 }

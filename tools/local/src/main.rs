@@ -22,7 +22,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use shared::accounts::{self, CreatedAccount};
-use shared::local::stream::StreamPoller;
+use shared::local::stream::{self, StreamPoller};
 use shared::local::{self, DynamoLocal, TableSpec};
 use shared::store::Store;
 use tokio::net::TcpListener;
@@ -30,11 +30,11 @@ use tokio::net::TcpListener;
 /// API Gateway refuses payloads over 10 MB before any function runs; so do we.
 const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
 
-fn env_port(name: &str, default: u16) -> Result<u16, String> {
+fn env_u16(name: &str, default: u16) -> Result<u16, String> {
     match std::env::var(name) {
         Ok(v) => v
             .parse()
-            .map_err(|_| format!("{name}={v} is not a port number")),
+            .map_err(|_| format!("{name}={v} is not a number from 0 to 65535")),
         Err(_) => Ok(default),
     }
 }
@@ -119,51 +119,38 @@ async fn serve_one(
     Ok(resp)
 }
 
-/// What Lambda's event source mapping does for `ProgressFunction`: poll the stream, invoke the
-/// handler with each batch, deliver reported failures again (up to the template's 5 retries).
-async fn run_stream_processor(poller: &mut StreamPoller, processor: &progress::Processor) {
-    const MAX_RETRIES: usize = 5;
-    loop {
-        match poller.poll().await {
-            Ok(batch) if !batch.records.is_empty() => {
-                let mut pending = batch;
-                for attempt in 0..=MAX_RETRIES {
-                    let failed: Vec<String> = processor
-                        .handle(pending.clone())
-                        .await
-                        .batch_item_failures
-                        .into_iter()
-                        .filter_map(|f| f.item_identifier)
-                        .collect();
-                    if failed.is_empty() {
-                        break;
-                    }
-                    pending.records.retain(|r| {
-                        r.change
-                            .sequence_number
-                            .as_ref()
-                            .is_some_and(|s| failed.contains(s))
-                    });
-                    if attempt == MAX_RETRIES {
-                        tracing::error!(
-                            ?failed,
-                            "stream records failed after retries (the dead-letter queue on AWS)"
-                        );
-                    }
-                }
-            }
-            Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            Err(e) => {
-                tracing::error!(error = %e, "reading the stream failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
+/// What Lambda's event source mapping does for `ProgressFunction`: poll the stream after the
+/// checkpoint, invoke the handler with each batch, retry what fails with backoff, park what fails
+/// every retry in `failures` (the on-failure destination; `gamify-admin redrive` re-drives it).
+/// Returns only when the store stopped answering for `give_up`.
+async fn run_stream_processor(
+    mut poller: StreamPoller,
+    processor: progress::Processor,
+    failures: Option<PathBuf>,
+    give_up: Duration,
+) -> String {
+    let process = |event| async {
+        processor
+            .handle(event)
+            .await
+            .batch_item_failures
+            .into_iter()
+            .filter_map(|f| f.item_identifier)
+            .collect()
+    };
+    let park = |messages: Vec<stream::FailureMessage>| match &failures {
+        Some(path) => stream::append_failures(path, &messages),
+        None => Ok(()),
+    };
+    match stream::run(&mut poller, process, park, give_up).await {
+        Ok(()) => "the stream processor stopped".into(),
+        Err(e) => e,
     }
 }
 
 async fn run() -> Result<(), String> {
     let in_memory = std::env::args().any(|a| a == "--in-memory");
-    let port = env_port("PORT", 3000)?;
+    let port = env_u16("PORT", 3000)?;
     let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "gamify".into());
     let data_dir =
         PathBuf::from(std::env::var("GAMIFY_DATA_DIR").unwrap_or_else(|_| ".local".into()));
@@ -177,13 +164,13 @@ async fn run() -> Result<(), String> {
         std::fs::create_dir_all(&data_dir)
             .map_err(|e| format!("create {}: {e}", data_dir.display()))?;
     }
-    let (endpoint, _dynamo) = match std::env::var("DYNAMODB_ENDPOINT") {
+    let (endpoint, mut dynamo) = match std::env::var("DYNAMODB_ENDPOINT") {
         Ok(endpoint) if !endpoint.is_empty() => {
             println!("Using DynamoDB at {endpoint}");
             (endpoint, None)
         }
         _ => {
-            let dynamo_port = env_port("DYNAMODB_PORT", 8000)?;
+            let dynamo_port = env_u16("DYNAMODB_PORT", 8000)?;
             std::net::TcpListener::bind(("127.0.0.1", dynamo_port)).map_err(|e| {
                 format!("cannot start DynamoDB Local on 127.0.0.1:{dynamo_port} ({e}); set DYNAMODB_PORT to another port")
             })?;
@@ -247,9 +234,23 @@ async fn run() -> Result<(), String> {
     let mut poller = StreamPoller::new(&store, &endpoint)
         .await?
         .with_batch_size(1000);
+    if !in_memory {
+        poller = poller.with_checkpoint(data_dir.join("stream-checkpoint.json"));
+    }
+    let resumed = poller.checkpoint().shards.len();
     let processor = progress::Processor::from_env().await;
-    tokio::spawn(async move { run_stream_processor(&mut poller, &processor).await });
-    println!("Stream processor polling the table's stream");
+    let give_up = Duration::from_secs(u64::from(env_u16("STORE_DOWN_EXIT_SECONDS", 30)?));
+    let failures = (!in_memory).then(|| data_dir.join("stream-failures.jsonl"));
+    let mut stream_processor =
+        tokio::spawn(run_stream_processor(poller, processor, failures, give_up));
+    println!(
+        "Stream processor polling the table's stream ({})",
+        if resumed > 0 {
+            "resuming after its checkpoint"
+        } else {
+            "from its oldest record"
+        }
+    );
     println!("gamify-local ready on http://127.0.0.1:{port}");
 
     let shutdown = async {
@@ -261,9 +262,23 @@ async fn run() -> Result<(), String> {
         }
     };
     tokio::pin!(shutdown);
+    let dynamo_exited = async {
+        match dynamo.as_mut() {
+            Some(d) => d.exited().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(dynamo_exited);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
+            _ = &mut dynamo_exited => {
+                return Err(format!("DynamoDB Local ({endpoint}) exited; stopping. Run `make run` again: its data and the stream checkpoint are kept in {}", data_dir.display()));
+            }
+            stopped = &mut stream_processor => {
+                let why = stopped.unwrap_or_else(|e| format!("the stream processor failed: {e}"));
+                return Err(format!("{why}; stopping so that nothing answers 500 forever. Start the store again and run `make run`."));
+            }
             accepted = listener.accept() => {
                 let Ok((stream, remote)) = accepted else { continue };
                 let (functions, routes) = (functions.clone(), routes.clone());

@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub struct LocalRun {
-    child: Child,
+    pub child: Child,
     pub base: String,
     pub demo: Value,
     pub dynamodb: String,
+    /// What it printed up to `ready`.
+    pub printed: Vec<String>,
 }
 
 impl Drop for LocalRun {
@@ -28,6 +30,12 @@ impl Drop for LocalRun {
 
 /// `data_dir`: where the run keeps its data (`GAMIFY_DATA_DIR`); `None` runs in memory.
 pub fn start(data_dir: Option<&Path>) -> LocalRun {
+    start_with(data_dir, &[], Stdio::null())
+}
+
+/// `start`, with more environment (`DYNAMODB_ENDPOINT` to use a DynamoDB Local the test runs)
+/// and somewhere for the run's standard error to go.
+pub fn start_with(data_dir: Option<&Path>, env: &[(&str, &str)], stderr: Stdio) -> LocalRun {
     let port = shared::local::free_port().unwrap();
     let dynamo_port = shared::local::free_port().unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_gamify-local"));
@@ -35,19 +43,25 @@ pub fn start(data_dir: Option<&Path>) -> LocalRun {
         Some(dir) => command.env("GAMIFY_DATA_DIR", dir),
         None => command.arg("--in-memory"),
     };
-    let mut child = command
+    command
         .env("PORT", port.to_string())
         .env("DYNAMODB_PORT", dynamo_port.to_string())
-        .env_remove("DYNAMODB_ENDPOINT")
+        .env_remove("DYNAMODB_ENDPOINT");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("start gamify-local");
     let stdout = child.stdout.take().unwrap();
     let started = Instant::now();
     let mut demo = Value::Null;
+    let mut lines = Vec::new();
     for line in BufReader::new(stdout).lines() {
         let line = line.unwrap();
+        lines.push(line.clone());
         if let Some(json) = line.split_once(": {").map(|(_, rest)| format!("{{{rest}")) {
             if line.starts_with("Demo account") {
                 demo = serde_json::from_str(&json).unwrap();
@@ -67,5 +81,42 @@ pub fn start(data_dir: Option<&Path>) -> LocalRun {
         base: format!("http://127.0.0.1:{port}"),
         demo,
         dynamodb: format!("http://127.0.0.1:{dynamo_port}"),
+        printed: lines,
     }
+}
+
+/// One HTTP call; the status and the JSON body (a string when it is not JSON).
+pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> (u16, Value) {
+    try_call(method, url, headers, body).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+}
+
+/// `call`, answering transport errors (refused, timed out) instead of panicking.
+pub fn try_call(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Result<(u16, Value), String> {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(20))
+        .build();
+    let mut req = agent.request(method, url);
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let result = match body {
+        Some(b) => req.send_string(b),
+        None => req.call(),
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => return Err(e.to_string()),
+    };
+    let status = resp.status();
+    let text = resp.into_string().map_err(|e| e.to_string())?;
+    Ok((
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    ))
 }

@@ -15,6 +15,8 @@ pub enum KeyStatus {
     Draft,
     Live,
     Paused,
+    /// Revoked by the operator: never valid again.
+    Revoked,
 }
 
 /// A stored key. The secret itself is never stored, only its hash.
@@ -28,6 +30,13 @@ pub struct KeyRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_hash: Option<String>,
     pub status: KeyStatus,
+    /// A rotated key stays valid until then (the grace period), then never again.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::time::rfc3339_ms::option"
+    )]
+    pub expires_at: Option<crate::time::Timestamp>,
 }
 
 /// Credentials as they arrive on a request.
@@ -41,9 +50,13 @@ pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Does `creds` authenticate as `record`? Only live keys do; secret keys need their secret.
-pub fn verify(record: &KeyRecord, creds: &Credentials<'_>) -> bool {
-    if record.status != KeyStatus::Live || creds.api_key != Some(record.api_key.as_str()) {
+/// Does `creds` authenticate as `record` at `now`? Only live keys do, and a rotated key only
+/// until its grace period ends; secret keys need their secret.
+pub fn verify(record: &KeyRecord, creds: &Credentials<'_>, now: crate::time::Timestamp) -> bool {
+    if record.status != KeyStatus::Live
+        || creds.api_key != Some(record.api_key.as_str())
+        || record.expires_at.is_some_and(|end| now >= end)
+    {
         return false;
     }
     match (record.role, &record.secret_hash) {
@@ -94,6 +107,7 @@ impl IssuedKeys {
                 role: Role::Admin,
                 secret_hash: Some(hash_secret(&self.api_secret)),
                 status: KeyStatus::Live,
+                expires_at: None,
             },
             KeyRecord {
                 api_key: self.public_key.clone(),
@@ -102,6 +116,7 @@ impl IssuedKeys {
                 role: Role::Public,
                 secret_hash: None,
                 status: KeyStatus::Live,
+                expires_at: None,
             },
         ]
     }
@@ -130,16 +145,26 @@ mod tests {
         );
         assert!(verify(
             &admin,
-            &creds(&issued.api_key, Some(&issued.api_secret))
+            &creds(&issued.api_key, Some(&issued.api_secret)),
+            crate::time::now()
         ));
         assert!(!verify(
             &admin,
-            &creds(&issued.api_key, Some("sk_live_wrong"))
+            &creds(&issued.api_key, Some("sk_live_wrong")),
+            crate::time::now()
         ));
-        assert!(!verify(&admin, &creds(&issued.api_key, None)));
-        assert!(verify(&public, &creds(&issued.public_key, None)));
+        assert!(!verify(
+            &admin,
+            &creds(&issued.api_key, None),
+            crate::time::now()
+        ));
+        assert!(verify(
+            &public,
+            &creds(&issued.public_key, None),
+            crate::time::now()
+        ));
         assert!(
-            !verify(&public, &creds(&issued.api_key, None)),
+            !verify(&public, &creds(&issued.api_key, None), crate::time::now()),
             "key must match the record"
         );
     }
@@ -168,9 +193,14 @@ mod tests {
             public.status = status;
             assert!(!verify(
                 &admin,
-                &creds(&issued.api_key, Some(&issued.api_secret))
+                &creds(&issued.api_key, Some(&issued.api_secret)),
+                crate::time::now()
             ));
-            assert!(!verify(&public, &creds(&issued.public_key, None)));
+            assert!(!verify(
+                &public,
+                &creds(&issued.public_key, None),
+                crate::time::now()
+            ));
         }
     }
 }

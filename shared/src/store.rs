@@ -191,7 +191,24 @@ pub struct Account {
     pub name: String,
     #[serde(with = "time::rfc3339_ms")]
     pub created_at: Timestamp,
+    /// `paused`: every key of the account answers 401 until it is resumed.
+    #[serde(default)]
+    pub status: AccountStatus,
+    /// Every key ever issued to the account (rotated and revoked ones too).
+    #[serde(default)]
+    pub api_keys: Vec<String>,
 }
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    #[default]
+    Live,
+    Paused,
+}
+
+/// The GSI1 partition that lists accounts (operators only; never a tenant's).
+const ACCOUNTS_LIST_PK: &str = "ACCOUNTS";
 
 #[derive(Serialize, Deserialize)]
 struct AccountItem {
@@ -199,8 +216,30 @@ struct AccountItem {
     pk: String,
     #[serde(rename = "SK")]
     sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
     #[serde(flatten)]
     account: Account,
+}
+
+fn account_item(account: &Account) -> Result<Item, StoreError> {
+    to_item(&AccountItem {
+        pk: format!("ACCOUNT#{}", account.id),
+        sk: "ACCOUNT".into(),
+        gsi1pk: ACCOUNTS_LIST_PK.into(),
+        gsi1sk: account.id.clone(),
+        account: account.clone(),
+    })
+}
+
+fn key_item(key: &KeyRecord) -> Result<Item, StoreError> {
+    to_item(&KeyItem {
+        pk: format!("KEY#{}", key.api_key),
+        sk: "KEY".into(),
+        key: key.clone(),
+    })
 }
 
 /// Filters of `GET /schema/account_user/record` other than `externalId` (a direct lookup).
@@ -520,17 +559,9 @@ impl Store {
         account: &Account,
         keys: &[KeyRecord],
     ) -> Result<(), StoreError> {
-        let mut items = vec![to_item(&AccountItem {
-            pk: format!("ACCOUNT#{}", account.id),
-            sk: "ACCOUNT".into(),
-            account: account.clone(),
-        })?];
+        let mut items = vec![account_item(account)?];
         for key in keys {
-            items.push(to_item(&KeyItem {
-                pk: format!("KEY#{}", key.api_key),
-                sk: "KEY".into(),
-                key: key.clone(),
-            })?);
+            items.push(key_item(key)?);
         }
         let mut tx = self.client.transact_write_items();
         for item in items {
@@ -545,6 +576,38 @@ impl Store {
             .get(format!("ACCOUNT#{account_id}"), "ACCOUNT", false)
             .await?;
         item.map(from_item::<Account>).transpose()
+    }
+
+    /// Writes an account and keys as given (the operator's changes: status, rotation), all or
+    /// nothing.
+    pub async fn put_account_and_keys(
+        &self,
+        account: &Account,
+        keys: &[KeyRecord],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.client.transact_write_items();
+        for item in std::iter::once(account_item(account)).chain(keys.iter().map(key_item)) {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item?))
+                .build()
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+            tx = tx.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        tx.send().await.map_err(classify)?;
+        Ok(())
+    }
+
+    /// One page of accounts, newest first.
+    pub async fn list_accounts(
+        &self,
+        limit: usize,
+        start: Option<Position>,
+    ) -> Result<(Vec<Account>, Option<Position>), StoreError> {
+        let (items, next) = self
+            .query_index(Index::Gsi1, ACCOUNTS_LIST_PK.into(), &[], limit, start)
+            .await?;
+        Ok((from_items(items)?, next))
     }
 
     // ---- members ----
@@ -1557,6 +1620,28 @@ impl Store {
             .await?;
         Ok((from_items(items)?, next))
     }
+    /// Every stored log of one member, both kinds, as stored (what a reconciliation replays).
+    pub async fn member_log_items(
+        &self,
+        tenant: &Tenant,
+        member_id: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut all = Vec::new();
+        for kind in [LogKind::Streak, LogKind::Challenge] {
+            let mut start = None;
+            loop {
+                let (index, pk) = list_partition(tenant, kind.slug(), Some(member_id));
+                let (items, next) = self.query_index(index, pk, &[], 1000, start).await?;
+                all.extend(items);
+                match next {
+                    Some(next) => start = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Ok(all)
+    }
+
     pub async fn get_record(
         &self,
         tenant: &Tenant,

@@ -72,7 +72,7 @@ impl Authorizer {
         let Some(record) = self.key(api_key).await? else {
             return Ok(json!({}));
         };
-        if !keys::verify(&record, &creds) {
+        if !keys::verify(&record, &creds, shared::time::now()) {
             return Ok(json!({}));
         }
         Ok(json!({

@@ -102,12 +102,14 @@ async fn sample_events_resolve_to_their_principal_or_nothing() {
 async fn only_live_keys_authenticate() {
     let store = test_store().await;
     let auth = Authorizer::new(store.clone(), Duration::from_secs(30));
-    for status in [KeyStatus::Draft, KeyStatus::Paused] {
+    for status in [KeyStatus::Draft, KeyStatus::Paused, KeyStatus::Revoked] {
         let issued = IssuedKeys::generate(Environment::Live);
         let account = Account {
             id: uuid::Uuid::now_v7().to_string(),
             name: "Paused".into(),
             created_at: shared::time::now(),
+            status: Default::default(),
+            api_keys: Vec::new(),
         };
         let mut records = issued.records(&account.id, Environment::Live);
         for r in &mut records {

@@ -1,61 +1,288 @@
-//! Operator CLI (SPEC §1: accounts are created by an operator, not over HTTP).
+//! Operator CLI (SPEC §1: accounts are created by an operator, not over HTTP): accounts, keys,
+//! and the repair of progress (re-drive parked stream records, reconcile from stored logs).
 //!
-//! `gamify-admin create-account --name NAME` prints
-//! `{"accountId":…,"name":…,"live":{"apiKey":…,"apiSecret":…,"publicKey":…},"test":{…}}`.
-//! By default it writes to the local run's DynamoDB Local (`http://127.0.0.1:$DYNAMODB_PORT`, table
-//! `gamify`); `DYNAMODB_ENDPOINT` and `TABLE_NAME` override; `--aws` uses the AWS credential chain.
+//! By default it works on the local run's DynamoDB Local (`http://127.0.0.1:$DYNAMODB_PORT`,
+//! table `gamify`); `DYNAMODB_ENDPOINT` and `TABLE_NAME` override; `--aws` uses the AWS
+//! credential chain and `TABLE_NAME`.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use serde_json::json;
 use shared::store::Store;
+use shared::tenant::{Environment, Tenant};
 
-const USAGE: &str = "usage: gamify-admin create-account --name NAME [--aws]\n\
-  env: DYNAMODB_ENDPOINT (default http://127.0.0.1:${DYNAMODB_PORT:-8000}), TABLE_NAME (default gamify)";
+struct Command {
+    name: &'static str,
+    options: &'static [&'static str],
+    required: &'static [&'static str],
+    help: &'static str,
+}
+
+const COMMANDS: &[Command] = &[
+    Command {
+        name: "create-account",
+        options: &["--name"],
+        required: &["--name"],
+        help: "create-account --name NAME\n  Creates an account with live and test keys; prints them once (JSON).",
+    },
+    Command {
+        name: "list-accounts",
+        options: &[],
+        required: &[],
+        help: "list-accounts\n  Prints every account (id, name, status, createdAt, apiKeys), newest first, one JSON per line.",
+    },
+    Command {
+        name: "rotate-key",
+        options: &["--account", "--env", "--grace-hours"],
+        required: &["--account", "--env"],
+        help: "rotate-key --account ID --env live|test [--grace-hours 24]\n  Issues new keys for one environment (printed once); the current keys keep working for the grace period, then answer 401.",
+    },
+    Command {
+        name: "revoke-key",
+        options: &["--key"],
+        required: &["--key"],
+        help: "revoke-key --key KEY\n  Revokes one key (secret or public): 401 once the authorizer's cache (AUTH_CACHE_SECONDS, 30 s on AWS) has let go of it.",
+    },
+    Command {
+        name: "pause-account",
+        options: &["--account"],
+        required: &["--account"],
+        help: "pause-account --account ID\n  Every live key of the account answers 401 (within the authorizer's cache time) until resume-account.",
+    },
+    Command {
+        name: "resume-account",
+        options: &["--account"],
+        required: &["--account"],
+        help: "resume-account --account ID\n  Undoes pause-account (revoked and expired keys stay unusable).",
+    },
+    Command {
+        name: "redrive",
+        options: &["--file"],
+        required: &[],
+        help: "redrive [--file PATH]\n  Re-drives the stream records the local run parked after they failed every retry\n  (default: ${GAMIFY_DATA_DIR:-.local}/stream-failures.jsonl): reads them from the stream again and\n  processes them; what succeeds leaves the file. On AWS use reconcile (see README).",
+    },
+    Command {
+        name: "reconcile",
+        options: &["--account", "--env", "--member"],
+        required: &["--account"],
+        help: "reconcile --account ID [--env live|test] [--member ID_OR_EXTERNAL_ID]\n  Recomputes progress, rewards and analytics from the stored logs: of one member, or of every\n  member of the account's environment (default live). Safe to run any time, any number of times.",
+    },
+];
+
+const GLOBAL: &str = "Options of every command: --aws (the AWS credential chain; TABLE_NAME names the table), --help.\n\
+Environment: DYNAMODB_ENDPOINT (default http://127.0.0.1:${DYNAMODB_PORT:-8000}), TABLE_NAME (default gamify).";
+
+fn usage() -> String {
+    let mut text = String::from("usage: gamify-admin COMMAND [OPTIONS]\n\nCommands:\n");
+    for c in COMMANDS {
+        text.push_str(&format!("  {}\n", c.help.replace('\n', "\n  ")));
+    }
+    text.push('\n');
+    text.push_str(GLOBAL);
+    text
+}
+
+/// `--name value` pairs of a command; `None` when an option is unknown or has no value.
+fn parse(command: &Command, args: &[String]) -> Result<(HashMap<String, String>, bool), String> {
+    let mut options = HashMap::new();
+    let mut aws = false;
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        if arg == "--aws" {
+            aws = true;
+        } else if command.options.contains(&arg.as_str()) {
+            let value = iter.next().ok_or(format!("{arg} needs a value"))?;
+            options.insert(arg.clone(), value.clone());
+        } else {
+            return Err(format!("unknown argument {arg}"));
+        }
+    }
+    Ok((options, aws))
+}
+
+async fn store(aws: bool) -> Store {
+    let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "gamify".into());
+    if aws {
+        Store::new(Store::aws_client().await, table)
+    } else {
+        Store::new(Store::local_client(&local_endpoint()), table)
+    }
+}
+
+fn local_endpoint() -> String {
+    std::env::var("DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+        format!(
+            "http://127.0.0.1:{}",
+            std::env::var("DYNAMODB_PORT").unwrap_or_else(|_| "8000".into())
+        )
+    })
+}
+
+fn required<'a>(options: &'a HashMap<String, String>, name: &str) -> Result<&'a str, String> {
+    options
+        .get(name)
+        .map(String::as_str)
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(format!("{name} is required"))
+}
+
+fn environment(options: &HashMap<String, String>) -> Result<Environment, String> {
+    let env = options.get("--env").map(String::as_str).unwrap_or("live");
+    Environment::parse(env).ok_or(format!("--env must be live or test (got {env})"))
+}
+
+fn print(value: impl serde::Serialize) {
+    println!("{}", serde_json::to_string(&value).unwrap_or_default());
+}
+
+async fn run(command: &Command, options: HashMap<String, String>, aws: bool) -> Result<(), String> {
+    let store = store(aws).await;
+    let now = shared::time::now();
+    let err = |e: shared::accounts::AdminError| e.to_string();
+    match command.name {
+        "create-account" => {
+            let name = required(&options, "--name")?;
+            let created = shared::accounts::create(&store, name).await.map_err(|e| {
+                format!(
+                    "could not create the account in table {}: {e:?}",
+                    store.table()
+                )
+            })?;
+            print(created);
+        }
+        "list-accounts" => {
+            for account in shared::accounts::list(&store)
+                .await
+                .map_err(|e| format!("{e:?}"))?
+            {
+                print(account);
+            }
+        }
+        "rotate-key" => {
+            let hours: i64 = match options.get("--grace-hours") {
+                Some(h) => h
+                    .parse()
+                    .ok()
+                    .filter(|h| *h >= 0)
+                    .ok_or("--grace-hours must be a whole number ≥ 0")?,
+                None => 24,
+            };
+            let account = required(&options, "--account")?;
+            let issued = shared::accounts::rotate(
+                &store,
+                account,
+                environment(&options)?,
+                chrono::Duration::hours(hours),
+                now,
+            )
+            .await
+            .map_err(err)?;
+            let until = shared::time::format(&(now + chrono::Duration::hours(hours)));
+            print(json!({"accountId": account, "keys": issued, "previousKeysValidUntil": until}));
+        }
+        "revoke-key" => {
+            let key = shared::accounts::revoke(&store, required(&options, "--key")?)
+                .await
+                .map_err(err)?;
+            print(json!({"apiKey": key.api_key, "status": key.status}));
+        }
+        "pause-account" | "resume-account" => {
+            let paused = command.name == "pause-account";
+            let account =
+                shared::accounts::set_paused(&store, required(&options, "--account")?, paused)
+                    .await
+                    .map_err(err)?;
+            print(json!({"accountId": account.id, "status": account.status}));
+        }
+        "redrive" => {
+            if aws {
+                return Err("redrive works on the local run's parked records; on AWS run `reconcile --aws` (README: Operations)".into());
+            }
+            let path = options.get("--file").map(PathBuf::from).unwrap_or_else(|| {
+                PathBuf::from(std::env::var("GAMIFY_DATA_DIR").unwrap_or_else(|_| ".local".into()))
+                    .join("stream-failures.jsonl")
+            });
+            let poller =
+                shared::local::stream::StreamPoller::new(&store, &local_endpoint()).await?;
+            let process = |event: aws_lambda_events::dynamodb::Event| {
+                let store = &store;
+                async move {
+                    shared::processor::process_batch(store, &event.records, shared::time::now())
+                        .await
+                }
+            };
+            let (done, failing) = shared::local::stream::redrive(&poller, &path, process).await?;
+            print(json!({"redriven": done, "stillFailing": failing, "file": path}));
+            if failing > 0 {
+                return Err(format!(
+                    "{failing} parked batches still fail; they stay in {}",
+                    path.display()
+                ));
+            }
+        }
+        "reconcile" => {
+            let tenant = Tenant::new(required(&options, "--account")?, environment(&options)?);
+            let done = match options.get("--member") {
+                Some(member) => {
+                    let member = shared::members::resolve(&store, &tenant, member)
+                        .await
+                        .map_err(|e| format!("member {member}: {e}"))?;
+                    shared::reconcile::member(&store, &tenant, &member.id, now).await?
+                }
+                None => shared::reconcile::tenant(&store, &tenant, now).await?,
+            };
+            print(&done);
+            if done.failed > 0 {
+                return Err(format!(
+                    "{} logs could not be applied; run reconcile again",
+                    done.failed
+                ));
+            }
+        }
+        _ => unreachable!("every command of COMMANDS is handled"),
+    }
+    Ok(())
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut name = None;
-    let mut aws = false;
-    let mut iter = args.iter();
-    let command = iter.next().map(String::as_str);
-    while let Some(arg) = iter.next() {
-        match arg.as_str() {
-            "--name" => name = iter.next().cloned(),
-            "--aws" => aws = true,
-            _ => {
-                eprintln!("unknown argument {arg}\n{USAGE}");
-                return ExitCode::from(2);
-            }
-        }
-    }
-    let (Some("create-account"), Some(name)) = (command, name.filter(|n| !n.trim().is_empty()))
-    else {
-        eprintln!("{USAGE}");
+    let Some(first) = args.first() else {
+        eprintln!("{}", usage());
         return ExitCode::from(2);
     };
-    let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "gamify".into());
-    let store = if aws {
-        Store::new(Store::aws_client().await, table)
-    } else {
-        let endpoint = std::env::var("DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
-            format!(
-                "http://127.0.0.1:{}",
-                std::env::var("DYNAMODB_PORT").unwrap_or_else(|_| "8000".into())
-            )
-        });
-        Store::new(Store::local_client(&endpoint), table)
+    if first == "--help" || first == "help" || first == "-h" {
+        println!("{}", usage());
+        return ExitCode::SUCCESS;
+    }
+    let Some(command) = COMMANDS.iter().find(|c| c.name == first) else {
+        eprintln!("unknown command {first}\n\n{}", usage());
+        return ExitCode::from(2);
     };
-    match shared::accounts::create(&store, &name).await {
-        Ok(created) => {
-            println!("{}", serde_json::to_string(&created).unwrap_or_default());
-            ExitCode::SUCCESS
+    let rest = &args[1..];
+    if rest.iter().any(|a| a == "--help" || a == "-h") {
+        println!("usage: gamify-admin {}\n\n{GLOBAL}", command.help);
+        return ExitCode::SUCCESS;
+    }
+    let parsed = parse(command, rest).and_then(|(options, aws)| {
+        for name in command.required {
+            required(&options, name)?;
         }
+        Ok((options, aws))
+    });
+    let (options, aws) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
-            eprintln!(
-                "could not create the account in table {}: {e:?}",
-                store.table()
-            );
+            eprintln!("{e}\nusage: gamify-admin {}", command.help);
+            return ExitCode::from(2);
+        }
+    };
+    match run(command, options, aws).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gamify-admin {}: {e}", command.name);
             ExitCode::FAILURE
         }
     }

@@ -50,7 +50,8 @@ async fn prints_working_live_and_test_keys() {
             &Credentials {
                 api_key: Some(api_key),
                 api_secret: Some(secret)
-            }
+            },
+            shared::time::now()
         ));
         let public_record = store.get_key(public).await.unwrap().unwrap();
         assert_eq!(public_record.role, Role::Public);
@@ -59,7 +60,8 @@ async fn prints_working_live_and_test_keys() {
             &Credentials {
                 api_key: Some(public),
                 api_secret: None
-            }
+            },
+            shared::time::now()
         ));
     }
 }

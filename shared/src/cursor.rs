@@ -43,14 +43,42 @@ impl Binding<'_> {
     }
 }
 
+/// 400 naming `cursor`: the one answer to any cursor that cannot resume its query.
+pub fn invalid_cursor() -> ApiError {
+    ApiError::field(
+        "cursor",
+        "is not a cursor this query produced; start again without it",
+    )
+}
+
+/// The shortest `CURSOR_SECRET` accepted in Lambda (the template generates 48 characters).
+pub const MIN_SECRET_BYTES: usize = 32;
+
 impl CursorCodec {
     /// The secret that signs cursors: `CURSOR_SECRET` (from Secrets Manager in AWS), or a fixed
-    /// development value for the local run.
+    /// development value for the local run. In Lambda a missing or short secret stops the
+    /// function at start-up (a public constant would let anyone forge cursors).
     pub fn from_env() -> Self {
-        Self::new(
-            std::env::var("CURSOR_SECRET")
-                .unwrap_or_else(|_| "local-development-cursor-secret".into()),
-        )
+        match Self::from_secret(
+            std::env::var("CURSOR_SECRET").ok(),
+            std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some(),
+        ) {
+            Ok(codec) => codec,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn from_secret(secret: Option<String>, in_lambda: bool) -> Result<Self, String> {
+        match secret {
+            Some(s) if s.len() >= MIN_SECRET_BYTES || !in_lambda => Ok(Self::new(s)),
+            Some(_) => Err(format!(
+                "CURSOR_SECRET must be at least {MIN_SECRET_BYTES} bytes"
+            )),
+            None if in_lambda => {
+                Err("CURSOR_SECRET is not set: list cursors cannot be signed".into())
+            }
+            None => Ok(Self::new("local-development-cursor-secret")),
+        }
     }
 
     pub fn new(secret: impl Into<Vec<u8>>) -> Self {
@@ -90,12 +118,7 @@ impl CursorCodec {
     }
 
     pub fn decode(&self, binding: &Binding<'_>, cursor: &str) -> Result<Position, ApiError> {
-        let invalid = || {
-            ApiError::field(
-                "cursor",
-                "is not a cursor this query produced; start again without it",
-            )
-        };
+        let invalid = invalid_cursor;
         let (payload, tag) = cursor.split_once('.').ok_or_else(invalid)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid())?;
@@ -109,6 +132,14 @@ impl CursorCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lambda_needs_a_real_secret_the_local_run_does_not() {
+        assert!(CursorCodec::from_secret(None, true).is_err());
+        assert!(CursorCodec::from_secret(Some("short".into()), true).is_err());
+        assert!(CursorCodec::from_secret(Some("k".repeat(32)), true).is_ok());
+        assert!(CursorCodec::from_secret(None, false).is_ok());
+    }
     use crate::tenant::Environment;
 
     #[test]

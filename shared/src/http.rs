@@ -15,6 +15,10 @@ use crate::tenant::{Environment, Role, Tenant};
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 1000;
+/// The longest id, `externalId` or filter value a route looks up (256 characters of up to four
+/// bytes each). Longer values cannot be in a key: refused before the store sees them (DynamoDB
+/// refuses keys over 2,048 / 1,024 bytes with an error that would be a 500).
+pub const MAX_LOOKUP_BYTES: usize = 1024;
 
 /// Which keys may call a route (SPEC §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,10 +139,15 @@ pub fn query(req: &Request, allowed: &[&str]) -> Result<BTreeMap<String, String>
     let mut out = BTreeMap::new();
     let mut errors = Vec::new();
     for (name, value) in params.iter() {
-        if allowed.contains(&name) {
-            out.insert(name.to_string(), value.to_string());
-        } else {
+        if !allowed.contains(&name) {
             errors.push(FieldError::new(name, "is not a known query parameter"));
+        } else if name != "cursor" && value.len() > MAX_LOOKUP_BYTES {
+            errors.push(FieldError::new(
+                name,
+                format!("must be at most {MAX_LOOKUP_BYTES} bytes"),
+            ));
+        } else {
+            out.insert(name.to_string(), value.to_string());
         }
     }
     if errors.is_empty() {
@@ -162,12 +171,18 @@ pub fn limit(params: &BTreeMap<String, String>) -> Result<usize, ApiError> {
     }
 }
 
+/// A path parameter (an id or `externalId`); one too long to be a key is no record: 404.
 pub fn path_param(req: &Request, name: &str) -> Result<String, ApiError> {
-    req.path_parameters()
+    let value = req
+        .path_parameters()
         .first(name)
         .map(str::to_string)
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::NotFound("No such route.".into()))
+        .ok_or_else(|| ApiError::NotFound("No such route.".into()))?;
+    if value.len() > MAX_LOOKUP_BYTES {
+        return Err(ApiError::NotFound("No such record.".into()));
+    }
+    Ok(value)
 }
 
 fn json_response(status: u16, body: &Value) -> Response<Body> {

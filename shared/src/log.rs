@@ -128,12 +128,44 @@ pub struct NewLog {
     pub unique_identifier: Option<String>,
     pub activity_value: Option<Amount>,
     pub request_hash: String,
+    /// The hash of the same body as logs stored before normalization were hashed: their
+    /// replays still replay.
+    pub legacy_request_hash: String,
 }
 
-/// SHA-256 of the body with keys sorted (serde_json's maps are ordered), so key order and
-/// whitespace do not make two copies of one request differ.
+/// SHA-256 of the body in canonical form, so that two copies of one request do not differ by
+/// key order, whitespace (serde_json's maps are ordered), the spelling of a number (`10`,
+/// `10.0`, `1e1`) or of an instant (`…00Z`, `…00.000Z`, `…01:00+01:00`).
 pub fn request_hash(body: &Value) -> String {
+    hex::encode(Sha256::digest(canonical(body).to_string().as_bytes()))
+}
+
+fn legacy_request_hash(body: &Value) -> String {
     hex::encode(Sha256::digest(body.to_string().as_bytes()))
+}
+
+/// `body` with every number and RFC 3339 instant in one spelling.
+fn canonical(body: &Value) -> Value {
+    match body {
+        Value::Number(n) => {
+            let text = n.to_string();
+            let decimal = rust_decimal::Decimal::from_str_exact(&text)
+                .or_else(|_| rust_decimal::Decimal::from_scientific(&text));
+            match decimal {
+                Ok(d) => Value::String(format!("#{}", d.normalize())),
+                Err(_) => Value::String(format!("#{:e}", n.as_f64().unwrap_or(f64::NAN))),
+            }
+        }
+        Value::String(text) => match chrono::DateTime::parse_from_rfc3339(text) {
+            Ok(t) => Value::String(crate::time::format(&t.with_timezone(&chrono::Utc))),
+            Err(_) => body.clone(),
+        },
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), canonical(v))).collect())
+        }
+        _ => body.clone(),
+    }
 }
 
 impl LogInput {
@@ -227,6 +259,7 @@ impl LogInput {
                 unique_identifier: self.unique_identifier,
                 activity_value: self.activity_value,
                 request_hash: request_hash(body),
+                legacy_request_hash: legacy_request_hash(body),
             }),
             _ => Err(ApiError::Validation(errors)),
         }
@@ -300,5 +333,24 @@ mod tests {
         assert_eq!(request_hash(&a), request_hash(&b));
         let c: Value = serde_json::from_str(r#"{"a":2,"b":{"c":2,"d":3}}"#).unwrap();
         assert_ne!(request_hash(&a), request_hash(&c));
+    }
+
+    #[test]
+    fn the_request_hash_ignores_how_numbers_and_instants_are_spelled() {
+        let hash = |text: &str| request_hash(&serde_json::from_str(text).unwrap());
+        let base = hash(r#"{"v":10,"at":"2026-11-24T09:15:00Z","m":{"x":[1.5]}}"#);
+        for same in [
+            r#"{"v":10.0,"at":"2026-11-24T09:15:00.000Z","m":{"x":[1.50]}}"#,
+            r#"{"v":1e1,"at":"2026-11-24T10:15:00+01:00","m":{"x":[15e-1]}}"#,
+        ] {
+            assert_eq!(hash(same), base, "{same}");
+        }
+        for different in [
+            r#"{"v":10.5,"at":"2026-11-24T09:15:00Z","m":{"x":[1.5]}}"#,
+            r#"{"v":10,"at":"2026-11-24T09:15:01Z","m":{"x":[1.5]}}"#,
+            r#"{"v":"10","at":"2026-11-24T09:15:00Z","m":{"x":[1.5]}}"#,
+        ] {
+            assert_ne!(hash(different), base, "{different}");
+        }
     }
 }

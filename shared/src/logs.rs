@@ -142,7 +142,10 @@ pub async fn create(
                     replayed: false,
                 })
             }
-            Ok(LogWrite::Exists(original)) if original.request_hash == log.request_hash => {
+            Ok(LogWrite::Exists(original))
+                if original.request_hash == log.request_hash
+                    || original.request_hash == new.legacy_request_hash =>
+            {
                 return Ok(Created {
                     log: *original,
                     replayed: true,

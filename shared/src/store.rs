@@ -54,6 +54,8 @@ pub enum StoreError {
     /// A concurrent writer changed the record first; the caller may re-read and retry.
     Contended,
     Throttled,
+    /// A list's cursor names a position that query cannot have produced.
+    BadCursor,
     Other(String),
 }
 
@@ -65,6 +67,7 @@ impl From<StoreError> for ApiError {
                 ApiError::Conflict("The record was changed concurrently; retry.".into())
             }
             StoreError::Throttled => ApiError::Throttled,
+            StoreError::BadCursor => crate::cursor::invalid_cursor(),
             StoreError::Other(cause) => ApiError::Internal(cause),
         }
     }
@@ -400,6 +403,38 @@ impl Index {
             Index::Gsi1 => "GSI1PK",
             Index::Gsi2 => "GSI2PK",
         }
+    }
+
+    fn sk_attribute(self) -> &'static str {
+        match self {
+            Index::Gsi1 => "GSI1SK",
+            Index::Gsi2 => "GSI2SK",
+        }
+    }
+
+    /// The start key of a page from a cursor's position. A position resumes only a query of
+    /// this index partition, and holds nothing but the keys a page ends on: anything else (a
+    /// cursor forged with a leaked secret, say) is `BadCursor`, never a request DynamoDB refuses.
+    fn start_key(
+        self,
+        index_pk: &str,
+        start: Option<Position>,
+    ) -> Result<Option<Item>, StoreError> {
+        let Some(position) = start else {
+            return Ok(None);
+        };
+        let names = ["PK", "SK", self.pk_attribute(), self.sk_attribute()];
+        let fits = position.len() == names.len()
+            && names.iter().all(|n| {
+                position
+                    .get(*n)
+                    .is_some_and(|v| !v.is_empty() && v.len() <= 1024)
+            })
+            && position.get(self.pk_attribute()).map(String::as_str) == Some(index_pk);
+        if !fits {
+            return Err(StoreError::BadCursor);
+        }
+        Ok(Some(position.into_iter().map(|(k, v)| (k, s(v))).collect()))
     }
 }
 
@@ -1085,6 +1120,7 @@ impl Store {
         limit: usize,
         start: Option<Position>,
     ) -> Result<(Vec<Item>, Option<Position>), StoreError> {
+        let mut position = index.start_key(&index_pk, start)?;
         let mut names = HashMap::from([("#pk".to_string(), index.pk_attribute().to_string())]);
         let mut values = HashMap::from([(":pk".to_string(), s(index_pk))]);
         let mut filters = Vec::new();
@@ -1101,7 +1137,6 @@ impl Store {
         let filter_expression = (!filters.is_empty()).then(|| filters.join(" AND "));
 
         let mut items = Vec::new();
-        let mut position = start.map(|p| p.into_iter().map(|(k, v)| (k, s(v))).collect::<Item>());
         // A filter can make pages sparse; a bounded number of rounds keeps latency predictable,
         // and the cursor continues where the last round stopped.
         for _ in 0..10 {

@@ -104,16 +104,70 @@ pub fn tags(value: &std::collections::BTreeMap<String, String>) -> Result<(), St
     Ok(())
 }
 
+/// Nesting DynamoDB stores (a document attribute may nest 32 levels; `metadata` itself is one).
+pub const MAX_METADATA_DEPTH: usize = 31;
+
 pub fn metadata(value: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
     let size = serde_json::to_vec(value)
         .map(|v| v.len())
         .unwrap_or(usize::MAX);
     if size > MAX_METADATA_BYTES {
-        Err(format!(
+        return Err(format!(
             "must serialize to at most {MAX_METADATA_BYTES} bytes (got {size})"
-        ))
-    } else {
-        Ok(())
+        ));
+    }
+    storable_object(value, "", 1)
+}
+
+/// What DynamoDB can hold of a JSON document: numbers from 1E-130 to below 1E+126 in magnitude
+/// (or zero), no empty object keys, at most `MAX_METADATA_DEPTH` levels. `path` names the place.
+fn storable_object(
+    object: &serde_json::Map<String, serde_json::Value>,
+    path: &str,
+    depth: usize,
+) -> Result<(), String> {
+    if depth > MAX_METADATA_DEPTH {
+        return Err(format!(
+            "nests deeper than {MAX_METADATA_DEPTH} levels (at '{path}')"
+        ));
+    }
+    for (key, value) in object {
+        if key.is_empty() {
+            return Err(format!("has an empty key (in '{path}')"));
+        }
+        storable(
+            value,
+            &format!("{path}{}{key}", if path.is_empty() { "" } else { "." }),
+            depth,
+        )?;
+    }
+    Ok(())
+}
+
+fn storable(value: &serde_json::Value, path: &str, depth: usize) -> Result<(), String> {
+    match value {
+        serde_json::Value::Number(n) => {
+            let magnitude = n.as_f64().map(f64::abs).unwrap_or(f64::INFINITY);
+            if magnitude != 0.0 && !(1e-130..1e126).contains(&magnitude) {
+                return Err(format!(
+                    "'{path}': numbers must be 0 or between 1e-130 and 1e126 in magnitude (got {n})"
+                ));
+            }
+            Ok(())
+        }
+        serde_json::Value::Object(o) => storable_object(o, path, depth + 1),
+        serde_json::Value::Array(items) => {
+            if depth + 1 > MAX_METADATA_DEPTH {
+                return Err(format!(
+                    "nests deeper than {MAX_METADATA_DEPTH} levels (at '{path}')"
+                ));
+            }
+            items
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, v)| storable(v, &format!("{path}[{i}]"), depth + 1))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -204,6 +258,46 @@ mod tests {
         assert!(timezone("Europe/Berlin").is_ok());
         assert!(timezone("America/New_York").is_ok());
         assert!(timezone("Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn metadata_holds_only_what_dynamodb_stores() {
+        let object = |v: serde_json::Value| v.as_object().unwrap().clone();
+        for fine in [
+            serde_json::json!({"x": 0, "y": -0.0, "z": 1e-130, "w": 9.99e125, "n": [1, {"a": "b"}], "s": ""}),
+            serde_json::json!({"big": 18446744073709551615u64, "neg": -9223372036854775807i64}),
+        ] {
+            assert_eq!(metadata(&object(fine.clone())), Ok(()), "{fine}");
+        }
+        for (bad, says) in [
+            (serde_json::json!({"x": 1e308}), "'x': numbers"),
+            (serde_json::json!({"x": {"y": -1e-300}}), "'x.y': numbers"),
+            (serde_json::json!({"x": [1, 1e126]}), "'x[1]': numbers"),
+            (serde_json::json!({"": 1}), "empty key"),
+            (serde_json::json!({"a": {"": 1}}), "empty key (in 'a')"),
+        ] {
+            let err = metadata(&object(bad.clone())).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+        // 31 levels of objects inside metadata are stored; 32 are not. Arrays count too.
+        let nested = |levels: usize, open: &str, close: &str| {
+            let text = format!(
+                "{{\"m\":{}1{}}}",
+                open.repeat(levels - 1),
+                close.repeat(levels - 1)
+            );
+            serde_json::from_str::<serde_json::Value>(&text).unwrap()
+        };
+        assert_eq!(
+            metadata(&object(nested(MAX_METADATA_DEPTH, "{\"a\":", "}"))),
+            Ok(())
+        );
+        assert!(metadata(&object(nested(MAX_METADATA_DEPTH + 1, "{\"a\":", "}"))).is_err());
+        assert_eq!(
+            metadata(&object(nested(MAX_METADATA_DEPTH, "[", "]"))),
+            Ok(())
+        );
+        assert!(metadata(&object(nested(MAX_METADATA_DEPTH + 1, "[", "]"))).is_err());
     }
 
     #[test]

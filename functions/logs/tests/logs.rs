@@ -352,6 +352,46 @@ async fn logs_of_members_who_are_not_live_never_count() {
 }
 
 #[tokio::test]
+async fn owned_by_metadata_the_store_cannot_hold_is_400_and_stores_nothing() {
+    let f = Fixture::new().await;
+    let event = events::load("logs/streak-create-owned-by.json");
+    let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    body["streakId"] = json!(f.streak_id);
+    for bad in [json!({"x": 1e308}), json!({"x": 1e-300}), json!({"": 1})] {
+        body["ownedBy"]["metadata"] = bad.clone();
+        let (status, answer) = f
+            .send(events::with_body(event.clone(), &body.to_string()))
+            .await;
+        assert_eq!(status, 400, "{bad}: {answer}");
+        assert_eq!(
+            answer["error"]["details"][0]["field"], "ownedBy.metadata",
+            "{answer}"
+        );
+    }
+    assert_eq!(f.count("streak").await, 0, "no log stored");
+    assert!(f
+        .store
+        .member_by_external_id(&f.tenant, "user_67890")
+        .await
+        .unwrap()
+        .is_none());
+    // The deepest metadata the store holds goes in with the log.
+    let mut deepest = json!(1);
+    for _ in 0..shared::validate::MAX_METADATA_DEPTH {
+        deepest = json!({ "a": deepest });
+    }
+    body["ownedBy"]["metadata"] = deepest;
+    let (status, answer) = f.send(events::with_body(event, &body.to_string())).await;
+    assert_eq!(status, 201, "{answer}");
+    let get = events::with_path_param(
+        events::load("logs/streak-get.json"),
+        "id",
+        &"x".repeat(3000),
+    );
+    assert_eq!(f.send(get).await.0, 404);
+}
+
+#[tokio::test]
 async fn owned_by_upserts_the_member_with_the_log_atomically() {
     let f = Fixture::new().await;
     let (status, created) = f.send(f.create("streak-create-owned-by", json!({}))).await;
@@ -470,4 +510,24 @@ async fn tenants_and_roles() {
             "{file}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_replay_spelling_numbers_and_instants_differently_replays() {
+    let f = Fixture::new().await;
+    let first = json!({"activityValue": 10, "activityAt": "2026-11-24T09:15:00Z", "uniqueIdentifier": "spelled"});
+    let (status, created) = f.send(f.create("streak-create", first)).await;
+    assert_eq!(status, 201, "{created}");
+    for same in [
+        json!({"activityValue": 10.0, "activityAt": "2026-11-24T09:15:00.000Z", "uniqueIdentifier": "spelled"}),
+        json!({"activityValue": 1e1, "activityAt": "2026-11-24T10:15:00+01:00", "uniqueIdentifier": "spelled"}),
+    ] {
+        let (status, replay) = f.send(f.create("streak-create", same.clone())).await;
+        assert_eq!(status, 200, "{same}: {replay}");
+        assert_eq!(replay["idempotentReplayed"], true);
+        assert_eq!(replay["data"]["id"], created["data"]["id"]);
+    }
+    let different = json!({"activityValue": 10.5, "activityAt": "2026-11-24T09:15:00Z", "uniqueIdentifier": "spelled"});
+    assert_eq!(f.send(f.create("streak-create", different)).await.0, 409);
+    assert_eq!(f.count("streak").await, 1);
 }

@@ -13,14 +13,6 @@ pub struct App {
     cursors: CursorCodec,
 }
 
-/// The secret that signs cursors: `CURSOR_SECRET` (from Secrets Manager in AWS), or a fixed
-/// development value for the local run.
-pub fn cursor_codec_from_env() -> CursorCodec {
-    CursorCodec::new(
-        std::env::var("CURSOR_SECRET").unwrap_or_else(|_| "local-development-cursor-secret".into()),
-    )
-}
-
 impl App {
     pub fn new(store: Store, cursors: CursorCodec) -> Self {
         Self { store, cursors }

@@ -642,3 +642,132 @@ async fn a_store_failure_is_a_500_that_shows_no_internals() {
     );
     assert!(!body.to_string().contains("no-such-table"), "{body}");
 }
+
+/// Metadata as deep as `levels` objects (the outermost is `metadata` itself).
+fn nested_metadata(levels: usize) -> Value {
+    let mut value = json!(1);
+    for _ in 0..levels {
+        value = json!({ "a": value });
+    }
+    value
+}
+
+#[tokio::test]
+async fn metadata_the_store_cannot_hold_is_400_on_create_upsert_and_patch() {
+    let c = Caller::admin().await;
+    let deepest = shared::validate::MAX_METADATA_DEPTH;
+    let (status, kept) = c
+        .create(
+            json!({"externalId": "deep", "status": "live", "metadata": nested_metadata(deepest)}),
+        )
+        .await;
+    assert_eq!(status, 201, "the deepest metadata the store holds: {kept}");
+    assert_eq!(
+        c.get("deep").await.1["data"]["metadata"],
+        nested_metadata(deepest)
+    );
+    let before = c.get("deep").await.1;
+
+    for bad in [
+        json!({"x": 1e308}),
+        json!({"x": 1e-300}),
+        json!({"": 1}),
+        json!({"x": {"": 1}}),
+        nested_metadata(deepest + 1),
+        nested_metadata(40),
+    ] {
+        let create = json!({"externalId": "other", "status": "live", "metadata": bad});
+        let (status, body) = c.create(create.clone()).await;
+        assert_eq!(status, 400, "create {bad}: {body}");
+        assert_eq!(body["error"]["details"][0]["field"], "metadata", "{body}");
+        let upsert = events::with_body(events::load("members/upsert.json"), &create.to_string());
+        let (status, body) = c.send(upsert).await;
+        assert_eq!(status, 400, "upsert {bad}: {body}");
+        let (status, body) = c.patch("deep", json!({"metadata": bad})).await;
+        assert_eq!(status, 400, "patch {bad}: {body}");
+        assert_eq!(body["error"]["details"][0]["field"], "metadata", "{body}");
+    }
+    assert_eq!(c.stored_count().await, 1, "nothing else stored");
+    assert_eq!(c.get("deep").await.1, before, "nothing changed");
+}
+
+#[tokio::test]
+async fn ids_longer_than_a_key_can_be_are_404_or_400_without_a_500() {
+    let c = Caller::admin().await;
+    let long = "x".repeat(3000);
+    let (status, body) = c.get(&long).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = c.patch(&long, json!({"firstName": "A"})).await;
+    assert_eq!(status, 404, "{body}");
+    let delete = events::with_path_param(events::load("members/delete.json"), "id", &long);
+    assert_eq!(c.send(delete).await.0, 404);
+    let (status, body) = c.list(&[("externalId", &long)]).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["details"][0]["field"], "externalId", "{body}");
+}
+
+#[tokio::test]
+async fn a_cursor_forged_with_the_signing_secret_is_400_not_500() {
+    let c = Caller::admin().await;
+    for m in ["f1", "f2", "f3"] {
+        assert_eq!(c.create(member(m)).await.0, 201);
+    }
+    // Someone holding the secret (the local development one is public) signs positions that
+    // no page of this query ends on.
+    let tenant = c.tenant();
+    let filters = std::collections::BTreeMap::new();
+    let binding = shared::cursor::Binding {
+        tenant: &tenant,
+        query: "account_user",
+        filters: &filters,
+    };
+    let other_partition = [
+        ("PK", "T#x#live#EXT#f1"),
+        ("SK", "MEMBER"),
+        ("GSI1PK", "T#someone-else#MEMBERS"),
+        ("GSI1SK", "z"),
+    ];
+    let extra_attribute = [
+        ("PK", "a"),
+        ("SK", "b"),
+        ("GSI1PK", "c"),
+        ("GSI1SK", "d"),
+        ("status", "live"),
+    ];
+    let too_long = [
+        ("PK", "a".repeat(3000)),
+        ("SK", "b".into()),
+        ("GSI1PK", format!("{}#MEMBERS", tenant.key_prefix())),
+        ("GSI1SK", "d".into()),
+    ];
+    let positions: Vec<shared::cursor::Position> = vec![
+        other_partition
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        extra_attribute
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        too_long
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        Default::default(),
+    ];
+    for position in positions {
+        let cursor = CursorCodec::from_env().encode(&binding, &position);
+        let (status, body) = c.list(&[("cursor", &cursor)]).await;
+        assert_eq!(status, 400, "{position:?}: {body}");
+        assert_eq!(body["error"]["details"][0]["field"], "cursor", "{body}");
+    }
+    // The cursors the API hands out still page.
+    let (_, first) = c.list(&[("limit", "2")]).await;
+    let next = first["paging"]["nextCursor"].as_str().unwrap().to_string();
+    let (status, second) = c.list(&[("limit", "2"), ("cursor", &next)]).await;
+    assert_eq!(
+        (status, second["data"].as_array().unwrap().len()),
+        (200, 1),
+        "{second}"
+    );
+}

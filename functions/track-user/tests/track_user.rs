@@ -139,6 +139,16 @@ async fn bad_bodies_are_400_and_store_nothing() {
         ),
         (json!({"externalId": "u", "status": "paused"}), "status"),
         (json!({"externalId": "u", "tags": "premium"}), "tags"),
+        (
+            json!({"externalId": "u", "metadata": {"x": 1e308}}),
+            "metadata",
+        ),
+        (
+            json!({"externalId": "u", "metadata": {"x": -1e-300}}),
+            "metadata",
+        ),
+        (json!({"externalId": "u", "metadata": {"": 1}}), "metadata"),
+        (json!({"externalId": "u", "tags": {"": "x"}}), "tags"),
     ] {
         let (status, body) = c.track(bad).await;
         assert_eq!(status, 400, "{body}");
@@ -147,6 +157,8 @@ async fn bad_bodies_are_400_and_store_nothing() {
     let raw = events::with_body(events::load("track-user/post.json"), "nope");
     assert_eq!(c.send(raw).await.1["error"]["code"], "invalid_json");
     assert_eq!(c.get("u").await.0, 404, "nothing was stored");
+    let (status, body) = c.get(&"x".repeat(3000)).await;
+    assert_eq!(status, 404, "an id too long to be a key: {body}");
 }
 
 #[tokio::test]

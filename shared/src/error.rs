@@ -32,6 +32,8 @@ pub enum ApiError {
     Forbidden,
     /// 404: no such record in this tenant (or no such route).
     NotFound(String),
+    /// 405: the path exists, not with this method.
+    MethodNotAllowed(String),
     /// 409 `conflict`.
     Conflict(String),
     /// 409 `not_live`.
@@ -57,6 +59,7 @@ impl ApiError {
             ApiError::Unauthorized => 401,
             ApiError::Forbidden => 403,
             ApiError::NotFound(_) => 404,
+            ApiError::MethodNotAllowed(_) => 405,
             ApiError::Conflict(_) | ApiError::NotLive(_) => 409,
             ApiError::PayloadTooLarge => 413,
             ApiError::UnsupportedMediaType => 415,
@@ -72,6 +75,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::NotLive(_) => "not_live",
             ApiError::PayloadTooLarge => "payload_too_large",
@@ -91,7 +95,10 @@ impl ApiError {
             ApiError::InvalidJson(m) => m.clone(),
             ApiError::Unauthorized => "Missing or invalid API credentials.".to_string(),
             ApiError::Forbidden => "This key is not allowed to use this route.".to_string(),
-            ApiError::NotFound(m) | ApiError::Conflict(m) | ApiError::NotLive(m) => m.clone(),
+            ApiError::NotFound(m)
+            | ApiError::MethodNotAllowed(m)
+            | ApiError::Conflict(m)
+            | ApiError::NotLive(m) => m.clone(),
             ApiError::PayloadTooLarge => "The request body is larger than 64 KiB.".to_string(),
             ApiError::UnsupportedMediaType => {
                 "The request body must be sent as application/json.".to_string()

@@ -20,6 +20,92 @@ pub const MAX_LIMIT: usize = 1000;
 /// refuses keys over 2,048 / 1,024 bytes with an error that would be a 500).
 pub const MAX_LOOKUP_BYTES: usize = 1024;
 
+/// Every route of the API, as template.yaml declares them (a test keeps the two equal): what a
+/// request that no route matches is told (`unmatched`).
+pub const ROUTES: &[&str] = &[
+    "GET /schema/account_user/record",
+    "POST /schema/account_user/record",
+    "GET /schema/account_user/record/{id}",
+    "PATCH /schema/account_user/record/{id}",
+    "DELETE /schema/account_user/record/{id}",
+    "GET /schema/account_user/record/{id}/streak_progress",
+    "GET /schema/account_user/record/{id}/challenge_progress",
+    "GET /schema/account_user/record/{id}/streak_log",
+    "GET /schema/account_user/record/{id}/challenge_log",
+    "GET /schema/account_user/record/{id}/reward_log",
+    "GET /schema/streak/record",
+    "POST /schema/streak/record",
+    "GET /schema/streak/record/{id}",
+    "PATCH /schema/streak/record/{id}",
+    "DELETE /schema/streak/record/{id}",
+    "GET /schema/challenge/record",
+    "POST /schema/challenge/record",
+    "GET /schema/challenge/record/{id}",
+    "PATCH /schema/challenge/record/{id}",
+    "DELETE /schema/challenge/record/{id}",
+    "GET /schema/milestone/record",
+    "POST /schema/milestone/record",
+    "GET /schema/milestone/record/{id}",
+    "PATCH /schema/milestone/record/{id}",
+    "DELETE /schema/milestone/record/{id}",
+    "POST /schema/streak_log/record",
+    "GET /schema/streak_log/record",
+    "GET /schema/streak_log/record/{id}",
+    "POST /schema/challenge_log/record",
+    "GET /schema/challenge_log/record",
+    "GET /schema/challenge_log/record/{id}",
+    "GET /schema/streak_progress/record",
+    "GET /schema/streak_progress/record/{id}",
+    "GET /schema/challenge_progress/record",
+    "GET /schema/challenge_progress/record/{id}",
+    "GET /schema/reward_log/record",
+    "GET /schema/reward_log/record/{id}",
+    "PATCH /schema/reward_log/record/{id}",
+    "POST /v1/user-journeys/users",
+    "GET /v1/user-journeys/users/{externalId}",
+];
+
+/// API Gateway's route key of the catch-all route that gets every request no route matches.
+pub const DEFAULT_ROUTE: &str = "$default";
+
+/// Whether `path` fits a route's path template (`{name}` stands for one non-empty segment).
+fn path_fits(template: &str, path: &str) -> bool {
+    let want = template.trim_matches('/').split('/');
+    let got: Vec<&str> = path.trim_matches('/').split('/').collect();
+    want.clone().count() == got.len()
+        && want
+            .zip(&got)
+            .all(|(w, g)| (w.starts_with('{') && !g.is_empty()) || w == *g)
+}
+
+/// The answer to a request no route matches: 405 with `Allow` when its path is a route's with
+/// another method, else 404; both in the error envelope with the request id.
+pub fn unmatched(method: &str, path: &str, request_id: &str) -> Response<Body> {
+    let allowed: Vec<&str> = ROUTES
+        .iter()
+        .filter_map(|r| r.split_once(' '))
+        .filter(|(_, template)| path_fits(template, path))
+        .map(|(m, _)| m)
+        .collect();
+    if allowed.is_empty() {
+        return error_response(
+            &ApiError::NotFound(format!("No route {method} {path}.")),
+            request_id,
+        );
+    }
+    let mut resp = error_response(
+        &ApiError::MethodNotAllowed(format!(
+            "{method} is not allowed on {path}; use {}.",
+            allowed.join(", ")
+        )),
+        request_id,
+    );
+    if let Ok(allow) = http::HeaderValue::from_str(&allowed.join(", ")) {
+        resp.headers_mut().insert(http::header::ALLOW, allow);
+    }
+    resp
+}
+
 /// Which keys may call a route (SPEC §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -257,6 +343,11 @@ pub fn route_key(req: &Request) -> String {
         _ => None,
     }
     .unwrap_or_default()
+}
+
+/// The request's method and path as the client sent them.
+pub fn method_and_path(req: &Request) -> (String, String) {
+    (req.method().to_string(), req.uri().path().to_string())
 }
 
 pub fn no_such_route() -> ApiError {

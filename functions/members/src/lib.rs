@@ -24,6 +24,11 @@ impl App {
 
     pub async fn handle(&self, req: Request) -> Response<Body> {
         let request_id = http::request_id(&req);
+        // This function also holds the API's catch-all route: requests no route matches.
+        if http::route_key(&req) == http::DEFAULT_ROUTE {
+            let (method, path) = http::method_and_path(&req);
+            return http::unmatched(&method, &path, &request_id);
+        }
         http::respond(&request_id, self.route(&req)).await
     }
 

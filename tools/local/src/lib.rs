@@ -23,12 +23,20 @@ pub struct Route {
 
 impl Route {
     pub fn route_key(&self) -> String {
+        if self.is_default() {
+            return shared::http::DEFAULT_ROUTE.to_string();
+        }
         format!("{} {}", self.method, self.path)
+    }
+
+    /// The catch-all route (an `HttpApi` event without Path and Method).
+    pub fn is_default(&self) -> bool {
+        self.path == shared::http::DEFAULT_ROUTE
     }
 
     /// Path parameters when `path` matches this route.
     pub fn matches(&self, method: &str, path: &str) -> Option<HashMap<String, String>> {
-        if !self.method.eq_ignore_ascii_case(method) {
+        if self.is_default() || !self.method.eq_ignore_ascii_case(method) {
             return None;
         }
         let want: Vec<&str> = self.path.trim_matches('/').split('/').collect();
@@ -92,13 +100,21 @@ pub fn routes_from_template(path: &Path) -> Result<Vec<Route>, String> {
                 .get("Properties")
                 .ok_or("template: HttpApi event without Properties")?;
             let field = |k: &str| props.get(k).and_then(Yaml::as_str).map(str::to_string);
-            routes.push(Route {
-                method: field("Method")
-                    .ok_or("template: HttpApi event without Method")?
-                    .to_uppercase(),
-                path: field("Path").ok_or("template: HttpApi event without Path")?,
-                binary: binary.to_string(),
-            });
+            let route = match (field("Method"), field("Path")) {
+                (Some(method), Some(path)) => Route {
+                    method: method.to_uppercase(),
+                    path,
+                    binary: binary.to_string(),
+                },
+                // SAM makes an event without both the API's $default route.
+                (None, None) => Route {
+                    method: "ANY".into(),
+                    path: shared::http::DEFAULT_ROUTE.into(),
+                    binary: binary.to_string(),
+                },
+                _ => return Err("template: an HttpApi event has Method or Path, not both".into()),
+            };
+            routes.push(route);
         }
     }
     Ok(routes)
@@ -309,10 +325,14 @@ impl Functions {
 
     /// Routes, authorizes and runs one request as API Gateway would.
     pub async fn dispatch(&self, routes: &[Route], req: IncomingRequest) -> Reply {
-        let Some((route, params)) = routes
+        let matched = routes
             .iter()
             .find_map(|r| r.matches(&req.method, &req.path).map(|p| (r, p)))
-        else {
+            .or_else(|| {
+                let catch_all = routes.iter().find(|r| r.is_default())?;
+                Some((catch_all, HashMap::new()))
+            });
+        let Some((route, params)) = matched else {
             return Reply::gateway(404, "Not Found");
         };
         let unauthorized = api_gateway_event(&req, route, &params, None);

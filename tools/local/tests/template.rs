@@ -27,7 +27,7 @@ async fn the_created_table_is_the_template_table() {
 #[tokio::test]
 async fn every_template_route_is_served_by_its_function() {
     let routes = routes_from_template(&template_path()).unwrap();
-    assert_eq!(routes.len(), 40, "{routes:#?}");
+    assert_eq!(routes.len(), 41, "{routes:#?}");
     let store = test_store().await;
     let account = shared::accounts::create(&store, "Routes").await.unwrap();
     std::env::set_var("TABLE_NAME", store.table());
@@ -44,7 +44,7 @@ async fn every_template_route_is_served_by_its_function() {
             std::time::Duration::from_secs(1),
         ),
     };
-    for route in &routes {
+    for route in routes.iter().filter(|r| !r.is_default()) {
         assert!(
             functions.function(&route.binary).is_some(),
             "{}",
@@ -79,6 +79,75 @@ async fn every_template_route_is_served_by_its_function() {
             route.route_key()
         );
         assert!(reply.status < 500, "{}: {body}", route.route_key());
+    }
+}
+
+#[test]
+fn the_routes_the_functions_know_are_the_templates() {
+    let declared: Vec<String> = routes_from_template(&template_path())
+        .unwrap()
+        .iter()
+        .filter(|r| !r.is_default())
+        .map(|r| r.route_key())
+        .collect();
+    assert_eq!(declared, shared::http::ROUTES);
+    assert_eq!(
+        routes_from_template(&template_path())
+            .unwrap()
+            .iter()
+            .filter(|r| r.is_default())
+            .count(),
+        1,
+        "one catch-all route"
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_the_error_envelope() {
+    let routes = routes_from_template(&template_path()).unwrap();
+    let store = test_store().await;
+    let functions = Functions::new(
+        store,
+        shared::cursor::CursorCodec::from_env(),
+        std::time::Duration::from_secs(1),
+    );
+    for (method, path, status, allow) in [
+        ("GET", "/nope", 404, None),
+        ("GET", "/schema/account_user/record/a/b/c", 404, None),
+        ("PUT", "/schema/account_user/record", 405, Some("GET, POST")),
+        (
+            "POST",
+            "/schema/streak/record/abc",
+            405,
+            Some("GET, PATCH, DELETE"),
+        ),
+        ("DELETE", "/v1/user-journeys/users", 405, Some("POST")),
+    ] {
+        let reply = functions
+            .dispatch(
+                &routes,
+                IncomingRequest {
+                    method: method.into(),
+                    path: path.into(),
+                    raw_query: String::new(),
+                    headers: vec![],
+                    body: vec![],
+                    source_ip: "127.0.0.1".into(),
+                },
+            )
+            .await;
+        let body: Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(reply.status, status, "{method} {path}: {body}");
+        assert_eq!(body["status"], "error", "{body}");
+        assert!(body["error"]["requestId"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()));
+        let allowed = reply
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("allow"))
+            .map(|(_, v)| v.as_str());
+        assert_eq!(allowed, allow, "{method} {path}");
     }
 }
 

@@ -44,6 +44,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// 429: the store throttled us; the client may retry.
     Throttled,
+    /// 429 `rate_limited`: the key is over its rate limit; retry after this many seconds.
+    RateLimited(u64),
     /// 500: the cause is logged with the request id and never shown.
     Internal(String),
 }
@@ -63,7 +65,7 @@ impl ApiError {
             ApiError::Conflict(_) | ApiError::NotLive(_) => 409,
             ApiError::PayloadTooLarge => 413,
             ApiError::UnsupportedMediaType => 415,
-            ApiError::Throttled => 429,
+            ApiError::Throttled | ApiError::RateLimited(_) => 429,
             ApiError::Internal(_) => 500,
         }
     }
@@ -81,6 +83,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Throttled => "too_many_requests",
+            ApiError::RateLimited(_) => "rate_limited",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -104,7 +107,19 @@ impl ApiError {
                 "The request body must be sent as application/json.".to_string()
             }
             ApiError::Throttled => "Too many requests; retry with backoff.".to_string(),
+            ApiError::RateLimited(seconds) => {
+                format!("This key is over its rate limit; retry after {seconds} s (Retry-After).")
+            }
             ApiError::Internal(_) => "Internal error.".to_string(),
+        }
+    }
+
+    /// Seconds for the `Retry-After` header of a 429.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited(seconds) => Some(*seconds),
+            ApiError::Throttled => Some(1),
+            _ => None,
         }
     }
 

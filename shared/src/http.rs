@@ -118,6 +118,8 @@ pub mod authorizer_context {
     pub const ACCOUNT_ID: &str = "accountId";
     pub const ENVIRONMENT: &str = "environment";
     pub const ROLE: &str = "role";
+    /// Set when the key is over its rate limit: seconds until the next request may pass.
+    pub const RETRY_AFTER: &str = "retryAfter";
 }
 
 pub fn request_id(req: &Request) -> String {
@@ -144,6 +146,9 @@ pub fn authorize(req: &Request, access: Access) -> Result<(Tenant, Role), ApiErr
     };
     if access == Access::AdminOnly && role != Role::Admin {
         return Err(ApiError::Forbidden);
+    }
+    if let Some(seconds) = get(authorizer_context::RETRY_AFTER) {
+        return Err(ApiError::RateLimited(seconds.parse().unwrap_or(1)));
     }
     Ok((Tenant::new(account_id, environment), role))
 }
@@ -302,7 +307,7 @@ pub fn list(data: Vec<Value>, limit: usize, next_cursor: Option<String>) -> Resp
 }
 
 pub fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
-    json_response(
+    let mut resp = json_response(
         err.status(),
         &json!({"status": "error", "error": {
             "code": err.code(),
@@ -310,7 +315,12 @@ pub fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
             "details": err.details(),
             "requestId": request_id,
         }}),
-    )
+    );
+    if let Some(seconds) = err.retry_after() {
+        resp.headers_mut()
+            .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+    }
+    resp
 }
 
 /// Runs a route body and maps its error in the one place; 5xx causes are logged with the request id.

@@ -20,6 +20,7 @@ pub mod processor;
 pub mod program;
 pub mod programs;
 pub mod progress;
+pub mod rate_limit;
 pub mod reconcile;
 pub mod records;
 pub mod retry;

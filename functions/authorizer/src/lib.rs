@@ -16,10 +16,13 @@ use aws_lambda_events::apigw::{
 use serde_json::{json, Value};
 use shared::http::authorizer_context as ctx;
 use shared::keys::{self, Credentials, KeyRecord};
+use shared::rate_limit::{retry_after_seconds, RateLimiter};
 use shared::store::{Store, StoreError};
 
 pub struct Authorizer {
     store: Store,
+    /// Per-key rate limits: the authorizer sees every request (its gateway cache is off).
+    limiter: RateLimiter,
     /// Key records per warm instance, so most requests cost no read; a key's status change is
     /// seen within `ttl`.
     cache: Mutex<HashMap<String, (Instant, Option<KeyRecord>)>>,
@@ -30,12 +33,21 @@ pub struct Authorizer {
 const MAX_CACHED_KEYS: usize = 10_000;
 
 impl Authorizer {
+    /// Rate limits from `RATE_LIMIT_PUBLIC` / `RATE_LIMIT_SECRET` (or the defaults); a value
+    /// that does not parse stops the function at start-up.
     pub fn new(store: Store, ttl: Duration) -> Self {
+        let limiter = RateLimiter::from_env().unwrap_or_else(|e| panic!("{e}"));
         Self {
             store,
+            limiter,
             cache: Mutex::new(HashMap::new()),
             ttl,
         }
+    }
+
+    pub fn with_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.limiter = limiter;
+        self
     }
 
     pub async fn from_env() -> Self {
@@ -75,11 +87,16 @@ impl Authorizer {
         if !keys::verify(&record, &creds, shared::time::now()) {
             return Ok(json!({}));
         }
-        Ok(json!({
+        let mut context = json!({
             ctx::ACCOUNT_ID: record.account_id,
             ctx::ENVIRONMENT: record.environment.as_str(),
             ctx::ROLE: record.role.as_str(),
-        }))
+        });
+        // Over its limit: the function answers 429 with Retry-After, in the error envelope.
+        if let Err(wait) = self.limiter.check(api_key, record.role, Instant::now()) {
+            context[ctx::RETRY_AFTER] = json!(retry_after_seconds(wait).to_string());
+        }
+        Ok(context)
     }
 
     pub async fn handle(

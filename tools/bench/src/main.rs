@@ -82,6 +82,9 @@ fn main() -> Result<(), String> {
             std::env::temp_dir().join(format!("gamify-bench-{port}")),
         )
         .env("RUST_LOG", "warn")
+        // The bench measures the API's own rate, not the per-key limits in front of it.
+        .env("RATE_LIMIT_SECRET", "off")
+        .env("RATE_LIMIT_PUBLIC", "off")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

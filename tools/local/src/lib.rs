@@ -120,6 +120,128 @@ pub fn routes_from_template(path: &Path) -> Result<Vec<Route>, String> {
     Ok(routes)
 }
 
+/// The API's CORS configuration (`GamifyApi.Properties.CorsConfiguration`), which API Gateway
+/// applies before any route: it answers preflights itself and adds the headers to answers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cors {
+    pub allow_origins: Vec<String>,
+    pub allow_methods: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age: Option<u64>,
+}
+
+/// A template value that is a list, or a `!Ref` to a parameter whose default is a comma list.
+fn template_list(doc: &Yaml, value: Option<&Yaml>) -> Vec<String> {
+    match value {
+        Some(Yaml::Sequence(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        Some(Yaml::Tagged(tagged)) if tagged.tag == "!Ref" => {
+            let default = tagged
+                .value
+                .as_str()
+                .and_then(|name| doc.get("Parameters")?.get(name)?.get("Default")?.as_str());
+            default
+                .map(|d| d.split(',').map(|s| s.trim().to_string()).collect())
+                .unwrap_or_default()
+        }
+        _ => Vec::new(),
+    }
+}
+
+impl Cors {
+    pub fn from_template(path: &Path) -> Result<Cors, String> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("read {}: {e}", path.display()))?;
+        let doc: Yaml =
+            serde_yaml::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))?;
+        let Some(config) = doc
+            .get("Resources")
+            .and_then(|r| r.get("GamifyApi"))
+            .and_then(|a| a.get("Properties"))
+            .and_then(|p| p.get("CorsConfiguration"))
+        else {
+            return Ok(Cors::default());
+        };
+        Ok(Cors {
+            allow_origins: template_list(&doc, config.get("AllowOrigins")),
+            allow_methods: template_list(&doc, config.get("AllowMethods")),
+            allow_headers: template_list(&doc, config.get("AllowHeaders")),
+            expose_headers: template_list(&doc, config.get("ExposeHeaders")),
+            max_age: config.get("MaxAge").and_then(Yaml::as_u64),
+        })
+    }
+
+    fn header<'a>(req: &'a IncomingRequest, name: &str) -> Option<&'a str> {
+        req.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `Access-Control-Allow-Origin` for this request's `Origin`, if it is allowed.
+    fn allowed_origin(&self, req: &IncomingRequest) -> Option<String> {
+        let origin = Self::header(req, "origin")?;
+        if self.allow_origins.iter().any(|o| o == "*") {
+            Some("*".into())
+        } else {
+            self.allow_origins
+                .iter()
+                .any(|o| o == origin)
+                .then(|| origin.to_string())
+        }
+    }
+
+    /// API Gateway's own answer to a CORS preflight (`OPTIONS` with an `Origin` and an
+    /// `Access-Control-Request-Method`), or `None` for any other request.
+    pub fn preflight(&self, req: &IncomingRequest) -> Option<Reply> {
+        if self.allow_origins.is_empty()
+            || !req.method.eq_ignore_ascii_case("OPTIONS")
+            || Self::header(req, "origin").is_none()
+            || Self::header(req, "access-control-request-method").is_none()
+        {
+            return None;
+        }
+        let mut headers = Vec::new();
+        if let Some(origin) = self.allowed_origin(req) {
+            headers.push(("access-control-allow-origin".into(), origin));
+            headers.push((
+                "access-control-allow-methods".into(),
+                self.allow_methods.join(","),
+            ));
+            headers.push((
+                "access-control-allow-headers".into(),
+                self.allow_headers.join(","),
+            ));
+            if let Some(age) = self.max_age {
+                headers.push(("access-control-max-age".into(), age.to_string()));
+            }
+        }
+        Some(Reply {
+            status: 204,
+            headers,
+            body: Vec::new(),
+        })
+    }
+
+    /// The CORS headers API Gateway adds to an answer to a browser's request.
+    pub fn decorate(&self, req: &IncomingRequest, reply: &mut Reply) {
+        if let Some(origin) = self.allowed_origin(req) {
+            reply
+                .headers
+                .push(("access-control-allow-origin".into(), origin));
+            if !self.expose_headers.is_empty() {
+                reply.headers.push((
+                    "access-control-expose-headers".into(),
+                    self.expose_headers.join(","),
+                ));
+            }
+        }
+    }
+}
+
 /// An HTTP request as the local server received it.
 pub struct IncomingRequest {
     pub method: String,
@@ -324,7 +446,7 @@ impl Functions {
     }
 
     /// Routes, authorizes and runs one request as API Gateway would.
-    pub async fn dispatch(&self, routes: &[Route], req: IncomingRequest) -> Reply {
+    pub async fn dispatch(&self, routes: &[Route], req: &IncomingRequest) -> Reply {
         let matched = routes
             .iter()
             .find_map(|r| r.matches(&req.method, &req.path).map(|p| (r, p)))
@@ -335,7 +457,7 @@ impl Functions {
         let Some((route, params)) = matched else {
             return Reply::gateway(404, "Not Found");
         };
-        let unauthorized = api_gateway_event(&req, route, &params, None);
+        let unauthorized = api_gateway_event(req, route, &params, None);
         let auth_request = match authorizer_event(&unauthorized) {
             Ok(a) => a,
             Err(_) => return Reply::gateway(500, "Internal Server Error"),

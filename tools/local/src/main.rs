@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gamify_local::{routes_from_template, Functions, IncomingRequest, Route};
+use gamify_local::{routes_from_template, Cors, Functions, IncomingRequest, Route};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
@@ -67,6 +67,7 @@ const OPENAPI: &str = include_str!("../../../openapi.yaml");
 async fn serve_one(
     functions: Arc<Functions>,
     routes: Arc<Vec<Route>>,
+    cors: Arc<Cors>,
     remote: SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
@@ -103,7 +104,14 @@ async fn serve_one(
     };
     let started = std::time::Instant::now();
     let (method, path) = (incoming.method.clone(), incoming.path.clone());
-    let reply = functions.dispatch(&routes, incoming).await;
+    let reply = match cors.preflight(&incoming) {
+        Some(reply) => reply,
+        None => {
+            let mut reply = functions.dispatch(&routes, &incoming).await;
+            cors.decorate(&incoming, &mut reply);
+            reply
+        }
+    };
     tracing::info!(%method, %path, status = reply.status, ms = started.elapsed().as_millis() as u64, "request");
     let mut resp = hyper::Response::new(Full::new(Bytes::from(reply.body)));
     *resp.status_mut() = hyper::StatusCode::from_u16(reply.status)
@@ -229,6 +237,7 @@ async fn run() -> Result<(), String> {
         }
     }
     let routes = Arc::new(routes);
+    let cors = Arc::new(Cors::from_template(&template)?);
     println!("{} routes from template.yaml", routes.len());
     // Batches as large as Lambda's event source mapping makes them (template.yaml: BatchSize).
     let mut poller = StreamPoller::new(&store, &endpoint)
@@ -281,9 +290,9 @@ async fn run() -> Result<(), String> {
             }
             accepted = listener.accept() => {
                 let Ok((stream, remote)) = accepted else { continue };
-                let (functions, routes) = (functions.clone(), routes.clone());
+                let (functions, routes, cors) = (functions.clone(), routes.clone(), cors.clone());
                 tokio::spawn(async move {
-                    let service = service_fn(move |req| serve_one(functions.clone(), routes.clone(), remote, req));
+                    let service = service_fn(move |req| serve_one(functions.clone(), routes.clone(), cors.clone(), remote, req));
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .await;

@@ -311,7 +311,7 @@ async fn the_examples_run_against_the_handlers() {
             let reply = functions
                 .dispatch(
                     &routes,
-                    IncomingRequest {
+                    &IncomingRequest {
                         method: method.clone(),
                         path: concrete_path.clone(),
                         raw_query: query.join("&"),

@@ -57,7 +57,7 @@ async fn every_template_route_is_served_by_its_function() {
         let reply = functions
             .dispatch(
                 &routes,
-                IncomingRequest {
+                &IncomingRequest {
                     method: route.method.clone(),
                     path,
                     raw_query: String::new(),
@@ -126,7 +126,7 @@ async fn unknown_routes_and_methods_answer_the_error_envelope() {
         let reply = functions
             .dispatch(
                 &routes,
-                IncomingRequest {
+                &IncomingRequest {
                     method: method.into(),
                     path: path.into(),
                     raw_query: String::new(),
@@ -182,4 +182,27 @@ async fn an_older_local_table_gains_the_templates_new_indexes() {
         .collect();
     names.sort();
     assert_eq!(names, ["GSI1", "GSI2"]);
+}
+
+/// `samconfig.toml` sets every parameter of the template, and no other.
+#[test]
+fn samconfig_sets_the_templates_parameters() {
+    let root = shared::local::repo_root();
+    let samconfig = std::fs::read_to_string(root.join("samconfig.toml")).unwrap();
+    let mut set: Vec<String> = samconfig
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('"'))
+        .filter_map(|l| l.split_once('=').map(|(name, _)| name.to_string()))
+        .collect();
+    set.sort();
+    let template: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(template_path()).unwrap()).unwrap();
+    let mut declared: Vec<String> = template["Parameters"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .filter_map(|k| k.as_str().map(str::to_string))
+        .collect();
+    declared.sort();
+    assert_eq!(set, declared);
 }

@@ -80,7 +80,9 @@ fn path_fits(template: &str, path: &str) -> bool {
 
 /// The answer to a request no route matches: 405 with `Allow` when its path is a route's with
 /// another method, else 404; both in the error envelope with the request id.
-pub fn unmatched(method: &str, path: &str, request_id: &str) -> Response<Body> {
+pub fn unmatched(req: &Request) -> Response<Body> {
+    let (method, path) = (req.method().as_str(), req.uri().path());
+    let request_id = &request_id(req);
     let allowed: Vec<&str> = ROUTES
         .iter()
         .filter_map(|r| r.split_once(' '))
@@ -323,27 +325,31 @@ pub fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
     resp
 }
 
-/// Runs a route body and maps its error in the one place; 5xx causes are logged with the request id.
-pub async fn respond<F>(request_id: &str, route: F) -> Response<Body>
+/// Runs a route body and maps its error in the one place, and logs one line per request (request
+/// id, route, status, milliseconds); 5xx causes are logged with the request id.
+pub async fn respond<F>(req: &Request, route: F) -> Response<Body>
 where
     F: Future<Output = Result<Response<Body>, ApiError>>,
 {
-    match route.await {
+    let started = std::time::Instant::now();
+    let request_id = request_id(req);
+    let response = match route.await {
         Ok(resp) => resp,
         Err(err) => {
             if err.status() >= 500 {
                 tracing::error!(request_id, error = %err, "request failed");
-            } else {
-                tracing::info!(
-                    request_id,
-                    status = err.status(),
-                    code = err.code(),
-                    "request refused"
-                );
             }
-            error_response(&err, request_id)
+            error_response(&err, &request_id)
         }
-    }
+    };
+    tracing::info!(
+        request_id,
+        route = route_key(req),
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
 }
 
 /// API Gateway's route key, e.g. `GET /schema/account_user/record/{id}`: functions dispatch on it.
@@ -353,11 +359,6 @@ pub fn route_key(req: &Request) -> String {
         _ => None,
     }
     .unwrap_or_default()
-}
-
-/// The request's method and path as the client sent them.
-pub fn method_and_path(req: &Request) -> (String, String) {
-    (req.method().to_string(), req.uri().path().to_string())
 }
 
 pub fn no_such_route() -> ApiError {

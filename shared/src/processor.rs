@@ -147,15 +147,42 @@ pub fn parse(record: &EventRecord) -> Result<Option<Change>, String> {
     }
 }
 
+/// What a batch did: the records that failed, and the figures the processor reports as metrics.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct BatchReport {
+    pub failed: Vec<String>,
+    /// New logs the batch held (counted or not).
+    pub logs: usize,
+    /// Rewards this batch wrote (not those an earlier attempt wrote).
+    pub rewards_issued: usize,
+    /// The oldest `createdAt` of the batch's logs: how far progress trails the API.
+    pub oldest_log: Option<Timestamp>,
+}
+
 /// Processes a batch; returns the sequence numbers of the records that failed (to be retried).
+pub async fn process_batch(store: &Store, records: &[EventRecord], now: Timestamp) -> Vec<String> {
+    process_batch_reported(store, records, now).await.failed
+}
+
+/// Processes a batch and reports what it did.
 /// A record that cannot be parsed fails alone; a failing (member, program) fails its own records;
 /// a member whose analytics cannot be written fails all of its records.
-pub async fn process_batch(store: &Store, records: &[EventRecord], now: Timestamp) -> Vec<String> {
+pub async fn process_batch_reported(
+    store: &Store,
+    records: &[EventRecord],
+    now: Timestamp,
+) -> BatchReport {
+    let mut report = BatchReport::default();
     let mut failed = Vec::new();
     let mut by_member: BTreeMap<(String, String), Vec<Change>> = BTreeMap::new();
     for record in records {
         match parse(record) {
             Ok(Some(change)) => {
+                if let Change::Log(event) = &change {
+                    report.logs += 1;
+                    let created = event.log.created_at;
+                    report.oldest_log = Some(report.oldest_log.map_or(created, |o| o.min(created)));
+                }
                 let (tenant, member) = change.member();
                 by_member
                     .entry((tenant.key_prefix(), member.to_string()))
@@ -173,13 +200,21 @@ pub async fn process_batch(store: &Store, records: &[EventRecord], now: Timestam
     // a hundred members costs a few round trips of latency, not a hundred times that.
     let programs = Programs::default();
     let programs = &programs;
-    let mut work = futures_util::stream::iter(by_member.into_values())
-        .map(|changes| async move { process_member(store, programs, &changes, now).await })
-        .buffer_unordered(MEMBERS_AT_ONCE);
+    let issued = std::sync::atomic::AtomicUsize::new(0);
+    let issued_ref = &issued;
+    let mut work =
+        futures_util::stream::iter(by_member.into_values())
+            .map(|changes| async move {
+                process_member(store, programs, &changes, now, issued_ref).await
+            })
+            .buffer_unordered(MEMBERS_AT_ONCE);
     while let Some(member_failed) = work.next().await {
         failed.extend(member_failed);
     }
-    failed
+    drop(work);
+    report.failed = failed;
+    report.rewards_issued = issued.into_inner();
+    report
 }
 
 /// One member's changes of a batch; returns the sequence numbers that failed.
@@ -188,6 +223,7 @@ async fn process_member(
     programs: &Programs,
     changes: &[Change],
     now: Timestamp,
+    rewards_issued: &std::sync::atomic::AtomicUsize,
 ) -> Vec<String> {
     let all = || changes.iter().map(|c| c.sequence().to_string()).collect();
     let (tenant, member_id) = changes[0].member();
@@ -232,6 +268,13 @@ async fn process_member(
     for group in by_program.into_values() {
         match process_group(store, programs, &member, &group, now).await {
             Ok(outcome) => {
+                // A reward this attempt wrote has `now` as its creation time.
+                let new = outcome
+                    .rewards
+                    .iter()
+                    .filter(|r| r.created_at == now)
+                    .count();
+                rewards_issued.fetch_add(new, std::sync::atomic::Ordering::Relaxed);
                 facts.rewards.extend(outcome.rewards);
                 facts.campaigns.extend(outcome.campaign);
             }

@@ -23,13 +23,11 @@ impl App {
     }
 
     pub async fn handle(&self, req: Request) -> Response<Body> {
-        let request_id = http::request_id(&req);
         // This function also holds the API's catch-all route: requests no route matches.
         if http::route_key(&req) == http::DEFAULT_ROUTE {
-            let (method, path) = http::method_and_path(&req);
-            return http::unmatched(&method, &path, &request_id);
+            return http::unmatched(&req);
         }
-        http::respond(&request_id, self.route(&req)).await
+        http::respond(&req, self.route(&req)).await
     }
 
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {

@@ -3,15 +3,40 @@
 
 use aws_lambda_events::dynamodb::Event;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use shared::processor::BatchReport;
 use shared::store::Store;
+use shared::time::Timestamp;
 
 pub struct Processor {
     store: Store,
+    /// Print EMF metric lines (in Lambda, where CloudWatch reads stdout).
+    metrics: bool,
+}
+
+/// The batch's figures as an EMF line: logs processed, how long the oldest log waited after its
+/// 201 (progress lag), rewards issued, records failed.
+pub fn metrics(report: &BatchReport, now: Timestamp) -> serde_json::Value {
+    let lag = report
+        .oldest_log
+        .map(|t| (now - t).num_milliseconds().max(0) as f64)
+        .unwrap_or(0.0);
+    shared::telemetry::emf_line(
+        now,
+        &[
+            ("LogsProcessed", report.logs as f64, "Count"),
+            ("ProgressLag", lag, "Milliseconds"),
+            ("RewardsIssued", report.rewards_issued as f64, "Count"),
+            ("RecordsFailed", report.failed.len() as f64, "Count"),
+        ],
+    )
 }
 
 impl Processor {
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            store,
+            metrics: std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some(),
+        }
     }
 
     pub async fn from_env() -> Self {
@@ -21,11 +46,15 @@ impl Processor {
     /// Applies the batch; the records that failed are reported so that only they (and what
     /// follows them in their shard) are retried (`ReportBatchItemFailures`).
     pub async fn handle(&self, event: Event) -> DynamoDbEventResponse {
-        let failed =
-            shared::processor::process_batch(&self.store, &event.records, shared::time::now())
-                .await;
+        let now = shared::time::now();
+        let report =
+            shared::processor::process_batch_reported(&self.store, &event.records, now).await;
+        if self.metrics && report.logs > 0 {
+            println!("{}", metrics(&report, now));
+        }
         let mut response = DynamoDbEventResponse::default();
-        response.batch_item_failures = failed
+        response.batch_item_failures = report
+            .failed
             .into_iter()
             .map(|sequence| {
                 let mut failure = DynamoDbBatchItemFailure::default();

@@ -180,3 +180,33 @@ async fn reconciliation_counts_logs_a_lost_batch_left_out_and_is_idempotent() {
     assert_eq!(again["data"]["totalPlays"], 5, "{again}");
     assert_eq!(w.records(&member, "PROGRESS#").await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_batch_reports_its_logs_rewards_and_lag_as_metrics() {
+    let mut w = World::new().await;
+    let challenge = count_challenge(&w).await;
+    w.program(ProgramKind::Milestone, json!({"name": "2 logs", "status": "live", "linkedSchemaSlug": "challenge", "linkedSchemaRecordId": challenge, "milestoneTargetValue": 2})).await;
+    w.member("measured", "live").await;
+    let now = shared::time::format(&shared::time::now());
+    for n in 0..3 {
+        let body = json!({"challengeId": challenge, "ownedById": "measured", "uniqueIdentifier": format!("m{n}"), "activityAt": now});
+        assert_eq!(w.log(LogKind::Challenge, body).await.0, 201);
+    }
+    let batch = w.collect().await;
+    let at = shared::time::now();
+    let report = shared::processor::process_batch_reported(&w.store, &batch.records, at).await;
+    assert_eq!(
+        (report.logs, report.rewards_issued, report.failed.len()),
+        (3, 1, 0)
+    );
+    let line = progress::metrics(&report, at);
+    assert_eq!(line["LogsProcessed"], 3.0);
+    assert_eq!(line["RewardsIssued"], 1.0);
+    let lag = line["ProgressLag"].as_f64().unwrap();
+    assert!((0.0..60_000.0).contains(&lag), "{lag}");
+    // A replay issues nothing new.
+    let again =
+        shared::processor::process_batch_reported(&w.store, &batch.records, shared::time::now())
+            .await;
+    assert_eq!((again.logs, again.rewards_issued), (3, 0));
+}

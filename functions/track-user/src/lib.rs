@@ -20,8 +20,7 @@ impl App {
     }
 
     pub async fn handle(&self, req: Request) -> Response<Body> {
-        let request_id = http::request_id(&req);
-        http::respond(&request_id, self.route(&req)).await
+        http::respond(&req, self.route(&req)).await
     }
 
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {

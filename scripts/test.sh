@@ -12,3 +12,6 @@ echo "== cargo test"
 # One test process at a time per binary keeps one DynamoDB Local per binary; tests inside a
 # binary run in parallel against it.
 cargo test --workspace --all-targets --locked
+
+# OpenAPI lint and schemathesis against the local run.
+scripts/api-check.sh

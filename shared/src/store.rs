@@ -545,11 +545,16 @@ impl Store {
 
     /// A client from the standard AWS configuration chain (environment variables in Lambda).
     pub async fn aws_client() -> Client {
-        let config = aws_config::defaults(BehaviorVersion::latest())
+        Client::new(&Self::aws_config().await)
+    }
+
+    /// The AWS configuration every AWS client of the product uses (the standard credential
+    /// chain; TLS trusting Amazon's roots only).
+    pub async fn aws_config() -> aws_config::SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
             .http_client(amazon_https_client())
             .load()
-            .await;
-        Client::new(&config)
+            .await
     }
 
     pub fn client(&self) -> &Client {

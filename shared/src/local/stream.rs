@@ -211,6 +211,23 @@ pub const ATTEMPTS_BEFORE_PARKING: u32 = 8;
 impl StreamPoller {
     /// Reads the stream of `store`'s table from its oldest record (TRIM_HORIZON): replays are safe.
     pub async fn new(store: &Store, endpoint: &str) -> Result<Self, String> {
+        let http_client = super::wrapped_http_client(TypeEmptyMaps);
+        let config = aws_sdk_dynamodbstreams::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .http_client(http_client)
+            .region(Region::new(LOCAL_REGION))
+            .credentials_provider(Store::local_credentials())
+            .endpoint_url(endpoint)
+            .build();
+        Self::over(Client::from_conf(config), store).await
+    }
+
+    /// A reader of the deployed table's stream (what `gamify-admin redrive --aws` reads ranges of).
+    pub async fn on_aws(store: &Store, config: &aws_config::SdkConfig) -> Result<Self, String> {
+        Self::over(Client::new(config), store).await
+    }
+
+    async fn over(streams: Client, store: &Store) -> Result<Self, String> {
         let table = store
             .client()
             .describe_table()
@@ -222,16 +239,8 @@ impl StreamPoller {
             .table
             .and_then(|t| t.latest_stream_arn)
             .ok_or("the table has no stream")?;
-        let http_client = super::wrapped_http_client(TypeEmptyMaps);
-        let config = aws_sdk_dynamodbstreams::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .http_client(http_client)
-            .region(Region::new(LOCAL_REGION))
-            .credentials_provider(Store::local_credentials())
-            .endpoint_url(endpoint)
-            .build();
         Ok(StreamPoller {
-            streams: Client::from_conf(config),
+            streams,
             checkpoint: Checkpoint {
                 stream_arn: stream_arn.clone(),
                 shards: BTreeMap::new(),
@@ -599,6 +608,41 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The on-failure message Lambda sends for a DynamoDB stream batch, as AWS documents it.
+    #[test]
+    fn lambdas_failure_message_reads_as_a_failure_message() {
+        let aws = r#"{
+          "requestContext": {"requestId": "316aa6d0-8154-xmpl-9af7-85d5f4a6bc81",
+            "functionArn": "arn:aws:lambda:us-east-2:123456789012:function:myfunction",
+            "condition": "RetryAttemptsExhausted", "approximateInvokeCount": 1},
+          "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+          "version": "1.0",
+          "timestamp": "2019-11-14T00:38:06.021Z",
+          "DDBStreamBatchInfo": {
+            "shardId": "shardId-00000001573689847184-864758bb",
+            "startSequenceNumber": "800000000003126276362",
+            "endSequenceNumber": "800000000003126276362",
+            "approximateArrivalOfFirstRecord": "2019-11-14T00:38:04Z",
+            "approximateArrivalOfLastRecord": "2019-11-14T00:38:05Z",
+            "batchSize": 1,
+            "streamArn": "arn:aws:dynamodb:us-east-2:123456789012:table/mytable/stream/2019-11-14T00:04:06.388"
+          }
+        }"#;
+        let message: FailureMessage = serde_json::from_str(aws).unwrap();
+        assert_eq!(
+            message.batch_info.start_sequence_number,
+            "800000000003126276362"
+        );
+        assert_eq!(
+            message.batch_info.shard_id,
+            "shardId-00000001573689847184-864758bb"
+        );
+        assert_eq!(
+            message.request_context["condition"],
+            "RetryAttemptsExhausted"
+        );
+    }
 
     #[test]
     fn sequence_numbers_compare_as_numbers() {

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::json;
+use shared::local::stream::{self, FailureMessage, StreamPoller};
 use shared::store::Store;
 use shared::tenant::{Environment, Tenant};
 
@@ -59,9 +60,9 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "redrive",
-        options: &["--file"],
+        options: &["--file", "--queue-url"],
         required: &[],
-        help: "redrive [--file PATH]\n  Re-drives the stream records the local run parked after they failed every retry\n  (default: ${GAMIFY_DATA_DIR:-.local}/stream-failures.jsonl): reads them from the stream again and\n  processes them; what succeeds leaves the file. On AWS use reconcile (see README).",
+        help: "redrive [--file PATH] | redrive --aws --queue-url URL\n  Re-drives stream records that failed every retry: reads each failure message's range from the\n  table's stream again (kept 24 hours) and processes it; what succeeds leaves the file or the queue.\n  Locally the messages are in ${GAMIFY_DATA_DIR:-.local}/stream-failures.jsonl; on AWS in the\n  failure queue (the stack's FailureQueueUrl output). Older than the stream: use reconcile.",
     },
     Command {
         name: "reconcile",
@@ -197,15 +198,6 @@ async fn run(command: &Command, options: HashMap<String, String>, aws: bool) -> 
             print(json!({"accountId": account.id, "status": account.status}));
         }
         "redrive" => {
-            if aws {
-                return Err("redrive works on the local run's parked records; on AWS run `reconcile --aws` (README: Operations)".into());
-            }
-            let path = options.get("--file").map(PathBuf::from).unwrap_or_else(|| {
-                PathBuf::from(std::env::var("GAMIFY_DATA_DIR").unwrap_or_else(|_| ".local".into()))
-                    .join("stream-failures.jsonl")
-            });
-            let poller =
-                shared::local::stream::StreamPoller::new(&store, &local_endpoint()).await?;
             let process = |event: aws_lambda_events::dynamodb::Event| {
                 let store = &store;
                 async move {
@@ -213,12 +205,27 @@ async fn run(command: &Command, options: HashMap<String, String>, aws: bool) -> 
                         .await
                 }
             };
-            let (done, failing) = shared::local::stream::redrive(&poller, &path, process).await?;
-            print(json!({"redriven": done, "stillFailing": failing, "file": path}));
+            let (done, failing, source) = if aws {
+                let queue = required(&options, "--queue-url")?;
+                let config = Store::aws_config().await;
+                let poller = StreamPoller::on_aws(&store, &config).await?;
+                let (done, failing) = redrive_queue(&poller, &config, queue, process).await?;
+                (done, failing, queue.to_string())
+            } else {
+                let path = options.get("--file").map(PathBuf::from).unwrap_or_else(|| {
+                    PathBuf::from(
+                        std::env::var("GAMIFY_DATA_DIR").unwrap_or_else(|_| ".local".into()),
+                    )
+                    .join("stream-failures.jsonl")
+                });
+                let poller = StreamPoller::new(&store, &local_endpoint()).await?;
+                let (done, failing) = stream::redrive(&poller, &path, process).await?;
+                (done, failing, path.display().to_string())
+            };
+            print(json!({"redriven": done, "stillFailing": failing, "from": source}));
             if failing > 0 {
                 return Err(format!(
-                    "{failing} parked batches still fail; they stay in {}",
-                    path.display()
+                    "{failing} failure messages still fail; they stay in {source}"
                 ));
             }
         }
@@ -244,6 +251,65 @@ async fn run(command: &Command, options: HashMap<String, String>, aws: bool) -> 
         _ => unreachable!("every command of COMMANDS is handled"),
     }
     Ok(())
+}
+
+/// Re-drives the failure messages of an SQS queue (Lambda's on-failure destination): each
+/// message's range is read from the stream and processed; a message whose records all succeed
+/// is deleted, the others come back after their visibility timeout. Answers (re-driven, failing).
+async fn redrive_queue<P, F>(
+    poller: &StreamPoller,
+    config: &aws_config::SdkConfig,
+    queue_url: &str,
+    process: P,
+) -> Result<(usize, usize), String>
+where
+    P: Fn(aws_lambda_events::dynamodb::Event) -> F,
+    F: std::future::Future<Output = Vec<String>>,
+{
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let (mut done, mut failing) = (0, 0);
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .visibility_timeout(300)
+            .send()
+            .await
+            .map_err(|e| format!("receive from {queue_url}: {e:?}"))?;
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return Ok((done, failing));
+        }
+        for message in messages {
+            let parsed: Result<FailureMessage, _> =
+                serde_json::from_str(message.body().unwrap_or_default());
+            let ok = match parsed {
+                Ok(failure) => {
+                    let event = poller.read_range(&failure.batch_info).await?;
+                    process(event).await.is_empty()
+                }
+                Err(e) => {
+                    eprintln!("not a stream failure message ({e}); left in the queue");
+                    false
+                }
+            };
+            if ok {
+                if let Some(handle) = message.receipt_handle() {
+                    sqs.delete_message()
+                        .queue_url(queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .map_err(|e| format!("delete from {queue_url}: {e:?}"))?;
+                }
+                done += 1;
+            } else {
+                failing += 1;
+            }
+        }
+    }
 }
 
 #[tokio::main]

@@ -174,3 +174,33 @@ async fn every_command_has_help_and_bad_arguments_are_refused() {
     let (ok, _, said) = admin(&store, &["revoke-key", "--bogus", "x"]).await;
     assert!(!ok && said.contains("unknown argument"), "{said}");
 }
+
+#[tokio::test]
+async fn redrive_and_reconcile_run_against_the_local_store() {
+    let store = test_store().await;
+    let empty = std::env::temp_dir().join(format!("gamify-none-{}.jsonl", uuid::Uuid::now_v7()));
+    let (ok, printed, said) = admin(&store, &["redrive", "--file", empty.to_str().unwrap()]).await;
+    assert!(ok, "{said}");
+    assert_eq!(
+        (
+            printed[0]["redriven"].as_u64(),
+            printed[0]["stillFailing"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+    let (ok, created, _) = admin(&store, &["create-account", "--name", "Reconciled"]).await;
+    assert!(ok);
+    let account = created[0]["accountId"].as_str().unwrap();
+    let (ok, printed, said) = admin(&store, &["reconcile", "--account", account]).await;
+    assert!(ok, "{said}");
+    assert_eq!(
+        printed[0],
+        serde_json::json!({"members": 0, "logs": 0, "failed": 0})
+    );
+    let (ok, _, said) = admin(
+        &store,
+        &["reconcile", "--account", account, "--member", "nobody"],
+    )
+    .await;
+    assert!(!ok && said.contains("nobody"), "{said}");
+}

@@ -12,14 +12,34 @@ use common::{call, start_with, try_call};
 use serde_json::{json, Value};
 use shared::local::{free_port, DynamoLocal};
 
-/// SIGKILL, as a crash or the OOM killer would: DynamoDB Local gets no chance to clean up.
+/// SIGKILL, as a crash or the OOM killer would: DynamoDB Local gets no chance to clean up. The
+/// process is found by its command line in /proc (the Java process, not its watchdog shell).
 fn kill_dynamodb_local(port: u16) {
-    let pattern = format!("DynamoDBLocal.jar -port {port} ");
-    let status = Command::new("pkill")
-        .args(["-KILL", "-f", &pattern])
-        .status()
-        .unwrap();
-    assert!(status.success(), "no DynamoDB Local on port {port} to kill");
+    let wanted = ["-jar", "-port", &port.to_string()];
+    let mut killed = 0;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).to_string())
+            .collect();
+        let is_java = args.first().is_some_and(|a| a.ends_with("java"));
+        let port_arg = args
+            .windows(2)
+            .any(|w| w[0] == wanted[1] && w[1] == wanted[2]);
+        if is_java && port_arg && args.iter().any(|a| a == wanted[0]) {
+            let pid = entry.file_name().to_string_lossy().to_string();
+            assert!(Command::new("kill")
+                .args(["-KILL", &pid])
+                .status()
+                .unwrap()
+                .success());
+            killed += 1;
+        }
+    }
+    assert_eq!(killed, 1, "one DynamoDB Local on port {port} to kill");
 }
 
 fn scratch_dir(name: &str) -> std::path::PathBuf {

@@ -30,7 +30,7 @@ key() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["live"][sys.a
 check() {
   .venv/bin/schemathesis run openapi.yaml --url "http://127.0.0.1:$port" "$@" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
-    --phases examples,coverage,fuzzing --max-examples "${API_CHECK_EXAMPLES:-25}" \
+    --phases examples,coverage,fuzzing,stateful --max-examples "${API_CHECK_EXAMPLES:-25}" \
     --seed "${API_CHECK_SEED:-1}" --generation-database none --no-color --workers 1
 }
 echo "-- with the secret key, every operation"

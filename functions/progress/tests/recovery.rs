@@ -81,9 +81,16 @@ async fn records_that_fail_every_retry_are_parked_then_redriven() {
         if batch.is_empty() {
             break;
         }
-        stream::settle(&mut w.poller, batch, &buggy, &mut park, fast)
-            .await
-            .unwrap();
+        stream::settle(
+            &mut w.poller,
+            batch,
+            &buggy,
+            &mut park,
+            fast,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
     }
     assert_eq!(
         attempts.load(std::sync::atomic::Ordering::SeqCst),

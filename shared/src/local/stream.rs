@@ -523,20 +523,22 @@ where
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             continue;
         }
-        settle(poller, batch, &process, &mut park, Backoff::BATCH).await?;
+        settle(poller, batch, &process, &mut park, Backoff::BATCH, give_up).await?;
     }
 }
 
 /// Hands `batch` to `process` (which answers the sequence numbers that failed) and retries what
 /// failed, with `backoff`, until it succeeds; what still fails after `ATTEMPTS_BEFORE_PARKING`
 /// attempts made while the store answers is parked as failure messages (`park`, the on-failure
-/// destination). Only then does the checkpoint move past the batch: nothing is dropped.
+/// destination). Only then does the checkpoint move past the batch: nothing is dropped. A store
+/// that has not answered for `give_up` is an error (the batch stays after the checkpoint).
 pub async fn settle<P, F, K>(
     poller: &mut StreamPoller,
     batch: Batch,
     process: &P,
     park: &mut K,
     backoff: Backoff,
+    give_up: std::time::Duration,
 ) -> Result<(), String>
 where
     P: Fn(Event) -> F,
@@ -545,6 +547,7 @@ where
 {
     let mut pending = batch.event.clone();
     let (mut attempt, mut counted) = (0, 0);
+    let mut down_since: Option<std::time::Instant> = None;
     loop {
         let failed = process(pending.clone()).await;
         if failed.is_empty() {
@@ -556,6 +559,16 @@ where
         attempt += 1;
         if poller.store_answers().await {
             counted += 1;
+            down_since = None;
+        } else if down_since
+            .get_or_insert_with(std::time::Instant::now)
+            .elapsed()
+            >= give_up
+        {
+            return Err(format!(
+                "the store has not answered for {} s",
+                give_up.as_secs()
+            ));
         }
         if counted >= ATTEMPTS_BEFORE_PARKING {
             let messages = poller.failure_messages(&batch, &failed, attempt);

@@ -9,8 +9,6 @@ pub mod error;
 pub mod http;
 pub mod keys;
 pub mod lists;
-#[cfg(feature = "local")]
-pub mod local;
 pub mod log;
 pub mod logs;
 pub mod member;

@@ -7,9 +7,9 @@ use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use serde_json::{json, Value};
 use shared::accounts;
 use shared::keys::{IssuedKeys, KeyStatus};
-use shared::local::{events, test_store};
 use shared::store::Account;
 use shared::tenant::Environment;
+use testkit::{events, test_store};
 
 fn event(file: &str, headers: &[(&str, &str)]) -> ApiGatewayV2CustomAuthorizerV2Request {
     let mut e = events::load(&format!("authorizer/{file}"));

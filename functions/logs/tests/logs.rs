@@ -3,13 +3,13 @@
 use logs::App;
 use serde_json::{json, Value};
 use shared::cursor::CursorCodec;
-use shared::local::{events, test_store};
 use shared::log::LogKind;
 use shared::member::MemberInput;
 use shared::program::{ProgramInput, ProgramKind};
 use shared::store::Store;
 use shared::tenant::{Environment, Tenant};
 use shared::{members, programs, time};
+use testkit::{events, test_store};
 
 struct Fixture {
     streaks: App,

@@ -4,9 +4,9 @@
 use members::App;
 use serde_json::{json, Value};
 use shared::cursor::CursorCodec;
-use shared::local::{events, test_store};
 use shared::store::Store;
 use shared::tenant::{Environment, Tenant};
+use testkit::{events, test_store};
 
 struct Caller {
     app: App,

@@ -3,7 +3,7 @@
 use programs::App;
 use serde_json::{json, Value};
 use shared::cursor::CursorCodec;
-use shared::local::{events, test_store};
+use testkit::{events, test_store};
 
 struct Caller {
     app: App,

@@ -4,8 +4,6 @@ use chrono::{Duration, Utc};
 use progress_reads::App;
 use serde_json::{json, Value};
 use shared::cursor::CursorCodec;
-use shared::local::stream::StreamPoller;
-use shared::local::{events, test_endpoint, test_store};
 use shared::log::LogKind;
 use shared::member::MemberInput;
 use shared::program::{ProgramInput, ProgramKind};
@@ -13,6 +11,8 @@ use shared::store::Store;
 use shared::tenant::{Environment, Tenant};
 use shared::time::Timestamp;
 use shared::{members, processor, programs, time};
+use testkit::stream::StreamPoller;
+use testkit::{events, test_endpoint, test_store};
 
 struct World {
     store: Store,

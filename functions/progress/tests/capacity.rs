@@ -4,7 +4,7 @@
 //! per started 4 KB read strongly (half eventually), transactions at twice those.
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-use shared::local::meter::{metered_test_store, totals, Meter};
+use testkit::meter::{metered_test_store, totals, Meter};
 
 fn item(pk: &str, bytes: usize) -> std::collections::HashMap<String, AttributeValue> {
     std::collections::HashMap::from([

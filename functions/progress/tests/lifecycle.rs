@@ -9,10 +9,10 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use common::*;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use shared::local::stream::StreamPoller;
-use shared::local::test_endpoint;
 use shared::log::{ActivityLog, LogKind};
 use shared::program::ProgramKind;
+use testkit::stream::StreamPoller;
+use testkit::test_endpoint;
 
 /// Noon of `day`, or a minute ago for today before noon (logs cannot be in the future).
 fn noon(day: NaiveDate) -> DateTime<Utc> {

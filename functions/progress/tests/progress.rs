@@ -6,12 +6,12 @@ mod common;
 use chrono::{Duration, Utc};
 use common::*;
 use serde_json::json;
-use shared::local::stream::StreamPoller;
-use shared::local::{events, test_endpoint};
 use shared::log::LogKind;
 use shared::member::MemberInput;
 use shared::program::ProgramKind;
 use shared::{members, time};
+use testkit::stream::StreamPoller;
+use testkit::{events, test_endpoint};
 
 #[tokio::test]
 async fn a_streak_completes_from_backfilled_logs_and_rewards_once() {

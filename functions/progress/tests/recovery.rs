@@ -6,11 +6,11 @@ mod common;
 use common::World;
 use progress::Processor;
 use serde_json::json;
-use shared::local::stream::{self, Batch};
 use shared::log::LogKind;
 use shared::program::ProgramKind;
 use shared::retry::Backoff;
 use std::time::Duration;
+use testkit::stream::{self, Batch};
 
 /// Whether a stream record is of this test's tenant (tests share the table and its stream).
 fn of_tenant(prefix: &str, record: &aws_lambda_events::dynamodb::EventRecord) -> bool {

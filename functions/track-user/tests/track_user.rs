@@ -1,7 +1,7 @@
 //! Track-user (seed 001) through the real handler, fed with `events/track-user/*.json`, against DynamoDB Local.
 
 use serde_json::{json, Value};
-use shared::local::{events, test_store};
+use testkit::{events, test_store};
 use track_user::App;
 
 struct Caller {

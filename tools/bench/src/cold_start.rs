@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use shared::local::repo_root;
+use testkit::repo_root;
 
 use crate::runtime_api::{Outcome, RuntimeApi};
 use crate::stats::median;

@@ -22,9 +22,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
-use shared::local::{free_port, repo_root, template_path, DynamoLocal, TableSpec};
 use shared::store::Store;
 use shared::tenant::{Environment, Tenant};
+use testkit::{free_port, repo_root, template_path, DynamoLocal, TableSpec};
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();

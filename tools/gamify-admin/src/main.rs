@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::json;
-use shared::local::stream::{self, FailureMessage, StreamPoller};
 use shared::store::Store;
 use shared::tenant::{Environment, Tenant};
+use testkit::stream::{self, FailureMessage, StreamPoller};
 
 struct Command {
     name: &'static str,

@@ -4,8 +4,8 @@ use std::process::Command;
 
 use serde_json::Value;
 use shared::keys::{self, Credentials};
-use shared::local::{test_endpoint, test_store};
 use shared::tenant::{Environment, Role};
+use testkit::{test_endpoint, test_store};
 
 #[tokio::test]
 async fn prints_working_live_and_test_keys() {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use authorizer::Authorizer;
 use serde_json::Value;
 use shared::keys::Credentials;
-use shared::local::{test_endpoint, test_store};
 use shared::store::Store;
+use testkit::{test_endpoint, test_store};
 
 async fn admin(store: &Store, args: &[&str]) -> (bool, Vec<Value>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_gamify-admin"))

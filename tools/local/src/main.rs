@@ -22,9 +22,9 @@ use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use shared::accounts::{self, CreatedAccount};
-use shared::local::stream::{self, StreamPoller};
-use shared::local::{self, DynamoLocal, TableSpec};
 use shared::store::Store;
+use testkit::stream::{self, StreamPoller};
+use testkit::{DynamoLocal, TableSpec};
 use tokio::net::TcpListener;
 
 /// API Gateway refuses payloads over 10 MB before any function runs; so do we.
@@ -199,7 +199,7 @@ async fn run() -> Result<(), String> {
     std::env::set_var("DYNAMODB_ENDPOINT", &endpoint);
     std::env::set_var("TABLE_NAME", &table);
 
-    let template = local::template_path();
+    let template = testkit::template_path();
     TableSpec::from_template(&template)?
         .ensure(&Store::local_client(&endpoint), &table)
         .await?;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{call, start_with, try_call};
 use serde_json::{json, Value};
-use shared::local::{free_port, DynamoLocal};
+use testkit::{free_port, DynamoLocal};
 
 /// SIGKILL, as a crash or the OOM killer would: DynamoDB Local gets no chance to clean up. The
 /// process is found by its command line in /proc (the Java process, not its watchdog shell).

@@ -6,43 +6,16 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{call, start_with};
+use common::{call, start_with, try_request};
 use serde_json::{json, Value};
 
-/// Status, headers (lower-cased names) and JSON body of one request.
 fn request(
     method: &str,
     url: &str,
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> (u16, Vec<(String, String)>, Value) {
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(20))
-        .build();
-    let mut req = agent.request(method, url);
-    for (k, v) in headers {
-        req = req.set(k, v);
-    }
-    let sent = match body {
-        Some(b) => req.send_string(b),
-        None => req.call(),
-    };
-    let resp = match sent {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {url}: {e}"),
-    };
-    let headers = resp
-        .headers_names()
-        .into_iter()
-        .filter_map(|n| Some((n.to_ascii_lowercase(), resp.header(&n)?.to_string())))
-        .collect();
-    let status = resp.status();
-    let text = resp.into_string().unwrap();
-    (
-        status,
-        headers,
-        serde_json::from_str(&text).unwrap_or(Value::Null),
-    )
+    try_request(method, url, headers, body).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {

@@ -10,9 +10,9 @@ use gamify_local::{routes_from_template, Functions, IncomingRequest, Route};
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
 use shared::cursor::CursorCodec;
-use shared::local::stream::StreamPoller;
-use shared::local::{repo_root, template_path, test_endpoint, test_store};
 use shared::tenant::{Environment, Tenant};
+use testkit::stream::StreamPoller;
+use testkit::{repo_root, template_path, test_endpoint, test_store};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 

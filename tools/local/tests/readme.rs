@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 
 use serde_json::Value;
-use shared::local::repo_root;
+use testkit::repo_root;
 
 /// The shell between the quick start's markers (one or more ```sh blocks).
 fn quick_start() -> String {

@@ -3,8 +3,8 @@
 
 use gamify_local::{routes_from_template, Functions, IncomingRequest};
 use serde_json::Value;
-use shared::local::{template_path, test_store, TableSpec};
 use shared::store::Store;
+use testkit::{template_path, test_store, TableSpec};
 
 #[tokio::test]
 async fn the_created_table_is_the_template_table() {
@@ -31,7 +31,7 @@ async fn every_template_route_is_served_by_its_function() {
     let store = test_store().await;
     let account = shared::accounts::create(&store, "Routes").await.unwrap();
     std::env::set_var("TABLE_NAME", store.table());
-    std::env::set_var("DYNAMODB_ENDPOINT", shared::local::test_endpoint().await);
+    std::env::set_var("DYNAMODB_ENDPOINT", testkit::test_endpoint().await);
     let functions = Functions {
         members: members::App::from_env().await,
         programs: programs::App::from_env().await,
@@ -155,7 +155,7 @@ async fn unknown_routes_and_methods_answer_the_error_envelope() {
 /// gets the index on the next start.
 #[tokio::test]
 async fn an_older_local_table_gains_the_templates_new_indexes() {
-    let client = Store::local_client(&shared::local::test_endpoint().await);
+    let client = Store::local_client(&testkit::test_endpoint().await);
     let table = format!("older-{}", uuid::Uuid::now_v7().simple());
     let current = TableSpec::from_template(&template_path()).unwrap();
     let mut older = current.clone();
@@ -187,7 +187,7 @@ async fn an_older_local_table_gains_the_templates_new_indexes() {
 /// `samconfig.toml` sets every parameter of the template, and no other.
 #[test]
 fn samconfig_sets_the_templates_parameters() {
-    let root = shared::local::repo_root();
+    let root = testkit::repo_root();
     let samconfig = std::fs::read_to_string(root.join("samconfig.toml")).unwrap();
     let mut set: Vec<String> = samconfig
         .lines()

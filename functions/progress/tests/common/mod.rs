@@ -9,14 +9,14 @@ use chrono::{Duration, Utc};
 use progress::Processor;
 use serde_json::{json, Value};
 use shared::cursor::CursorCodec;
-use shared::local::stream::StreamPoller;
-use shared::local::{events, test_endpoint, test_store};
 use shared::log::LogKind;
 use shared::member::MemberInput;
 use shared::program::{ProgramInput, ProgramKind};
 use shared::store::Store;
 use shared::tenant::{Environment, Tenant};
 use shared::{members, programs, time};
+use testkit::stream::StreamPoller;
+use testkit::{events, test_endpoint, test_store};
 
 pub type Item = HashMap<String, AttributeValue>;
 

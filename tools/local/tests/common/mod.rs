@@ -36,8 +36,8 @@ pub fn start(data_dir: Option<&Path>) -> LocalRun {
 /// `start`, with more environment (`DYNAMODB_ENDPOINT` to use a DynamoDB Local the test runs)
 /// and somewhere for the run's standard error to go.
 pub fn start_with(data_dir: Option<&Path>, env: &[(&str, &str)], stderr: Stdio) -> LocalRun {
-    let port = shared::local::free_port().unwrap();
-    let dynamo_port = shared::local::free_port().unwrap();
+    let port = testkit::free_port().unwrap();
+    let dynamo_port = testkit::free_port().unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_gamify-local"));
     match data_dir {
         Some(dir) => command.env("GAMIFY_DATA_DIR", dir),
@@ -97,6 +97,17 @@ pub fn try_call(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> Result<(u16, Value), String> {
+    try_request(method, url, headers, body).map(|(status, _, body)| (status, body))
+}
+
+/// Status, headers (names lower-cased) and JSON body (a string when it is not JSON) of one
+/// request; transport errors (refused, timed out) as `Err`.
+pub fn try_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Result<(u16, Vec<(String, String)>, Value), String> {
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(20))
         .build();
@@ -114,9 +125,15 @@ pub fn try_call(
         Err(e) => return Err(e.to_string()),
     };
     let status = resp.status();
+    let names: Vec<(String, String)> = resp
+        .headers_names()
+        .into_iter()
+        .filter_map(|n| Some((n.to_ascii_lowercase(), resp.header(&n)?.to_string())))
+        .collect();
     let text = resp.into_string().map_err(|e| e.to_string())?;
     Ok((
         status,
+        names,
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     ))
 }

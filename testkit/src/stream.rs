@@ -17,8 +17,8 @@ use aws_smithy_types::body::SdkBody;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::retry::Backoff;
-use crate::store::{Store, LOCAL_REGION};
+use shared::retry::Backoff;
+use shared::store::{Store, LOCAL_REGION};
 
 /// DynamoDB Local writes an empty map attribute into stream records as a bare `{}` instead of
 /// `{"M":{}}`, which no SDK can read (a member saved with `"tags": {}` would stall the poller).
@@ -430,7 +430,7 @@ impl StreamPoller {
             .into_iter()
             .map(|(shard, (start, end, count))| FailureMessage {
                 version: "1.0".into(),
-                timestamp: crate::time::format(&crate::time::now()),
+                timestamp: shared::time::format(&shared::time::now()),
                 request_context: json!({
                     "condition": "RetryAttemptsExhausted",
                     "approximateInvokeCount": attempts,

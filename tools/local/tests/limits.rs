@@ -6,15 +6,10 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{call, start_with, try_request};
+use common::{call, start_with, try_request, Answer};
 use serde_json::{json, Value};
 
-fn request(
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> (u16, Vec<(String, String)>, Value) {
+fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Answer {
     try_request(method, url, headers, body).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
 }
 

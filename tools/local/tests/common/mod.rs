@@ -100,14 +100,16 @@ pub fn try_call(
     try_request(method, url, headers, body).map(|(status, _, body)| (status, body))
 }
 
-/// Status, headers (names lower-cased) and JSON body (a string when it is not JSON) of one
-/// request; transport errors (refused, timed out) as `Err`.
+/// An answer: status, headers (names lower-cased), JSON body (a string when it is not JSON).
+pub type Answer = (u16, Vec<(String, String)>, Value);
+
+/// One request's answer; transport errors (refused, timed out) as `Err`.
 pub fn try_request(
     method: &str,
     url: &str,
     headers: &[(&str, &str)],
     body: Option<&str>,
-) -> Result<(u16, Vec<(String, String)>, Value), String> {
+) -> Result<Answer, String> {
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(20))
         .build();

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::{call, start_with, try_request, Answer};
-use serde_json::{json, Value};
+use serde_json::json;
 
 fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Answer {
     try_request(method, url, headers, body).unwrap_or_else(|e| panic!("{method} {url}: {e}"))

@@ -35,8 +35,10 @@ use crate::progress::{
     AggregationMethod, ChallengeRule, ChallengeStatus, CountedLog, Crossing, MilestoneRule, Period,
     PeriodKind, StreakRule, StreakStatus, TaskProgress,
 };
-use crate::store::{ProgressCommit, ProgressHead, RewardWrite, Store, StoreError};
-use crate::tenant::{Environment, Tenant};
+use crate::store::{
+    tenant_of_key, ProgressCommit, ProgressHead, RewardWrite, Store, StoreError, LOG_SK, MEMBER_SK,
+};
+use crate::tenant::Tenant;
 use crate::time::{self, Timestamp};
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -101,37 +103,26 @@ fn string_attr(image: &serde_dynamo::Item, name: &str) -> Option<String> {
         .and_then(|v| serde_dynamo::from_attribute_value(v.clone()).ok())
 }
 
-/// The tenant of a key `T#{accountId}#{environment}#…`.
-fn tenant_of(pk: &str) -> Result<Tenant, String> {
-    let mut parts = pk.split('#');
-    let (Some("T"), Some(account), Some(env)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(format!("unexpected PK {pk}"));
-    };
-    let environment =
-        Environment::parse(env).ok_or_else(|| format!("unexpected environment in {pk}"))?;
-    Ok(Tenant::new(account, environment))
-}
-
 /// `Ok(None)` for records this processor does not handle.
 pub fn parse(record: &EventRecord) -> Result<Option<Change>, String> {
     match record.event_name.as_str() {
         "INSERT" => {
             let image = &record.change.new_image;
             let pk = string_attr(image, "PK").ok_or("record without PK")?;
-            if string_attr(image, "SK").as_deref() != Some("LOG") {
+            if string_attr(image, "SK").as_deref() != Some(LOG_SK) {
                 return Ok(None);
             }
             let log: ActivityLog =
                 serde_dynamo::from_item(image.clone()).map_err(|e| format!("not a log: {e}"))?;
             Ok(Some(Change::Log(CountedEvent {
                 sequence: sequence_of(record),
-                tenant: tenant_of(&pk)?,
+                tenant: tenant_of_key(&pk)?,
                 log,
             })))
         }
         "REMOVE" => {
             let keys = &record.change.keys;
-            if string_attr(keys, "SK").as_deref() != Some("MEMBER") {
+            if string_attr(keys, "SK").as_deref() != Some(MEMBER_SK) {
                 return Ok(None);
             }
             let pk = string_attr(keys, "PK").ok_or("record without PK")?;
@@ -139,7 +130,7 @@ pub fn parse(record: &EventRecord) -> Result<Option<Change>, String> {
                 .ok_or("member removal without the old image's id")?;
             Ok(Some(Change::MemberRemoved {
                 sequence: sequence_of(record),
-                tenant: tenant_of(&pk)?,
+                tenant: tenant_of_key(&pk)?,
                 member_id,
             }))
         }
@@ -843,14 +834,20 @@ fn streak_record(
             &run.run_key,
         ],
     );
-    let sk = format!("PROGRESS#{}#{}", program.id, run.run_key);
     let status = match run.status {
         StreakStatus::InProgress => "in_progress",
         StreakStatus::Completed => "completed",
         StreakStatus::Broken => "broken",
     };
     with_keys(
-        Store::record_keys(tenant, member_id, &sk, "streak_progress", &id),
+        Store::progress_keys(
+            tenant,
+            member_id,
+            &program.id,
+            &run.run_key,
+            "streak_progress",
+            &id,
+        ),
         json!({
             "id": id,
             "streakId": program.id,
@@ -887,14 +884,20 @@ fn challenge_record(
             &w.window_key,
         ],
     );
-    let sk = format!("PROGRESS#{}#{}", program.id, w.window_key);
     let status = match w.status {
         ChallengeStatus::InProgress => "in_progress",
         ChallengeStatus::Completed => "completed",
         ChallengeStatus::Failed => "failed",
     };
     with_keys(
-        Store::record_keys(tenant, member_id, &sk, "challenge_progress", &id),
+        Store::progress_keys(
+            tenant,
+            member_id,
+            &program.id,
+            &w.window_key,
+            "challenge_progress",
+            &id,
+        ),
         json!({
             "id": id,
             "challengeId": program.id,
@@ -932,9 +935,14 @@ fn reward_record(
             &crossing.progress_key,
         ],
     );
-    let sk = format!("REWARD#{}#{}", milestone.id, crossing.progress_key);
     with_keys(
-        Store::record_keys(tenant, member_id, &sk, "reward_log", &id),
+        Store::reward_keys(
+            tenant,
+            member_id,
+            &milestone.id,
+            &crossing.progress_key,
+            &id,
+        ),
         json!({
             "id": id,
             "ownedById": member_id,

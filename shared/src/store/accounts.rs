@@ -7,9 +7,9 @@ use crate::cursor::Position;
 use crate::keys::KeyRecord;
 use crate::time::{self, Timestamp};
 
-use super::codec::*;
-use super::error::*;
-use super::layout::*;
+use super::codec::{account_item, from_item, from_items, key_item};
+use super::error::{classify, StoreError};
+use super::layout::{account_pk, key_pk, Index, ACCOUNTS_LIST_PK, ACCOUNT_SK, KEY_SK};
 use super::*;
 
 /// An operator-created account.

@@ -13,8 +13,8 @@ use crate::program::Program;
 use crate::progress::CountedLog;
 use crate::time::{self, Timestamp};
 
-use super::error::*;
-use super::layout::*;
+use super::error::StoreError;
+use super::layout::{account_pk, key_pk, ACCOUNTS_LIST_PK, ACCOUNT_SK, KEY_SK};
 use super::*;
 
 pub(super) fn s(v: impl Into<String>) -> AttributeValue {

@@ -8,9 +8,9 @@ use crate::member::{Member, MemberInput};
 use crate::tenant::Tenant;
 use crate::time::Timestamp;
 
-use super::codec::*;
-use super::error::*;
-use super::layout::*;
+use super::codec::{from_item, member_update, s, to_item, LogItem};
+use super::error::{classify, StoreError};
+use super::layout::{list_index_pk, log_pk, member_activity_pk, member_pk, LOG_SK, MEMBER_SK};
 use super::*;
 
 /// The member side of a log sent with `ownedBy`.

@@ -11,10 +11,13 @@ use crate::member::{Member, MemberInput, MemberStatus};
 use crate::tenant::Tenant;
 use crate::time::{self, Timestamp};
 
-use super::codec::*;
-use super::error::*;
-use super::layout::*;
-use super::queries::*;
+use super::codec::{from_item, from_items, member_update, s, to_item, unchanged_since, MemberItem};
+use super::error::{classify, StoreError};
+use super::layout::{
+    log_pk, member_activity_pk, member_id_pk, member_pk, members_index_pk, Index, LOG_SK,
+    MEMBER_ID_SK, MEMBER_SK,
+};
+use super::queries::Condition;
 use super::*;
 
 /// Filters of `GET /schema/account_user/record` other than `externalId` (a direct lookup).

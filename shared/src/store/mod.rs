@@ -28,8 +28,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{DeleteRequest, Put, TransactWriteItem, WriteRequest};
 use aws_sdk_dynamodb::Client;
 
-use codec::*;
-use error::*;
+use codec::s;
+use error::classify;
 
 type Item = HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
 
@@ -135,10 +135,7 @@ impl Store {
     }
 
     /// Deletes items by key, 25 per request, retrying what DynamoDB leaves unprocessed.
-    async fn delete_keys(
-        &self,
-        mut keys: Vec<(String, String)>,
-    ) -> Result<(), StoreError> {
+    async fn delete_keys(&self, mut keys: Vec<(String, String)>) -> Result<(), StoreError> {
         keys.sort();
         keys.dedup();
         for chunk in keys.chunks(25) {
@@ -209,10 +206,7 @@ impl Store {
 
 /// Sends `pending` (a batch operation's requests) until DynamoDB has processed all of it: `send`
 /// answers what was left unprocessed, sent again after a backoff; `Throttled` after 10 rounds.
-async fn until_processed<T, F, Fut>(
-    mut pending: Vec<T>,
-    send: F,
-) -> Result<(), StoreError>
+async fn until_processed<T, F, Fut>(mut pending: Vec<T>, send: F) -> Result<(), StoreError>
 where
     F: Fn(Vec<T>) -> Fut,
     Fut: std::future::Future<Output = Result<Vec<T>, StoreError>>,

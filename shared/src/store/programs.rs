@@ -5,10 +5,10 @@ use crate::program::{Program, ProgramKind};
 use crate::tenant::Tenant;
 use crate::time::{self, Timestamp};
 
-use super::codec::*;
-use super::error::*;
-use super::layout::*;
-use super::queries::*;
+use super::codec::{from_item, from_items, s, to_item, ProgramItem};
+use super::error::{classify, StoreError};
+use super::layout::{list_index_pk, program_pk, Index, PROGRAM_SK};
+use super::queries::Condition;
 use super::*;
 
 impl Store {

@@ -15,10 +15,13 @@ use crate::progress::CountedLog;
 use crate::tenant::Tenant;
 use crate::time::{self, Timestamp};
 
-use super::codec::*;
-use super::error::*;
-use super::layout::*;
-use super::queries::*;
+use super::codec::{from_items, period_logs, s, to_item};
+use super::error::{classify, StoreError};
+use super::layout::{
+    list_index_pk, member_activity_pk, member_id_pk, period_sk, progress_prefix, progress_sk,
+    reward_sk, state_sk,
+};
+use super::queries::Condition;
 use super::*;
 
 /// Logs set by one UpdateItem of a period item: `#lN = :lN, ` is at most 16 characters, and an

@@ -12,9 +12,9 @@ use crate::log::LogKind;
 use crate::tenant::Tenant;
 use crate::time::{self, Timestamp};
 
-use super::codec::*;
-use super::error::*;
-use super::layout::*;
+use super::codec::{from_item, from_items, s};
+use super::error::{classify, StoreError};
+use super::layout::{list_index_pk, list_partition, member_id_pk, Index, GSI1};
 use super::*;
 
 /// A list filter on one attribute.

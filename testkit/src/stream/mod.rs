@@ -17,8 +17,13 @@ use aws_smithy_types::body::SdkBody;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use shared::retry::Backoff;
 use shared::store::{Store, LOCAL_REGION};
+
+mod failures;
+mod runner;
+
+pub use failures::{append_failures, read_failures, BatchInfo, FailureMessage};
+pub use runner::{redrive, run, settle, ATTEMPTS_BEFORE_PARKING};
 
 /// DynamoDB Local writes an empty map attribute into stream records as a bare `{}` instead of
 /// `{"M":{}}`, which no SDK can read (a member saved with `"tags": {}` would stall the poller).
@@ -105,57 +110,6 @@ impl Batch {
     }
 }
 
-/// The message Lambda's on-failure destination receives for a DynamoDB stream batch (an SQS
-/// message on AWS; a line of `stream-failures.jsonl` locally): the shard and the range of
-/// sequence numbers to read again, not the records.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct FailureMessage {
-    pub version: String,
-    pub timestamp: String,
-    #[serde(rename = "requestContext")]
-    pub request_context: Value,
-    #[serde(rename = "DDBStreamBatchInfo")]
-    pub batch_info: BatchInfo,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct BatchInfo {
-    pub shard_id: String,
-    pub start_sequence_number: String,
-    pub end_sequence_number: String,
-    pub batch_size: usize,
-    pub stream_arn: String,
-}
-
-/// Appends failure messages to a JSON-lines file (the local on-failure destination).
-pub fn append_failures(path: &std::path::Path, messages: &[FailureMessage]) -> Result<(), String> {
-    use std::io::Write;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| format!("open {}: {e}", path.display()))?;
-    for message in messages {
-        let line = serde_json::to_string(message).map_err(|e| e.to_string())?;
-        writeln!(file, "{line}").map_err(|e| format!("write {}: {e}", path.display()))?;
-    }
-    Ok(())
-}
-
-/// The failure messages of a JSON-lines file; a missing file has none.
-pub fn read_failures(path: &std::path::Path) -> Result<Vec<FailureMessage>, String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("read {}: {e}", path.display())),
-    };
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).map_err(|e| format!("{}: {e}", path.display())))
-        .collect()
-}
-
 /// Sequence numbers are decimal strings of any length: compare them as numbers.
 fn sequence_order(a: &str, b: &str) -> std::cmp::Ordering {
     let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
@@ -202,11 +156,6 @@ fn event_record(record: &Record, stream_arn: &str) -> Result<EventRecord, String
     });
     serde_json::from_value(value).map_err(|e| format!("stream record to Lambda event: {e}"))
 }
-
-/// How long a failing batch is retried while the store answers, before it is parked as a
-/// failure message (Lambda's `MaximumRetryAttempts` + on-failure destination). While the store
-/// does not answer, attempts do not count: an outage never parks anything.
-pub const ATTEMPTS_BEFORE_PARKING: u32 = 8;
 
 impl StreamPoller {
     /// Reads the stream of `store`'s table from its oldest record (TRIM_HORIZON): replays are safe.
@@ -485,177 +434,9 @@ impl StreamPoller {
     }
 }
 
-/// What the local run does in place of Lambda's event source mapping: reads batches after the
-/// checkpoint and hands each to `settle`. An outage only waits (backoff with jitter); after
-/// `give_up` without an answer from the store it returns an error.
-pub async fn run<P, F, K>(
-    poller: &mut StreamPoller,
-    process: P,
-    mut park: K,
-    give_up: std::time::Duration,
-) -> Result<(), String>
-where
-    P: Fn(Event) -> F,
-    F: std::future::Future<Output = Vec<String>>,
-    K: FnMut(Vec<FailureMessage>) -> Result<(), String>,
-{
-    let mut down_since: Option<std::time::Instant> = None;
-    let mut failed_reads = 0;
-    loop {
-        let batch = match poller.next_batch().await {
-            Ok(batch) => batch,
-            Err(e) => {
-                let since = *down_since.get_or_insert_with(std::time::Instant::now);
-                if since.elapsed() >= give_up {
-                    return Err(format!(
-                        "the store has not answered for {} s ({e})",
-                        since.elapsed().as_secs()
-                    ));
-                }
-                tracing::warn!(error = %e, "reading the stream failed; retrying");
-                tokio::time::sleep(Backoff::BATCH.delay(failed_reads)).await;
-                failed_reads += 1;
-                continue;
-            }
-        };
-        (down_since, failed_reads) = (None, 0);
-        if batch.is_empty() {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            continue;
-        }
-        settle(poller, batch, &process, &mut park, Backoff::BATCH, give_up).await?;
-    }
-}
-
-/// Hands `batch` to `process` (which answers the sequence numbers that failed) and retries what
-/// failed, with `backoff`, until it succeeds; what still fails after `ATTEMPTS_BEFORE_PARKING`
-/// attempts made while the store answers is parked as failure messages (`park`, the on-failure
-/// destination). Only then does the checkpoint move past the batch: nothing is dropped. A store
-/// that has not answered for `give_up` is an error (the batch stays after the checkpoint).
-pub async fn settle<P, F, K>(
-    poller: &mut StreamPoller,
-    batch: Batch,
-    process: &P,
-    park: &mut K,
-    backoff: Backoff,
-    give_up: std::time::Duration,
-) -> Result<(), String>
-where
-    P: Fn(Event) -> F,
-    F: std::future::Future<Output = Vec<String>>,
-    K: FnMut(Vec<FailureMessage>) -> Result<(), String>,
-{
-    let mut pending = batch.event.clone();
-    let (mut attempt, mut counted) = (0, 0);
-    let mut down_since: Option<std::time::Instant> = None;
-    loop {
-        let failed = process(pending.clone()).await;
-        if failed.is_empty() {
-            break;
-        }
-        pending
-            .records
-            .retain(|r| failed.iter().any(|f| f == sequence(r)));
-        attempt += 1;
-        if poller.store_answers().await {
-            counted += 1;
-            down_since = None;
-        } else if down_since
-            .get_or_insert_with(std::time::Instant::now)
-            .elapsed()
-            >= give_up
-        {
-            return Err(format!(
-                "the store has not answered for {} s",
-                give_up.as_secs()
-            ));
-        }
-        if counted >= ATTEMPTS_BEFORE_PARKING {
-            let messages = poller.failure_messages(&batch, &failed, attempt);
-            tracing::error!(
-                ?messages,
-                "stream records failed every retry; parked for `gamify-admin redrive`"
-            );
-            park(messages)?;
-            break;
-        }
-        tracing::warn!(
-            failed = failed.len(),
-            attempt,
-            "stream records failed; retrying"
-        );
-        tokio::time::sleep(backoff.delay(attempt)).await;
-    }
-    poller.commit(&batch)
-}
-
-/// Re-drives the failure messages kept at `path`: reads each one's records from the stream again
-/// and hands them to `process`; the messages whose records all succeed leave the file, the others
-/// stay. Answers (re-driven, still failing).
-pub async fn redrive<P, F>(
-    poller: &StreamPoller,
-    path: &std::path::Path,
-    process: P,
-) -> Result<(usize, usize), String>
-where
-    P: Fn(Event) -> F,
-    F: std::future::Future<Output = Vec<String>>,
-{
-    let mut still_failing = Vec::new();
-    let mut done = 0;
-    for message in read_failures(path)? {
-        let event = poller.read_range(&message.batch_info).await?;
-        if process(event).await.is_empty() {
-            done += 1;
-        } else {
-            still_failing.push(message);
-        }
-    }
-    let temporary = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&temporary);
-    append_failures(&temporary, &still_failing)?;
-    std::fs::rename(&temporary, path).map_err(|e| format!("replace {}: {e}", path.display()))?;
-    Ok((done, still_failing.len()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The on-failure message Lambda sends for a DynamoDB stream batch, as AWS documents it.
-    #[test]
-    fn lambdas_failure_message_reads_as_a_failure_message() {
-        let aws = r#"{
-          "requestContext": {"requestId": "316aa6d0-8154-xmpl-9af7-85d5f4a6bc81",
-            "functionArn": "arn:aws:lambda:us-east-2:123456789012:function:myfunction",
-            "condition": "RetryAttemptsExhausted", "approximateInvokeCount": 1},
-          "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-          "version": "1.0",
-          "timestamp": "2019-11-14T00:38:06.021Z",
-          "DDBStreamBatchInfo": {
-            "shardId": "shardId-00000001573689847184-864758bb",
-            "startSequenceNumber": "800000000003126276362",
-            "endSequenceNumber": "800000000003126276362",
-            "approximateArrivalOfFirstRecord": "2019-11-14T00:38:04Z",
-            "approximateArrivalOfLastRecord": "2019-11-14T00:38:05Z",
-            "batchSize": 1,
-            "streamArn": "arn:aws:dynamodb:us-east-2:123456789012:table/mytable/stream/2019-11-14T00:04:06.388"
-          }
-        }"#;
-        let message: FailureMessage = serde_json::from_str(aws).unwrap();
-        assert_eq!(
-            message.batch_info.start_sequence_number,
-            "800000000003126276362"
-        );
-        assert_eq!(
-            message.batch_info.shard_id,
-            "shardId-00000001573689847184-864758bb"
-        );
-        assert_eq!(
-            message.request_context["condition"],
-            "RetryAttemptsExhausted"
-        );
-    }
 
     #[test]
     fn sequence_numbers_compare_as_numbers() {

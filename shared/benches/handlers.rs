@@ -65,7 +65,7 @@ fn handlers(c: &mut Criterion) {
             let req = lambda_http::request::from_str(black_box(&log_event)).unwrap();
             let (_tenant, _role) = http::authorize(&req, Access::AdminOnly).unwrap();
             let body = http::json_object(&req).unwrap();
-            let input: LogInput = http::decode(body.clone()).unwrap();
+            let input: LogInput = shared::validate::decode(body.clone()).unwrap();
             let new = input.validate(LogKind::Streak, &body, now).unwrap();
             let log = ActivityLog {
                 id: "01a20be0-77cd-7346-8043-8de708220f99".into(),

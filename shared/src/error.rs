@@ -55,6 +55,11 @@ impl ApiError {
         ApiError::Validation(vec![FieldError::new(field, message)])
     }
 
+    /// 404 for a path no route serves (or a route's unknown kind).
+    pub fn no_such_route() -> Self {
+        ApiError::NotFound("No such route.".into())
+    }
+
     pub fn status(&self) -> u16 {
         match self {
             ApiError::Validation(_) | ApiError::InvalidJson(_) => 400,

@@ -168,7 +168,7 @@ fn body_bytes(req: &Request) -> &[u8] {
 /// malformed JSON or a non-object, 400 `validation_failed` naming the field for type errors and
 /// unknown fields.
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
-    decode(json_object(req)?)
+    crate::validate::decode(json_object(req)?)
 }
 
 /// The body as a JSON object (the checks of `json_body`, without decoding into a type).
@@ -204,26 +204,6 @@ pub fn json_object(req: &Request) -> Result<Value, ApiError> {
         ));
     }
     Ok(value)
-}
-
-/// Decodes a JSON object into `T`, naming the field of any type error or unknown field.
-pub fn decode<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let message = e.inner().to_string();
-        if let Some(rest) = message.strip_prefix("unknown field `") {
-            let name = rest.split('`').next().unwrap_or_default();
-            // serde_path_to_error's path already ends with the unknown field's name.
-            let field = if path == "." { name.to_string() } else { path };
-            return ApiError::Validation(vec![FieldError::new(field, "is not a known field")]);
-        }
-        let field = if path == "." {
-            "body".to_string()
-        } else {
-            path
-        };
-        ApiError::Validation(vec![FieldError::new(field, message)])
-    })
 }
 
 /// Query parameters, refusing names the route does not know (catches typos like `?Status=`).
@@ -362,5 +342,5 @@ pub fn route_key(req: &Request) -> String {
 }
 
 pub fn no_such_route() -> ApiError {
-    ApiError::NotFound("No such route.".into())
+    ApiError::no_such_route()
 }

@@ -2,11 +2,13 @@
 //! the DynamoDB store and the HTTP envelope.
 
 pub mod accounts;
+pub mod activity;
 pub mod amount;
 pub mod analytics;
 pub mod cursor;
 pub mod error;
 pub mod http;
+pub mod ids;
 pub mod keys;
 pub mod lists;
 pub mod log;

@@ -14,7 +14,7 @@ use crate::progress::AggregationMethod;
 use crate::store::{Condition, LogWrite, MemberWrite, Store, StoreError};
 use crate::tenant::Tenant;
 use crate::time::{self, Timestamp};
-use crate::{http, members};
+use crate::{members, validate};
 
 const MAX_ATTEMPTS: usize = 12;
 
@@ -67,7 +67,7 @@ pub async fn create(
     body: Value,
     now: Timestamp,
 ) -> Result<Created, ApiError> {
-    let input: LogInput = http::decode(body.clone())?;
+    let input: LogInput = validate::decode(body.clone())?;
     let new = input.validate(kind, &body, now)?;
     let program = live_program(store, tenant, kind, &new.program_id, new.activity_at).await?;
     if program.aggregation_method == Some(AggregationMethod::Sum) && new.activity_value.is_none() {
@@ -76,7 +76,7 @@ pub async fn create(
             "is required: this program sums activityValue",
         ));
     }
-    let id = members::new_id();
+    let id = crate::ids::new_id();
     for _ in 0..MAX_ATTEMPTS {
         // Who owns the log, and whether it counts: only logs of live members ever count.
         let (member_id, status, member_write) = match &new.owner {
@@ -111,7 +111,7 @@ pub async fn create(
                             input
                                 .as_ref()
                                 .clone()
-                                .into_new_member(members::new_id(), now, true);
+                                .into_new_member(crate::ids::new_id(), now, true);
                         (
                             member.id.clone(),
                             member.status,

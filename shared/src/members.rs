@@ -13,10 +13,6 @@ use crate::time::Timestamp;
 /// Bounded retries for writes that lost a race to a concurrent writer.
 const MAX_ATTEMPTS: usize = 12;
 
-pub fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
-
 fn external_id_taken() -> ApiError {
     ApiError::Conflict("A member with this externalId already exists.".into())
 }
@@ -33,7 +29,7 @@ pub async fn create(
     now: Timestamp,
 ) -> Result<Member, ApiError> {
     input.validate(WriteMode::Create)?;
-    let member = input.into_new_member(new_id(), now, false);
+    let member = input.into_new_member(crate::ids::new_id(), now, false);
     match store.insert_member(tenant, &member).await {
         Ok(()) => Ok(member),
         Err(StoreError::Conflict) => Err(external_id_taken()),
@@ -64,7 +60,9 @@ pub async fn upsert(
         if mode == WriteMode::Create {
             input.validate(WriteMode::Create)?;
         }
-        let member = input.clone().into_new_member(new_id(), now, seen);
+        let member = input
+            .clone()
+            .into_new_member(crate::ids::new_id(), now, seen);
         match store.insert_member(tenant, &member).await {
             Ok(()) => return Ok((member, true)),
             // Someone created it first: loop round and update theirs.
@@ -189,37 +187,4 @@ pub async fn list(
     };
     let (members, next) = store.list_members(tenant, &filter, limit, start).await?;
     Ok((members, next.map(|p| codec.encode(&binding, &p))))
-}
-
-/// `GET /schema/account_user/record/{id}/{activity}`: one member's logs, progress or rewards of
-/// one kind, newest first (SPEC §3). An unknown kind is an unknown route.
-#[allow(clippy::too_many_arguments)]
-pub async fn activity(
-    store: &Store,
-    codec: &CursorCodec,
-    tenant: &Tenant,
-    id_or_external_id: &str,
-    activity: &str,
-    params: &BTreeMap<String, String>,
-    limit: usize,
-    now: Timestamp,
-) -> Result<(Vec<serde_json::Value>, Option<String>), ApiError> {
-    let log_kind = crate::log::LogKind::from_slug(activity);
-    let record_kind = crate::records::RecordKind::from_slug(activity);
-    if log_kind.is_none() && record_kind.is_none() {
-        return Err(crate::http::no_such_route());
-    }
-    let member = resolve(store, tenant, id_or_external_id).await?;
-    let scope = crate::lists::Scope::Member(&member.id);
-    match (log_kind, record_kind) {
-        (Some(kind), _) => {
-            let (logs, next) =
-                crate::logs::list(store, codec, tenant, kind, params, scope, limit).await?;
-            Ok((logs.iter().map(|l| l.to_record()).collect(), next))
-        }
-        (_, Some(kind)) => {
-            crate::records::list(store, codec, tenant, kind, params, scope, limit, now).await
-        }
-        (None, None) => Err(crate::http::no_such_route()),
-    }
 }

@@ -38,7 +38,7 @@ pub async fn create(
     input: ProgramInput,
     now: Timestamp,
 ) -> Result<Program, ApiError> {
-    let program = input.apply(kind, None, crate::members::new_id(), now)?;
+    let program = input.apply(kind, None, crate::ids::new_id(), now)?;
     if kind == ProgramKind::Milestone {
         check_parent(store, tenant, &program).await?;
     }

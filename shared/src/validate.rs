@@ -1,5 +1,7 @@
 //! Field rules shared by every record (SPEC §2–3). Each returns `Err(message)`; callers attach the field name.
 
+use crate::error::{ApiError, FieldError};
+
 /// Length in characters (not bytes): the spec's limits are characters.
 pub fn max_chars(value: &str, max: usize) -> Result<(), String> {
     let n = value.chars().count();
@@ -82,6 +84,26 @@ pub fn country(value: &str) -> Result<(), String> {
     } else {
         Err("must be an assigned ISO 3166-1 alpha-2 code in upper case, e.g. NG, US, GB".into())
     }
+}
+
+/// Decodes a JSON object into `T`, naming the field of any type error or unknown field.
+pub fn decode<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        if let Some(rest) = message.strip_prefix("unknown field `") {
+            let name = rest.split('`').next().unwrap_or_default();
+            // serde_path_to_error's path already ends with the unknown field's name.
+            let field = if path == "." { name.to_string() } else { path };
+            return ApiError::Validation(vec![FieldError::new(field, "is not a known field")]);
+        }
+        let field = if path == "." {
+            "body".to_string()
+        } else {
+            path
+        };
+        ApiError::Validation(vec![FieldError::new(field, message)])
+    })
 }
 
 pub const MAX_TAGS: usize = 50;

@@ -102,7 +102,7 @@ impl App {
                 let params = http::query(req, &["limit", "cursor"])?;
                 let limit = http::limit(&params)?;
                 let id = http::path_param(req, "id")?;
-                let (found, next) = members::activity(
+                let (found, next) = shared::activity::list(
                     &self.store,
                     &self.cursors,
                     &tenant,

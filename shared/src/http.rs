@@ -332,6 +332,22 @@ where
     response
 }
 
+/// The Lambda entry of every HTTP function: `handle` answers each request (the function's
+/// routes); built once per cold start by the function's `main`, no network call before the
+/// first request.
+pub async fn serve<F, Fut>(handle: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(Request) -> Fut,
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    crate::telemetry::init();
+    lambda_http::run(lambda_http::service_fn(move |req: Request| {
+        let answer = handle(req);
+        async move { Ok::<_, std::convert::Infallible>(answer.await) }
+    }))
+    .await
+}
+
 /// API Gateway's route key, e.g. `GET /schema/account_user/record/{id}`: functions dispatch on it.
 pub fn route_key(req: &Request) -> String {
     match req.request_context_ref() {

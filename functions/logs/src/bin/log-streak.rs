@@ -1,14 +1,5 @@
-use lambda_http::{service_fn, Request};
-use shared::log::LogKind;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    // Built once per cold start; no network call until the first request.
-    let app = logs::App::from_env(LogKind::Streak).await;
-    let app = &app;
-    lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, std::convert::Infallible>(app.handle(req).await)
-    }))
-    .await
+    let app = logs::App::from_env(shared::log::LogKind::Streak).await;
+    shared::http::serve(|req| app.handle(req)).await
 }

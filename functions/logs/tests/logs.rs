@@ -531,3 +531,32 @@ async fn a_replay_spelling_numbers_and_instants_differently_replays() {
     assert_eq!(f.send(f.create("streak-create", different)).await.0, 409);
     assert_eq!(f.count("streak").await, 1);
 }
+
+#[tokio::test]
+async fn ids_in_a_body_too_long_to_be_keys_are_4xx_not_500() {
+    let f = Fixture::new().await;
+    let long = "x".repeat(3000);
+    let mut body: Value = serde_json::from_str(
+        events::load("logs/streak-create.json")["body"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    body["streakId"] = json!(long);
+    let (status, answer) = f
+        .send(events::with_body(
+            events::load("logs/streak-create.json"),
+            &body.to_string(),
+        ))
+        .await;
+    assert_eq!(status, 400, "what any unknown streak gets: {answer}");
+    assert_eq!(answer["error"]["details"][0]["field"], "streakId");
+    let (status, answer) = f
+        .send(f.create("streak-create", json!({"ownedById": long})))
+        .await;
+    assert!(
+        (400..500).contains(&status),
+        "an unknown member: {status} {answer}"
+    );
+    assert_eq!(f.count("streak").await, 0, "nothing stored");
+}

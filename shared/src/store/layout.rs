@@ -23,6 +23,16 @@
 
 use crate::tenant::{Environment, Tenant};
 
+/// DynamoDB refuses a partition key over 2,048 bytes and a sort key over 1,024 with an error.
+pub(super) const MAX_PK_BYTES: usize = 2048;
+pub(super) const MAX_SK_BYTES: usize = 1024;
+
+/// Whether a key can exist in the table at all: a longer one names no item (a lookup of it is a
+/// miss, not a request DynamoDB refuses).
+pub(super) fn can_exist(pk: &str, sk: &str) -> bool {
+    pk.len() <= MAX_PK_BYTES && sk.len() <= MAX_SK_BYTES
+}
+
 pub(super) const KEY_SK: &str = "KEY";
 pub(super) const ACCOUNT_SK: &str = "ACCOUNT";
 
@@ -214,6 +224,14 @@ mod tests {
         assert_eq!(state_sk("p"), "STATE#p");
         // A member's activity partition never equals the member's own partition.
         assert_ne!(member_activity_pk(&t, "m", ""), member_id_pk(&t, "m"));
+    }
+
+    #[test]
+    fn keys_longer_than_dynamodb_takes_cannot_exist() {
+        let t = Tenant::new("a", Environment::Live);
+        assert!(can_exist(&program_pk(&t, &"p".repeat(1000)), PROGRAM_SK));
+        assert!(!can_exist(&program_pk(&t, &"p".repeat(2048)), PROGRAM_SK));
+        assert!(!can_exist("T#a", &"s".repeat(MAX_SK_BYTES + 1)));
     }
 
     #[test]

@@ -86,6 +86,9 @@ impl Store {
         sk: &str,
         consistent: bool,
     ) -> Result<Option<Item>, StoreError> {
+        if !layout::can_exist(&pk, sk) {
+            return Ok(None);
+        }
         let out = self
             .client
             .get_item()

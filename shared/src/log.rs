@@ -128,9 +128,6 @@ pub struct NewLog {
     pub unique_identifier: Option<String>,
     pub activity_value: Option<Amount>,
     pub request_hash: String,
-    /// The hash of the same body as logs stored before normalization were hashed: their
-    /// replays still replay.
-    pub legacy_request_hash: String,
 }
 
 /// SHA-256 of the body in canonical form, so that two copies of one request do not differ by
@@ -140,7 +137,9 @@ pub fn request_hash(body: &Value) -> String {
     hex::encode(Sha256::digest(canonical(body).to_string().as_bytes()))
 }
 
-fn legacy_request_hash(body: &Value) -> String {
+/// The hash logs stored before bodies were made canonical carry: a replay of one still replays
+/// (computed only when a log with the same key exists).
+pub fn legacy_request_hash(body: &Value) -> String {
     hex::encode(Sha256::digest(body.to_string().as_bytes()))
 }
 
@@ -259,7 +258,6 @@ impl LogInput {
                 unique_identifier: self.unique_identifier,
                 activity_value: self.activity_value,
                 request_hash: request_hash(body),
-                legacy_request_hash: legacy_request_hash(body),
             }),
             _ => Err(ApiError::Validation(errors)),
         }

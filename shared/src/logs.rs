@@ -144,7 +144,7 @@ pub async fn create(
             }
             Ok(LogWrite::Exists(original))
                 if original.request_hash == log.request_hash
-                    || original.request_hash == new.legacy_request_hash =>
+                    || original.request_hash == crate::log::legacy_request_hash(&body) =>
             {
                 return Ok(Created {
                     log: *original,

@@ -294,27 +294,38 @@ impl StreamPoller {
             let Some(current) = iterator.clone() else {
                 continue;
             };
-            let out = self
-                .streams
-                .get_records()
-                .shard_iterator(current)
-                .limit(self.batch_size)
-                .send()
-                .await
-                .map_err(|e| format!("get records: {e:?}"))?;
-            for record in out.records() {
-                batch
-                    .event
-                    .records
-                    .push(event_record(record, &self.stream_arn)?);
-                batch.shard_of.push(shard.clone());
-            }
+            let (records, after) = self.get_records(current, &self.stream_arn).await?;
+            batch.shard_of.extend(records.iter().map(|_| shard.clone()));
+            batch.event.records.extend(records);
             // A closed shard has no next iterator.
-            next.push((shard.clone(), out.next_shard_iterator));
+            next.push((shard.clone(), after));
         }
         // Iterators move only once every shard was read: a failed read starts again.
         self.iterators.extend(next);
         Ok(batch)
+    }
+
+    /// One GetRecords call at `iterator`: the records in Lambda's shape, and the next iterator
+    /// (none once a closed shard is read to its end).
+    async fn get_records(
+        &self,
+        iterator: String,
+        stream_arn: &str,
+    ) -> Result<(Vec<EventRecord>, Option<String>), String> {
+        let out = self
+            .streams
+            .get_records()
+            .shard_iterator(iterator)
+            .limit(self.batch_size)
+            .send()
+            .await
+            .map_err(|e| format!("get records: {e:?}"))?;
+        let records = out
+            .records()
+            .iter()
+            .map(|r| event_record(r, stream_arn))
+            .collect::<Result<_, _>>()?;
+        Ok((records, out.next_shard_iterator))
     }
 
     /// Marks a batch as done: a restart resumes after it.
@@ -410,25 +421,17 @@ impl StreamPoller {
             .shard_iterator;
         let mut event = Event::default();
         while let Some(current) = iterator {
-            let out = self
-                .streams
-                .get_records()
-                .shard_iterator(current)
-                .limit(self.batch_size)
-                .send()
-                .await
-                .map_err(|e| format!("get records: {e:?}"))?;
-            if out.records().is_empty() {
+            let (records, after) = self.get_records(current, &info.stream_arn).await?;
+            if records.is_empty() {
                 break;
             }
-            for record in out.records() {
-                let record = event_record(record, &info.stream_arn)?;
+            for record in records {
                 if sequence_order(sequence(&record), &info.end_sequence_number).is_gt() {
                     return Ok(event);
                 }
                 event.records.push(record);
             }
-            iterator = out.next_shard_iterator;
+            iterator = after;
         }
         Ok(event)
     }

@@ -20,4 +20,4 @@ echo "== cold start, HTTP throughput, progress latency"
 target/release/gamify-bench "$@"
 
 echo "== handler overhead (criterion)"
-cargo bench --locked -p shared --bench handlers
+cargo bench --locked -p app --bench handlers

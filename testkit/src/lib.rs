@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use shared::store::Store;
+use store::Store;
 
 pub mod events;
 pub mod meter;

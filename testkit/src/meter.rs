@@ -16,7 +16,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
 use serde_json::Value;
 
-use shared::store::Store;
+use store::Store;
 
 /// What one request cost.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,20 +4,20 @@
 //! It always answers `isAuthorized: true`, with the principal in the context when the credentials
 //! are valid and without it otherwise, so that the function answers 401/403 in the product's error
 //! envelope with a request id (a simple-response deny would be API Gateway's bare 403 for both).
-//! Authorization (which role may call which route) is `shared::http::authorize`, in one place.
+//! Authorization (which role may call which route) is `app::http::authorize`, in one place.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use app::http::authorizer_context as ctx;
 use aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
+use domain::keys::{self, Credentials, KeyRecord};
+use domain::rate_limit::{retry_after_seconds, RateLimiter};
 use serde_json::{json, Value};
-use shared::http::authorizer_context as ctx;
-use shared::keys::{self, Credentials, KeyRecord};
-use shared::rate_limit::{retry_after_seconds, RateLimiter};
-use shared::store::{Store, StoreError};
+use store::{Store, StoreError};
 
 pub struct Authorizer {
     store: Store,
@@ -84,7 +84,7 @@ impl Authorizer {
         let Some(record) = self.key(api_key).await? else {
             return Ok(json!({}));
         };
-        if !keys::verify(&record, &creds, shared::time::now()) {
+        if !keys::verify(&record, &creds, domain::time::now()) {
             return Ok(json!({}));
         }
         let mut context = json!({

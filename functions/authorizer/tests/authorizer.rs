@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
+use app::accounts;
 use authorizer::Authorizer;
 use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use domain::keys::{IssuedKeys, KeyStatus};
+use domain::tenant::Environment;
 use serde_json::{json, Value};
-use shared::accounts;
-use shared::keys::{IssuedKeys, KeyStatus};
-use shared::store::Account;
-use shared::tenant::Environment;
+use store::Account;
 use testkit::{events, test_store};
 
 fn event(file: &str, headers: &[(&str, &str)]) -> ApiGatewayV2CustomAuthorizerV2Request {
@@ -107,7 +107,7 @@ async fn only_live_keys_authenticate() {
         let account = Account {
             id: uuid::Uuid::now_v7().to_string(),
             name: "Paused".into(),
-            created_at: shared::time::now(),
+            created_at: domain::time::now(),
             status: Default::default(),
             api_keys: Vec::new(),
         };

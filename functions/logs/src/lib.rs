@@ -1,14 +1,16 @@
 //! Activity logs (SPEC §5): create (idempotent, with inline member upsert), get and list of
 //! `streak_log` or `challenge_log`. Admin key only. One crate, two Lambda binaries.
 
+use app::http::{self, Access};
+use app::lists::Scope;
+use app::logs;
+use domain::cursor::CursorCodec;
+use domain::log::LogKind;
+use domain::time;
+use domain::ApiError;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use shared::cursor::CursorCodec;
-use shared::http::{self, Access};
-use shared::lists::Scope;
-use shared::log::LogKind;
-use shared::store::Store;
-use shared::{logs, time, ApiError};
+use store::Store;
 
 pub struct App {
     kind: LogKind,

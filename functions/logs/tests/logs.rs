@@ -1,14 +1,16 @@
 //! Log routes (SPEC §5) through the real handler, fed with `events/logs/*.json`, against DynamoDB Local.
 
+use app::members;
+use app::programs;
+use domain::cursor::CursorCodec;
+use domain::log::LogKind;
+use domain::member::MemberInput;
+use domain::program::{ProgramInput, ProgramKind};
+use domain::tenant::{Environment, Tenant};
+use domain::time;
 use logs::App;
 use serde_json::{json, Value};
-use shared::cursor::CursorCodec;
-use shared::log::LogKind;
-use shared::member::MemberInput;
-use shared::program::{ProgramInput, ProgramKind};
-use shared::store::Store;
-use shared::tenant::{Environment, Tenant};
-use shared::{members, programs, time};
+use store::Store;
 use testkit::{events, test_store};
 
 struct Fixture {
@@ -377,7 +379,7 @@ async fn owned_by_metadata_the_store_cannot_hold_is_400_and_stores_nothing() {
         .is_none());
     // The deepest metadata the store holds goes in with the log.
     let mut deepest = json!(1);
-    for _ in 0..shared::validate::MAX_METADATA_DEPTH {
+    for _ in 0..domain::validate::MAX_METADATA_DEPTH {
         deepest = json!({ "a": deepest });
     }
     body["ownedBy"]["metadata"] = deepest;

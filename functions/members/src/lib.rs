@@ -1,12 +1,14 @@
 //! Members (`account_user`, SPEC §3): CRUD, upsert, lists and the member activity lists. Admin key only.
 
+use app::http::{self, Access};
+use app::members;
+use domain::cursor::CursorCodec;
+use domain::member::{MemberInput, WriteMode};
+use domain::time;
+use domain::ApiError;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use shared::cursor::CursorCodec;
-use shared::http::{self, Access};
-use shared::member::{MemberInput, WriteMode};
-use shared::store::Store;
-use shared::{members, time, ApiError};
+use store::Store;
 
 pub struct App {
     store: Store,
@@ -102,7 +104,7 @@ impl App {
                 let params = http::query(req, &["limit", "cursor"])?;
                 let limit = http::limit(&params)?;
                 let id = http::path_param(req, "id")?;
-                let (found, next) = shared::activity::list(
+                let (found, next) = app::activity::list(
                     &self.store,
                     &self.cursors,
                     &tenant,

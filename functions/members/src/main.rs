@@ -1,5 +1,5 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let app = members::App::from_env().await;
-    shared::http::serve(|req| app.handle(req)).await
+    app::http::serve(|req| app.handle(req)).await
 }

@@ -4,10 +4,10 @@
 mod common;
 
 use common::*;
+use domain::cursor::CursorCodec;
 use members::App;
 use serde_json::{json, Value};
-use shared::cursor::CursorCodec;
-use shared::store::Store;
+use store::Store;
 use testkit::{events, test_store};
 
 #[tokio::test]
@@ -183,7 +183,7 @@ async fn a_store_failure_is_a_500_that_shows_no_internals() {
 #[tokio::test]
 async fn metadata_the_store_cannot_hold_is_400_on_create_upsert_and_patch() {
     let c = Caller::admin().await;
-    let deepest = shared::validate::MAX_METADATA_DEPTH;
+    let deepest = domain::validate::MAX_METADATA_DEPTH;
     let (status, kept) = c
         .create(
             json!({"externalId": "deep", "status": "live", "metadata": nested_metadata(deepest)}),
@@ -244,7 +244,7 @@ async fn a_cursor_forged_with_the_signing_secret_is_400_not_500() {
     // no page of this query ends on.
     let tenant = c.tenant();
     let filters = std::collections::BTreeMap::new();
-    let binding = shared::cursor::Binding {
+    let binding = domain::cursor::Binding {
         tenant: &tenant,
         query: "account_user",
         filters: &filters,
@@ -268,7 +268,7 @@ async fn a_cursor_forged_with_the_signing_secret_is_400_not_500() {
         ("GSI1PK", format!("{}#MEMBERS", tenant.key_prefix())),
         ("GSI1SK", "d".into()),
     ];
-    let positions: Vec<shared::cursor::Position> = vec![
+    let positions: Vec<domain::cursor::Position> = vec![
         other_partition
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -1,13 +1,15 @@
 //! Programs (SPEC §4): CRUD of `streak`, `challenge` and `milestone` under `/schema/{slug}/record`.
 //! Admin key only.
 
+use app::http::{self, Access};
+use app::programs;
+use domain::cursor::CursorCodec;
+use domain::program::{ProgramInput, ProgramKind};
+use domain::time;
+use domain::ApiError;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use shared::cursor::CursorCodec;
-use shared::http::{self, Access};
-use shared::program::{ProgramInput, ProgramKind};
-use shared::store::Store;
-use shared::{programs, time, ApiError};
+use store::Store;
 
 pub struct App {
     store: Store,

@@ -1,8 +1,8 @@
 //! Program routes (SPEC §4) through the real handler, fed with `events/programs/*.json`, against DynamoDB Local.
 
+use domain::cursor::CursorCodec;
 use programs::App;
 use serde_json::{json, Value};
-use shared::cursor::CursorCodec;
 use testkit::{events, test_store};
 
 struct Caller {

@@ -2,13 +2,14 @@
 //! gets, as of the time of the read; `reward_log` PATCH of `couponCode`, `rewardIssuedAt`,
 //! `rewardExpiryAt`. Admin key only.
 
+use app::http::{self, Access};
+use app::lists::Scope;
+use app::records::{self, RecordKind, RewardPatch};
+use domain::cursor::CursorCodec;
+use domain::time;
+use domain::ApiError;
 use lambda_http::{Body, Request, Response};
-use shared::cursor::CursorCodec;
-use shared::http::{self, Access};
-use shared::lists::Scope;
-use shared::records::{self, RecordKind, RewardPatch};
-use shared::store::Store;
-use shared::{time, ApiError};
+use store::Store;
 
 pub struct App {
     store: Store,

@@ -1,16 +1,18 @@
 //! Progress reads through the whole path: log API → DynamoDB Local's stream → processor → read API.
 
+use app::members;
+use app::programs;
 use chrono::{Duration, Utc};
+use domain::cursor::CursorCodec;
+use domain::log::LogKind;
+use domain::member::MemberInput;
+use domain::program::{ProgramInput, ProgramKind};
+use domain::tenant::{Environment, Tenant};
+use domain::time;
+use domain::time::Timestamp;
 use progress_reads::App;
 use serde_json::{json, Value};
-use shared::cursor::CursorCodec;
-use shared::log::LogKind;
-use shared::member::MemberInput;
-use shared::program::{ProgramInput, ProgramKind};
-use shared::store::Store;
-use shared::tenant::{Environment, Tenant};
-use shared::time::Timestamp;
-use shared::{members, processor, programs, time};
+use store::Store;
 use testkit::stream::StreamPoller;
 use testkit::{events, test_endpoint, test_store};
 

@@ -1,11 +1,11 @@
 //! The stream processor Lambda (SPEC §6): a DynamoDB stream batch in, partial batch failures out.
-//! The work is `shared::processor`; this adapter only maps the event and the response.
+//! The work is `processor`; this adapter only maps the event and the response.
 
 use aws_lambda_events::dynamodb::Event;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use shared::processor::BatchReport;
-use shared::store::Store;
-use shared::time::Timestamp;
+use domain::time::Timestamp;
+use processor::BatchReport;
+use store::Store;
 
 pub struct Processor {
     store: Store,
@@ -20,7 +20,7 @@ pub fn metrics(report: &BatchReport, now: Timestamp) -> serde_json::Value {
         .oldest_log
         .map(|t| (now - t).num_milliseconds().max(0) as f64)
         .unwrap_or(0.0);
-    shared::telemetry::emf_line(
+    app::telemetry::emf_line(
         now,
         &[
             ("LogsProcessed", report.logs as f64, "Count"),
@@ -46,9 +46,8 @@ impl Processor {
     /// Applies the batch; the records that failed are reported so that only they (and what
     /// follows them in their shard) are retried (`ReportBatchItemFailures`).
     pub async fn handle(&self, event: Event) -> DynamoDbEventResponse {
-        let now = shared::time::now();
-        let report =
-            shared::processor::process_batch_reported(&self.store, &event.records, now).await;
+        let now = domain::time::now();
+        let report = processor::process_batch_reported(&self.store, &event.records, now).await;
         if self.metrics && report.logs > 0 {
             println!("{}", metrics(&report, now));
         }

@@ -3,7 +3,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::telemetry::init();
+    app::telemetry::init();
     let processor = progress::Processor::from_env().await;
     let processor = &processor;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {

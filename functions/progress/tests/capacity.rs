@@ -85,9 +85,9 @@ async fn the_meter_applies_the_published_capacity_rules() {
 mod common;
 
 use common::*;
+use domain::log::LogKind;
+use domain::program::ProgramKind;
 use serde_json::json;
-use shared::log::LogKind;
-use shared::program::ProgramKind;
 
 /// Reads and writes of one call, in capacity units.
 fn units(meter: &Meter) -> (f64, f64) {
@@ -137,7 +137,7 @@ async fn member_reads_and_upserts_stay_within_budget() {
     // cold instance reads the id item first: 2 RCU, documented in BENCHMARKS.md).
     assert_eq!(w.member_route("get.json", id, None).await.0, 200);
     assert_eq!(units(&meter), (1.0, 0.0), "GET by member id, warm");
-    let cold = shared::store::Store::new(w.store.client().clone(), w.store.table());
+    let cold = store::Store::new(w.store.client().clone(), w.store.table());
     assert!(cold.member_by_id(&w.tenant, id).await.unwrap().is_some());
     assert_eq!(units(&meter), (2.0, 0.0), "GET by member id, cold");
     assert!(cold.member_by_id(&w.tenant, id).await.unwrap().is_some());
@@ -166,7 +166,7 @@ async fn a_streak_log_stays_within_budget() {
     }
     meter.take();
 
-    let now = shared::time::format(&shared::time::now());
+    let now = domain::time::format(&domain::time::now());
     for uid in ["today", "today again"] {
         let body = json!({"streakId": streak, "ownedById": "kim", "uniqueIdentifier": uid, "activityAt": now});
         assert_eq!(w.log(LogKind::Streak, body).await.0, 201);

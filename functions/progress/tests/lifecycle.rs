@@ -7,10 +7,10 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use common::*;
+use domain::log::{ActivityLog, LogKind};
+use domain::program::ProgramKind;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use shared::log::{ActivityLog, LogKind};
-use shared::program::ProgramKind;
 use testkit::stream::StreamPoller;
 use testkit::test_endpoint;
 
@@ -340,7 +340,7 @@ async fn a_new_external_id_keeps_the_history() {
     assert_eq!(status, 200);
     assert_eq!(profile["data"]["totalPlays"], 1);
 
-    let body = json!({"streakId": streak, "ownedById": member, "uniqueIdentifier": "two", "activityAt": shared::time::format(&shared::time::now())});
+    let body = json!({"streakId": streak, "ownedById": member, "uniqueIdentifier": "two", "activityAt": domain::time::format(&domain::time::now())});
     assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
     w.drain().await;
     assert_eq!(w.profile("new-name").await.1["data"]["totalPlays"], 2);

@@ -3,13 +3,14 @@
 
 mod common;
 
+use app::members;
 use chrono::{Duration, Utc};
 use common::*;
+use domain::log::LogKind;
+use domain::member::MemberInput;
+use domain::program::ProgramKind;
+use domain::time;
 use serde_json::json;
-use shared::log::LogKind;
-use shared::member::MemberInput;
-use shared::program::ProgramKind;
-use shared::{members, time};
 use testkit::stream::StreamPoller;
 use testkit::{events, test_endpoint};
 
@@ -248,7 +249,7 @@ async fn concurrent_batches_converge() {
 async fn concurrent_batches_converge_on_a_challenge_window() {
     let mut w = World::new().await;
     let challenge = w.program(ProgramKind::Challenge, json!({"name": "c", "status": "live", "completionTargetValue": 1000, "aggregationMethod": "count", "aggregationPeriod": "monthly"})).await;
-    let now = shared::time::format(&shared::time::now());
+    let now = domain::time::format(&domain::time::now());
     let mut members = Vec::new();
     for m in ["ga", "gb", "gc"] {
         members.push(w.member(m, "live").await);

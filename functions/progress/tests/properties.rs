@@ -4,13 +4,11 @@
 mod common;
 
 use common::*;
+use domain::log::LogKind;
+use domain::program::ProgramKind;
+use engine::{streak_runs, Aggregation, AggregationMethod, CountedLog, PeriodKind, StreakRule};
 use proptest::prelude::*;
 use serde_json::json;
-use shared::log::LogKind;
-use shared::program::ProgramKind;
-use shared::progress::{
-    streak_runs, Aggregation, AggregationMethod, CountedLog, PeriodKind, StreakRule,
-};
 
 fn rule() -> StreakRule {
     StreakRule {
@@ -58,7 +56,7 @@ proptest! {
                 _ => {}
             }
             // Split into batches at the cuts; every third record is delivered twice.
-            let now = shared::time::now();
+            let now = domain::time::now();
             let mut batch = Vec::new();
             for (i, record) in records.iter().enumerate() {
                 batch.push(record.clone());
@@ -66,11 +64,11 @@ proptest! {
                     batch.push(record.clone());
                 }
                 if cuts[i % cuts.len()] {
-                    assert!(shared::processor::process_batch(&w.store, &batch, now).await.is_empty());
+                    assert!(processor::process_batch(&w.store, &batch, now).await.is_empty());
                     batch.clear();
                 }
             }
-            assert!(shared::processor::process_batch(&w.store, &batch, now).await.is_empty());
+            assert!(processor::process_batch(&w.store, &batch, now).await.is_empty());
 
             let expected: Vec<_> = streak_runs(&rule(), &expected_logs, now)
                 .into_iter()
@@ -86,8 +84,8 @@ proptest! {
             // order, a backfill may join two rewarded runs: see docs/DECISIONS.md).
             if order == 0 {
                 let runs = streak_runs(&rule(), &expected_logs, now);
-                let milestones = [shared::progress::MilestoneRule { id: milestone.clone(), target: 2.into() }];
-                let mut expected: Vec<_> = shared::progress::streak_crossings(&runs, &milestones)
+                let milestones = [engine::MilestoneRule { id: milestone.clone(), target: 2.into() }];
+                let mut expected: Vec<_> = engine::streak_crossings(&runs, &milestones)
                     .into_iter()
                     .map(|c| (c.progress_key, c.period_key))
                     .collect();

@@ -4,11 +4,11 @@
 mod common;
 
 use common::World;
+use domain::log::LogKind;
+use domain::program::ProgramKind;
+use domain::retry::Backoff;
 use progress::Processor;
 use serde_json::json;
-use shared::log::LogKind;
-use shared::program::ProgramKind;
-use shared::retry::Backoff;
 use std::time::Duration;
 use testkit::stream::{self, Batch};
 
@@ -38,7 +38,7 @@ async fn records_that_fail_every_retry_are_parked_then_redriven() {
     let mut w = World::new().await;
     let challenge = count_challenge(&w).await;
     let member = w.member("parked", "live").await;
-    let now = shared::time::format(&shared::time::now());
+    let now = domain::time::format(&domain::time::now());
     for n in 0..3 {
         let body = json!({"challengeId": challenge, "ownedById": "parked", "uniqueIdentifier": format!("p{n}"), "activityAt": now});
         assert_eq!(w.log(LogKind::Challenge, body).await.0, 201);
@@ -144,7 +144,7 @@ async fn reconciliation_counts_logs_a_lost_batch_left_out_and_is_idempotent() {
     let mut w = World::new().await;
     let challenge = count_challenge(&w).await;
     let member = w.member("lost", "live").await;
-    let now = shared::time::format(&shared::time::now());
+    let now = domain::time::format(&domain::time::now());
     for n in 0..5 {
         let body = json!({"challengeId": challenge, "ownedById": "lost", "uniqueIdentifier": format!("l{n}"), "activityAt": now});
         assert_eq!(w.log(LogKind::Challenge, body).await.0, 201);
@@ -169,7 +169,7 @@ async fn reconciliation_counts_logs_a_lost_batch_left_out_and_is_idempotent() {
     assert_eq!(counted(&w, &member).await, Some(2.0));
 
     let tenant = w.tenant.clone();
-    let done = shared::reconcile::member(&w.store, &tenant, &member, shared::time::now())
+    let done = processor::reconcile::member(&w.store, &tenant, &member, domain::time::now())
         .await
         .unwrap();
     assert_eq!((done.logs, done.failed), (5, 0));
@@ -178,7 +178,7 @@ async fn reconciliation_counts_logs_a_lost_batch_left_out_and_is_idempotent() {
     assert_eq!(profile["data"]["totalPlays"], 5, "{profile}");
 
     // Again, and for the whole tenant: nothing changes.
-    let done = shared::reconcile::tenant(&w.store, &tenant, shared::time::now())
+    let done = processor::reconcile::tenant(&w.store, &tenant, domain::time::now())
         .await
         .unwrap();
     assert_eq!((done.members, done.logs, done.failed), (1, 5, 0));
@@ -194,14 +194,14 @@ async fn a_batch_reports_its_logs_rewards_and_lag_as_metrics() {
     let challenge = count_challenge(&w).await;
     w.program(ProgramKind::Milestone, json!({"name": "2 logs", "status": "live", "linkedSchemaSlug": "challenge", "linkedSchemaRecordId": challenge, "milestoneTargetValue": 2})).await;
     w.member("measured", "live").await;
-    let now = shared::time::format(&shared::time::now());
+    let now = domain::time::format(&domain::time::now());
     for n in 0..3 {
         let body = json!({"challengeId": challenge, "ownedById": "measured", "uniqueIdentifier": format!("m{n}"), "activityAt": now});
         assert_eq!(w.log(LogKind::Challenge, body).await.0, 201);
     }
     let batch = w.collect().await;
-    let at = shared::time::now();
-    let report = shared::processor::process_batch_reported(&w.store, &batch.records, at).await;
+    let at = domain::time::now();
+    let report = processor::process_batch_reported(&w.store, &batch.records, at).await;
     assert_eq!(
         (report.logs, report.rewards_issued, report.failed.len()),
         (3, 1, 0)
@@ -213,7 +213,6 @@ async fn a_batch_reports_its_logs_rewards_and_lag_as_metrics() {
     assert!((0.0..60_000.0).contains(&lag), "{lag}");
     // A replay issues nothing new.
     let again =
-        shared::processor::process_batch_reported(&w.store, &batch.records, shared::time::now())
-            .await;
+        processor::process_batch_reported(&w.store, &batch.records, domain::time::now()).await;
     assert_eq!((again.logs, again.rewards_issued), (3, 0));
 }

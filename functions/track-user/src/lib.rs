@@ -1,10 +1,12 @@
 //! Track / enrich user (seed 001, GamifyHost compatible). Public or admin key.
 
+use app::http::{self, Access};
+use app::members;
+use domain::member::{TrackUserInput, WriteMode};
+use domain::time;
+use domain::ApiError;
 use lambda_http::{Body, Request, Response};
-use shared::http::{self, Access};
-use shared::member::{TrackUserInput, WriteMode};
-use shared::store::Store;
-use shared::{members, time, ApiError};
+use store::Store;
 
 pub struct App {
     store: Store,

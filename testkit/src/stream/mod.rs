@@ -17,7 +17,7 @@ use aws_smithy_types::body::SdkBody;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use shared::store::{Store, LOCAL_REGION};
+use store::{Store, LOCAL_REGION};
 
 mod failures;
 mod runner;
@@ -390,7 +390,7 @@ impl StreamPoller {
             .into_iter()
             .map(|(shard, (start, end, count))| FailureMessage {
                 version: "1.0".into(),
-                timestamp: shared::time::format(&shared::time::now()),
+                timestamp: domain::time::format(&domain::time::now()),
                 request_context: json!({
                     "condition": "RetryAttemptsExhausted",
                     "approximateInvokeCount": attempts,

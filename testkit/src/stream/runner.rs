@@ -3,7 +3,7 @@
 
 use aws_lambda_events::dynamodb::Event;
 
-use shared::retry::Backoff;
+use domain::retry::Backoff;
 
 use super::*;
 

@@ -5,10 +5,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use domain::tenant::Tenant;
 use serde::Serialize;
 use serde_json::{json, Value};
-use shared::store::Store;
-use shared::tenant::Tenant;
+use store::Store;
 
 use crate::stats::quantile;
 
@@ -188,10 +188,10 @@ pub fn measure(
         out.push(summarize("track-user POST", "http", c, lat, t));
         let (s, tn, rt) = (store.clone(), tenant.clone(), runtime.clone());
         let (lat, t) = drive(c, duration, move |i| {
-            let input: shared::member::MemberInput =
+            let input: domain::member::MemberInput =
                 serde_json::from_value(json!({"displayName": format!("Bench {i}")}))
                     .unwrap_or_default();
-            rt.block_on(s.update_member(&tn, "bench-member", &input, shared::time::now(), true))
+            rt.block_on(s.update_member(&tn, "bench-member", &input, domain::time::now(), true))
                 .is_ok()
         });
         out.push(summarize("track-user POST", "dynamodb", c, lat, t));
@@ -201,7 +201,7 @@ pub fn measure(
         let (sid, rid) = (streak_id.to_string(), run_id.clone());
         let (lat, t) = drive(c, duration, move |i| {
             let owner = format!("bench-{}", i % LOG_MEMBERS);
-            let body = json!({"streakId": sid, "ownedById": owner, "uniqueIdentifier": format!("http-{rid}-{c}-{i}"), "activityValue": 1, "activityAt": shared::time::format(&shared::time::now())});
+            let body = json!({"streakId": sid, "ownedById": owner, "uniqueIdentifier": format!("http-{rid}-{c}-{i}"), "activityValue": 1, "activityAt": domain::time::format(&domain::time::now())});
             http.call("POST", "/schema/streak_log/record", Some(&body))
                 .0
                 == 201
@@ -216,15 +216,15 @@ pub fn measure(
         let program_id = program.id.clone();
         let (lat, t) = drive(c, duration, move |i| {
             rt.block_on(async {
-                let now = shared::time::now();
+                let now = domain::time::now();
                 let _ = s.get_program(&tn, &program_id).await;
                 let owner = format!("bench-{}", i % LOG_MEMBERS);
                 let Ok(Some(member)) = s.member_by_external_id(&tn, &owner).await else {
                     return false;
                 };
-                let log = shared::log::ActivityLog {
+                let log = domain::log::ActivityLog {
                     id: uuid::Uuid::now_v7().to_string(),
-                    kind: shared::log::LogKind::Streak,
+                    kind: domain::log::LogKind::Streak,
                     program_id: program_id.clone(),
                     owned_by_id: member.id,
                     activity_at: now,

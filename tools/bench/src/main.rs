@@ -8,7 +8,7 @@
 //!
 //! Writes `benchmarks/results.json` and `benchmarks/chart.svg` (not with `--cold-start-only`, which
 //! only prints the cold starts). Handler overhead is the criterion
-//! bench `cargo bench -p shared --bench handlers`; capacity budgets are tests.
+//! bench `cargo bench -p app --bench handlers`; capacity budgets are tests.
 
 mod chart;
 mod cold_start;
@@ -21,9 +21,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use domain::tenant::{Environment, Tenant};
 use serde_json::json;
-use shared::store::Store;
-use shared::tenant::{Environment, Tenant};
+use store::Store;
 use testkit::{free_port, repo_root, template_path, DynamoLocal, TableSpec};
 
 fn arg(name: &str, default: usize) -> usize {
@@ -100,7 +100,7 @@ fn main() -> Result<(), String> {
     std::thread::spawn(move || for _ in lines {});
 
     let account = runtime
-        .block_on(shared::accounts::create(&store, "Bench"))
+        .block_on(app::accounts::create(&store, "Bench"))
         .map_err(|e| format!("{e:?}"))?;
     let tenant = Tenant::new(account.account_id.clone(), Environment::Live);
     let client = http_load::Client::new(
@@ -152,7 +152,7 @@ fn main() -> Result<(), String> {
         "arch": std::env::consts::ARCH,
     });
     let results = json!({
-        "date": shared::time::format(&shared::time::now()),
+        "date": domain::time::format(&domain::time::now()),
         "machine": machine,
         "coldStart": cold,
         "http": load,

@@ -126,7 +126,7 @@ pub fn measure(
                             std::thread::sleep(due.saturating_duration_since(Instant::now()));
                             sent_count += 1;
                         }
-                        let body = json!({"challengeId": challenge_id, "ownedById": format!("lat-{run}-{m}"), "uniqueIdentifier": format!("{m}-{k}"), "activityAt": shared::time::format(&shared::time::now())});
+                        let body = json!({"challengeId": challenge_id, "ownedById": format!("lat-{run}-{m}"), "uniqueIdentifier": format!("{m}-{k}"), "activityAt": domain::time::format(&domain::time::now())});
                         let (status, answer) = client.call("POST", "/schema/challenge_log/record", Some(&body));
                         assert_eq!(status, 201, "{answer}");
                         sent.lock()

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use domain::tenant::{Environment, Tenant};
 use serde_json::json;
-use shared::store::Store;
-use shared::tenant::{Environment, Tenant};
+use store::Store;
 use testkit::stream::{self, FailureMessage, StreamPoller};
 
 struct Command {
@@ -140,12 +140,12 @@ fn print(value: impl serde::Serialize) {
 
 async fn run(command: &Command, options: HashMap<String, String>, aws: bool) -> Result<(), String> {
     let store = store(aws).await;
-    let now = shared::time::now();
-    let err = |e: shared::accounts::AdminError| e.to_string();
+    let now = domain::time::now();
+    let err = |e: app::accounts::AdminError| e.to_string();
     match command.name {
         "create-account" => {
             let name = required(&options, "--name")?;
-            let created = shared::accounts::create(&store, name).await.map_err(|e| {
+            let created = app::accounts::create(&store, name).await.map_err(|e| {
                 format!(
                     "could not create the account in table {}: {e:?}",
                     store.table()
@@ -154,7 +154,7 @@ async fn run(command: &Command, options: HashMap<String, String>, aws: bool) -> 
             print(created);
         }
         "list-accounts" => {
-            for account in shared::accounts::list(&store)
+            for account in app::accounts::list(&store)
                 .await
                 .map_err(|e| format!("{e:?}"))?
             {
@@ -171,7 +171,7 @@ async fn run(command: &Command, options: HashMap<String, String>, aws: bool) -> 
                 None => 24,
             };
             let account = required(&options, "--account")?;
-            let issued = shared::accounts::rotate(
+            let issued = app::accounts::rotate(
                 &store,
                 account,
                 environment(&options)?,
@@ -180,11 +180,11 @@ async fn run(command: &Command, options: HashMap<String, String>, aws: bool) -> 
             )
             .await
             .map_err(err)?;
-            let until = shared::time::format(&(now + chrono::Duration::hours(hours)));
+            let until = domain::time::format(&(now + chrono::Duration::hours(hours)));
             print(json!({"accountId": account, "keys": issued, "previousKeysValidUntil": until}));
         }
         "revoke-key" => {
-            let key = shared::accounts::revoke(&store, required(&options, "--key")?)
+            let key = app::accounts::revoke(&store, required(&options, "--key")?)
                 .await
                 .map_err(err)?;
             print(json!({"apiKey": key.api_key, "status": key.status}));
@@ -192,7 +192,7 @@ async fn run(command: &Command, options: HashMap<String, String>, aws: bool) -> 
         "pause-account" | "resume-account" => {
             let paused = command.name == "pause-account";
             let account =
-                shared::accounts::set_paused(&store, required(&options, "--account")?, paused)
+                app::accounts::set_paused(&store, required(&options, "--account")?, paused)
                     .await
                     .map_err(err)?;
             print(json!({"accountId": account.id, "status": account.status}));
@@ -200,10 +200,7 @@ async fn run(command: &Command, options: HashMap<String, String>, aws: bool) -> 
         "redrive" => {
             let process = |event: aws_lambda_events::dynamodb::Event| {
                 let store = &store;
-                async move {
-                    shared::processor::process_batch(store, &event.records, shared::time::now())
-                        .await
-                }
+                async move { processor::process_batch(store, &event.records, domain::time::now()).await }
             };
             let (done, failing, source) = if aws {
                 let queue = required(&options, "--queue-url")?;
@@ -233,12 +230,12 @@ async fn run(command: &Command, options: HashMap<String, String>, aws: bool) -> 
             let tenant = Tenant::new(required(&options, "--account")?, environment(&options)?);
             let done = match options.get("--member") {
                 Some(member) => {
-                    let member = shared::members::resolve(&store, &tenant, member)
+                    let member = app::members::resolve(&store, &tenant, member)
                         .await
                         .map_err(|e| format!("member {member}: {e}"))?;
-                    shared::reconcile::member(&store, &tenant, &member.id, now).await?
+                    processor::reconcile::member(&store, &tenant, &member.id, now).await?
                 }
-                None => shared::reconcile::tenant(&store, &tenant, now).await?,
+                None => processor::reconcile::tenant(&store, &tenant, now).await?,
             };
             print(&done);
             if done.failed > 0 {

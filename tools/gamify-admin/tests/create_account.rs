@@ -2,9 +2,9 @@
 
 use std::process::Command;
 
+use domain::keys::{self, Credentials};
+use domain::tenant::{Environment, Role};
 use serde_json::Value;
-use shared::keys::{self, Credentials};
-use shared::tenant::{Environment, Role};
 use testkit::{test_endpoint, test_store};
 
 #[tokio::test]
@@ -51,7 +51,7 @@ async fn prints_working_live_and_test_keys() {
                 api_key: Some(api_key),
                 api_secret: Some(secret)
             },
-            shared::time::now()
+            domain::time::now()
         ));
         let public_record = store.get_key(public).await.unwrap().unwrap();
         assert_eq!(public_record.role, Role::Public);
@@ -61,7 +61,7 @@ async fn prints_working_live_and_test_keys() {
                 api_key: Some(public),
                 api_secret: None
             },
-            shared::time::now()
+            domain::time::now()
         ));
     }
 }

@@ -5,9 +5,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use authorizer::Authorizer;
+use domain::keys::Credentials;
 use serde_json::Value;
-use shared::keys::Credentials;
-use shared::store::Store;
+use store::Store;
 use testkit::{test_endpoint, test_store};
 
 async fn admin(store: &Store, args: &[&str]) -> (bool, Vec<Value>, String) {

@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use domain::cursor::CursorCodec;
+use domain::log::LogKind;
 use lambda_http::Body;
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
-use shared::cursor::CursorCodec;
-use shared::log::LogKind;
-use shared::store::Store;
+use store::Store;
 
 /// One HTTP route of the template: `GET /schema/account_user/record/{id}` → binary `members`.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,14 +24,14 @@ pub struct Route {
 impl Route {
     pub fn route_key(&self) -> String {
         if self.is_default() {
-            return shared::http::DEFAULT_ROUTE.to_string();
+            return app::http::DEFAULT_ROUTE.to_string();
         }
         format!("{} {}", self.method, self.path)
     }
 
     /// The catch-all route (an `HttpApi` event without Path and Method).
     pub fn is_default(&self) -> bool {
-        self.path == shared::http::DEFAULT_ROUTE
+        self.path == app::http::DEFAULT_ROUTE
     }
 
     /// Path parameters when `path` matches this route.
@@ -109,7 +109,7 @@ pub fn routes_from_template(path: &Path) -> Result<Vec<Route>, String> {
                 // SAM makes an event without both the API's $default route.
                 (None, None) => Route {
                     method: "ANY".into(),
-                    path: shared::http::DEFAULT_ROUTE.into(),
+                    path: app::http::DEFAULT_ROUTE.into(),
                     binary: binary.to_string(),
                 },
                 _ => return Err("template: an HttpApi event has Method or Path, not both".into()),

@@ -16,13 +16,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::accounts::{self, CreatedAccount};
 use gamify_local::{routes_from_template, Cors, Functions, IncomingRequest, Route};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use shared::accounts::{self, CreatedAccount};
-use shared::store::Store;
+use store::Store;
 use testkit::stream::{self, StreamPoller};
 use testkit::{DynamoLocal, TableSpec};
 use tokio::net::TcpListener;
@@ -223,7 +223,7 @@ async fn run() -> Result<(), String> {
 
     let functions = Arc::new(Functions::new(
         Store::from_env().await,
-        shared::cursor::CursorCodec::from_env(),
+        domain::cursor::CursorCodec::from_env(),
         Duration::from_secs(2),
     ));
     let routes = routes_from_template(&template)?;
@@ -306,7 +306,7 @@ async fn run() -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    shared::telemetry::init();
+    app::telemetry::init();
     match run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

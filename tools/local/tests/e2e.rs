@@ -202,11 +202,10 @@ fn a_client_uses_the_local_run_over_http() {
     assert_eq!(activity["data"][0]["id"], created["data"]["id"]);
 
     // The local run's stream processor turns the log into progress on its own.
-    let store =
-        shared::store::Store::new(shared::store::Store::local_client(&run.dynamodb), "gamify");
-    let tenant = shared::tenant::Tenant::new(
+    let store = store::Store::new(store::Store::local_client(&run.dynamodb), "gamify");
+    let tenant = domain::tenant::Tenant::new(
         run.demo["accountId"].as_str().unwrap(),
-        shared::tenant::Environment::Live,
+        domain::tenant::Environment::Live,
     );
     let member_id = created["data"]["ownedById"].as_str().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();

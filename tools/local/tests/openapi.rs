@@ -6,11 +6,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
+use domain::cursor::CursorCodec;
+use domain::tenant::{Environment, Tenant};
 use gamify_local::{routes_from_template, Functions, IncomingRequest, Route};
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
-use shared::cursor::CursorCodec;
-use shared::tenant::{Environment, Tenant};
 use testkit::stream::StreamPoller;
 use testkit::{repo_root, template_path, test_endpoint, test_store};
 
@@ -197,7 +197,7 @@ fn learn_ids(documented: &Value, real: &Value, ids: &mut HashMap<String, String>
 async fn the_examples_run_against_the_handlers() {
     let (yaml, doc) = document();
     let store = test_store().await;
-    let account = shared::accounts::create(&store, "OpenAPI story")
+    let account = app::accounts::create(&store, "OpenAPI story")
         .await
         .unwrap();
     let functions = Functions::new(store.clone(), CursorCodec::from_env(), Duration::ZERO);

@@ -3,7 +3,7 @@
 
 use gamify_local::{routes_from_template, Functions, IncomingRequest};
 use serde_json::Value;
-use shared::store::Store;
+use store::Store;
 use testkit::{template_path, test_store, TableSpec};
 
 #[tokio::test]
@@ -29,14 +29,14 @@ async fn every_template_route_is_served_by_its_function() {
     let routes = routes_from_template(&template_path()).unwrap();
     assert_eq!(routes.len(), 41, "{routes:#?}");
     let store = test_store().await;
-    let account = shared::accounts::create(&store, "Routes").await.unwrap();
+    let account = app::accounts::create(&store, "Routes").await.unwrap();
     std::env::set_var("TABLE_NAME", store.table());
     std::env::set_var("DYNAMODB_ENDPOINT", testkit::test_endpoint().await);
     let functions = Functions {
         members: members::App::from_env().await,
         programs: programs::App::from_env().await,
-        log_streak: logs::App::from_env(shared::log::LogKind::Streak).await,
-        log_challenge: logs::App::from_env(shared::log::LogKind::Challenge).await,
+        log_streak: logs::App::from_env(domain::log::LogKind::Streak).await,
+        log_challenge: logs::App::from_env(domain::log::LogKind::Challenge).await,
         progress_reads: progress_reads::App::from_env().await,
         track_user: track_user::App::from_env().await,
         authorizer: authorizer::Authorizer::new(
@@ -90,7 +90,7 @@ fn the_routes_the_functions_know_are_the_templates() {
         .filter(|r| !r.is_default())
         .map(|r| r.route_key())
         .collect();
-    assert_eq!(declared, shared::http::ROUTES);
+    assert_eq!(declared, app::http::ROUTES);
     assert_eq!(
         routes_from_template(&template_path())
             .unwrap()
@@ -108,7 +108,7 @@ async fn unknown_routes_and_methods_answer_the_error_envelope() {
     let store = test_store().await;
     let functions = Functions::new(
         store,
-        shared::cursor::CursorCodec::from_env(),
+        domain::cursor::CursorCodec::from_env(),
         std::time::Duration::from_secs(1),
     );
     for (method, path, status, allow) in [

@@ -1,5 +1,5 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let app = logs::App::from_env(shared::log::LogKind::Challenge).await;
-    shared::http::serve(|req| app.handle(req)).await
+    let app = logs::App::from_env(domain::log::LogKind::Challenge).await;
+    app::http::serve(|req| app.handle(req)).await
 }

@@ -1,5 +1,5 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let app = logs::App::from_env(shared::log::LogKind::Streak).await;
-    shared::http::serve(|req| app.handle(req)).await
+    let app = logs::App::from_env(domain::log::LogKind::Streak).await;
+    app::http::serve(|req| app.handle(req)).await
 }

@@ -2,11 +2,11 @@
 //! `events/members/*.json`, as one account of one environment.
 #![allow(dead_code)] // each test binary uses a part of it
 
+use domain::cursor::CursorCodec;
+use domain::tenant::{Environment, Tenant};
 use members::App;
 use serde_json::{json, Value};
-use shared::cursor::CursorCodec;
-use shared::store::Store;
-use shared::tenant::{Environment, Tenant};
+use store::Store;
 use testkit::{events, test_store};
 
 pub struct Caller {

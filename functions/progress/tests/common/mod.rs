@@ -4,17 +4,19 @@
 
 use std::collections::HashMap;
 
+use app::members;
+use app::programs;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Duration, Utc};
+use domain::cursor::CursorCodec;
+use domain::log::LogKind;
+use domain::member::MemberInput;
+use domain::program::{ProgramInput, ProgramKind};
+use domain::tenant::{Environment, Tenant};
+use domain::time;
 use progress::Processor;
 use serde_json::{json, Value};
-use shared::cursor::CursorCodec;
-use shared::log::LogKind;
-use shared::member::MemberInput;
-use shared::program::{ProgramInput, ProgramKind};
-use shared::store::Store;
-use shared::tenant::{Environment, Tenant};
-use shared::{members, programs, time};
+use store::Store;
 use testkit::stream::StreamPoller;
 use testkit::{events, test_endpoint, test_store};
 

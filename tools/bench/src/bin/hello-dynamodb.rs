@@ -7,7 +7,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let store = shared::store::Store::from_env().await;
+    let store = store::Store::from_env().await;
     let store = &store;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // An API key that does not exist: one strongly consistent GetItem, like a member GET.

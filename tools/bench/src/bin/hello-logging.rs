@@ -5,7 +5,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::telemetry::init();
+    app::telemetry::init();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
         Ok::<_, std::convert::Infallible>(event.payload)
     }))

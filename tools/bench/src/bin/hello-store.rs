@@ -6,7 +6,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let store = shared::store::Store::new(shared::store::Store::aws_client().await, "bench");
+    let store = store::Store::new(store::Store::aws_client().await, "bench");
     let store = &store;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let _ = store.table();

@@ -1,0 +1,362 @@
+//! The HTTP edge shared by every function: credentials from the authorizer, body and query parsing,
+//! the success/list/error envelopes (SPEC §2). Errors become responses here and nowhere else.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use domain::error::{ApiError, FieldError};
+use domain::tenant::{Environment, Role, Tenant};
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const DEFAULT_LIMIT: usize = 20;
+pub const MAX_LIMIT: usize = 1000;
+/// The longest id, `externalId` or filter value a route looks up (256 characters of up to four
+/// bytes each). Longer values cannot be in a key: refused before the store sees them (DynamoDB
+/// refuses keys over 2,048 / 1,024 bytes with an error that would be a 500).
+pub const MAX_LOOKUP_BYTES: usize = 1024;
+
+/// Every route of the API, as template.yaml declares them (a test keeps the two equal): what a
+/// request that no route matches is told (`unmatched`).
+pub const ROUTES: &[&str] = &[
+    "GET /schema/account_user/record",
+    "POST /schema/account_user/record",
+    "GET /schema/account_user/record/{id}",
+    "PATCH /schema/account_user/record/{id}",
+    "DELETE /schema/account_user/record/{id}",
+    "GET /schema/account_user/record/{id}/streak_progress",
+    "GET /schema/account_user/record/{id}/challenge_progress",
+    "GET /schema/account_user/record/{id}/streak_log",
+    "GET /schema/account_user/record/{id}/challenge_log",
+    "GET /schema/account_user/record/{id}/reward_log",
+    "GET /schema/streak/record",
+    "POST /schema/streak/record",
+    "GET /schema/streak/record/{id}",
+    "PATCH /schema/streak/record/{id}",
+    "DELETE /schema/streak/record/{id}",
+    "GET /schema/challenge/record",
+    "POST /schema/challenge/record",
+    "GET /schema/challenge/record/{id}",
+    "PATCH /schema/challenge/record/{id}",
+    "DELETE /schema/challenge/record/{id}",
+    "GET /schema/milestone/record",
+    "POST /schema/milestone/record",
+    "GET /schema/milestone/record/{id}",
+    "PATCH /schema/milestone/record/{id}",
+    "DELETE /schema/milestone/record/{id}",
+    "POST /schema/streak_log/record",
+    "GET /schema/streak_log/record",
+    "GET /schema/streak_log/record/{id}",
+    "POST /schema/challenge_log/record",
+    "GET /schema/challenge_log/record",
+    "GET /schema/challenge_log/record/{id}",
+    "GET /schema/streak_progress/record",
+    "GET /schema/streak_progress/record/{id}",
+    "GET /schema/challenge_progress/record",
+    "GET /schema/challenge_progress/record/{id}",
+    "GET /schema/reward_log/record",
+    "GET /schema/reward_log/record/{id}",
+    "PATCH /schema/reward_log/record/{id}",
+    "POST /v1/user-journeys/users",
+    "GET /v1/user-journeys/users/{externalId}",
+];
+
+/// API Gateway's route key of the catch-all route that gets every request no route matches.
+pub const DEFAULT_ROUTE: &str = "$default";
+
+/// Whether `path` fits a route's path template (`{name}` stands for one non-empty segment).
+fn path_fits(template: &str, path: &str) -> bool {
+    let want = template.trim_matches('/').split('/');
+    let got: Vec<&str> = path.trim_matches('/').split('/').collect();
+    want.clone().count() == got.len()
+        && want
+            .zip(&got)
+            .all(|(w, g)| (w.starts_with('{') && !g.is_empty()) || w == *g)
+}
+
+/// The answer to a request no route matches: 405 with `Allow` when its path is a route's with
+/// another method, else 404; both in the error envelope with the request id.
+pub fn unmatched(req: &Request) -> Response<Body> {
+    let (method, path) = (req.method().as_str(), req.uri().path());
+    let request_id = &request_id(req);
+    let allowed: Vec<&str> = ROUTES
+        .iter()
+        .filter_map(|r| r.split_once(' '))
+        .filter(|(_, template)| path_fits(template, path))
+        .map(|(m, _)| m)
+        .collect();
+    if allowed.is_empty() {
+        return error_response(
+            &ApiError::NotFound(format!("No route {method} {path}.")),
+            request_id,
+        );
+    }
+    let mut resp = error_response(
+        &ApiError::MethodNotAllowed(format!(
+            "{method} is not allowed on {path}; use {}.",
+            allowed.join(", ")
+        )),
+        request_id,
+    );
+    if let Ok(allow) = http::HeaderValue::from_str(&allowed.join(", ")) {
+        resp.headers_mut().insert(http::header::ALLOW, allow);
+    }
+    resp
+}
+
+/// Which keys may call a route (SPEC §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    AdminOnly,
+    PublicOrAdmin,
+}
+
+/// The context fields the authorizer returns (`requestContext.authorizer.lambda`).
+pub mod authorizer_context {
+    pub const ACCOUNT_ID: &str = "accountId";
+    pub const ENVIRONMENT: &str = "environment";
+    pub const ROLE: &str = "role";
+    /// Set when the key is over its rate limit: seconds until the next request may pass.
+    pub const RETRY_AFTER: &str = "retryAfter";
+}
+
+pub fn request_id(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    }
+    .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
+/// The caller's tenant, if the authorizer authenticated it and its role may use this route.
+pub fn authorize(req: &Request, access: Access) -> Result<(Tenant, Role), ApiError> {
+    let fields = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.authorizer.as_ref().map(|a| &a.fields),
+        _ => None,
+    }
+    .ok_or(ApiError::Unauthorized)?;
+    let get = |k: &str| fields.get(k).and_then(Value::as_str);
+    let account_id = get(authorizer_context::ACCOUNT_ID).filter(|a| !a.is_empty());
+    let environment = get(authorizer_context::ENVIRONMENT).and_then(Environment::parse);
+    let role = get(authorizer_context::ROLE).and_then(Role::parse);
+    let (Some(account_id), Some(environment), Some(role)) = (account_id, environment, role) else {
+        return Err(ApiError::Unauthorized);
+    };
+    if access == Access::AdminOnly && role != Role::Admin {
+        return Err(ApiError::Forbidden);
+    }
+    if let Some(seconds) = get(authorizer_context::RETRY_AFTER) {
+        return Err(ApiError::RateLimited(seconds.parse().unwrap_or(1)));
+    }
+    Ok((Tenant::new(account_id, environment), role))
+}
+
+fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
+        Body::Empty => &[],
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => &[],
+    }
+}
+
+/// Parses a JSON object body into `T`: 413 over 64 KiB, 415 unless JSON, 400 `invalid_json` for
+/// malformed JSON or a non-object, 400 `validation_failed` naming the field for type errors and
+/// unknown fields.
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    domain::validate::decode(json_object(req)?)
+}
+
+/// The body as a JSON object (the checks of `json_body`, without decoding into a type).
+pub fn json_object(req: &Request) -> Result<Value, ApiError> {
+    let bytes = body_bytes(req);
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let content_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !bytes.is_empty() && media != "application/json" && !media.ends_with("+json") {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    if bytes.is_empty() {
+        return Err(ApiError::InvalidJson(
+            "A JSON object body is required.".into(),
+        ));
+    }
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::InvalidJson(format!("The body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::InvalidJson(
+            "The body must be a JSON object.".into(),
+        ));
+    }
+    Ok(value)
+}
+
+/// Query parameters, refusing names the route does not know (catches typos like `?Status=`).
+pub fn query(req: &Request, allowed: &[&str]) -> Result<BTreeMap<String, String>, ApiError> {
+    let params = req.query_string_parameters();
+    let mut out = BTreeMap::new();
+    let mut errors = Vec::new();
+    for (name, value) in params.iter() {
+        if !allowed.contains(&name) {
+            errors.push(FieldError::new(name, "is not a known query parameter"));
+        } else if name != "cursor" && value.len() > MAX_LOOKUP_BYTES {
+            errors.push(FieldError::new(
+                name,
+                format!("must be at most {MAX_LOOKUP_BYTES} bytes"),
+            ));
+        } else {
+            out.insert(name.to_string(), value.to_string());
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// `limit` of list routes: 1–1000, default 20.
+pub fn limit(params: &BTreeMap<String, String>) -> Result<usize, ApiError> {
+    match params.get("limit") {
+        None => Ok(DEFAULT_LIMIT),
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => Err(ApiError::field(
+                "limit",
+                format!("must be an integer from 1 to {MAX_LIMIT}"),
+            )),
+        },
+    }
+}
+
+/// A path parameter (an id or `externalId`); one too long to be a key is no record: 404.
+pub fn path_param(req: &Request, name: &str) -> Result<String, ApiError> {
+    let value = req
+        .path_parameters()
+        .first(name)
+        .map(str::to_string)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::NotFound("No such route.".into()))?;
+    if value.len() > MAX_LOOKUP_BYTES {
+        return Err(ApiError::NotFound("No such record.".into()));
+    }
+    Ok(value)
+}
+
+fn json_response(status: u16, body: &Value) -> Response<Body> {
+    let mut resp = Response::new(Body::Text(body.to_string()));
+    *resp.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+pub fn success(status: u16, data: Value) -> Response<Body> {
+    json_response(status, &json!({"status": "success", "data": data}))
+}
+
+pub fn success_with(status: u16, data: Value, extra: &[(&str, Value)]) -> Response<Body> {
+    let mut body = json!({"status": "success", "data": data});
+    for (k, v) in extra {
+        body[*k] = v.clone();
+    }
+    json_response(status, &body)
+}
+
+pub fn list(data: Vec<Value>, limit: usize, next_cursor: Option<String>) -> Response<Body> {
+    json_response(
+        200,
+        &json!({"status": "success", "data": data, "paging": {"limit": limit, "nextCursor": next_cursor}}),
+    )
+}
+
+pub fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
+    let mut resp = json_response(
+        err.status(),
+        &json!({"status": "error", "error": {
+            "code": err.code(),
+            "message": err.public_message(),
+            "details": err.details(),
+            "requestId": request_id,
+        }}),
+    );
+    if let Some(seconds) = err.retry_after() {
+        resp.headers_mut()
+            .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+    }
+    resp
+}
+
+/// Runs a route body and maps its error in the one place, and logs one line per request (request
+/// id, route, status, milliseconds); 5xx causes are logged with the request id.
+pub async fn respond<F>(req: &Request, route: F) -> Response<Body>
+where
+    F: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let started = std::time::Instant::now();
+    let request_id = request_id(req);
+    let response = match route.await {
+        Ok(resp) => resp,
+        Err(err) => {
+            if err.status() >= 500 {
+                tracing::error!(request_id, error = %err, "request failed");
+            }
+            error_response(&err, &request_id)
+        }
+    };
+    tracing::info!(
+        request_id,
+        route = route_key(req),
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}
+
+/// The Lambda entry of every HTTP function: `handle` answers each request (the function's
+/// routes); built once per cold start by the function's `main`, no network call before the
+/// first request.
+pub async fn serve<F, Fut>(handle: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(Request) -> Fut,
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    crate::telemetry::init();
+    lambda_http::run(lambda_http::service_fn(move |req: Request| {
+        let answer = handle(req);
+        async move { Ok::<_, std::convert::Infallible>(answer.await) }
+    }))
+    .await
+}
+
+/// API Gateway's route key, e.g. `GET /schema/account_user/record/{id}`: functions dispatch on it.
+pub fn route_key(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.clone(),
+        _ => None,
+    }
+    .unwrap_or_default()
+}
+
+pub fn no_such_route() -> ApiError {
+    ApiError::no_such_route()
+}

@@ -1,0 +1,13 @@
+//! The use cases behind the HTTP routes (members, logs, programs, lists, records, accounts) over
+//! the store, and the HTTP adapter every function serves through (`http`: request parsing, the
+//! response envelope, the one status map).
+
+pub mod accounts;
+pub mod activity;
+pub mod http;
+pub mod lists;
+pub mod logs;
+pub mod members;
+pub mod programs;
+pub mod records;
+pub mod telemetry;

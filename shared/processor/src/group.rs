@@ -1,0 +1,284 @@
+//! One (member, program) group of a batch: record the logs in their periods, recompute with the
+//! pure engine, write new rewards once, commit under the head's version (steps 1–5).
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use domain::analytics::{Campaign, RewardFact};
+use domain::member::Member;
+use domain::time::Timestamp;
+use engine::{
+    challenge_crossings, challenge_windows, streak_crossings, streak_runs, CountedLog,
+    MilestoneRule, Period,
+};
+use store::{ProgressCommit, ProgressHead, RewardWrite, Store, StoreError};
+
+use super::*;
+
+/// What a (member, program) group adds to the member's analytics.
+#[derive(Default)]
+pub(super) struct GroupOutcome {
+    pub(super) rewards: Vec<RewardFact>,
+    pub(super) campaign: Option<(String, Campaign)>,
+}
+
+pub(super) async fn process_group(
+    store: &Store,
+    programs: &Programs,
+    member: &Member,
+    batch: &[&CountedEvent],
+    now: Timestamp,
+) -> Result<GroupOutcome, StoreError> {
+    let first = &batch[0];
+    let (tenant, member_id, program_id) = (&first.tenant, &member.id, &first.log.program_id);
+    let kind = first.log.kind;
+    let mut outcome = GroupOutcome::default();
+    let events: Vec<&CountedEvent> = batch
+        .iter()
+        .copied()
+        .filter(|e| e.log.counts_toward_progress)
+        .collect();
+    if events.is_empty() {
+        return Ok(outcome);
+    }
+    let Some(context) = programs.get(store, tenant, program_id).await? else {
+        return Ok(outcome);
+    };
+    let (program, milestone_programs) = (&context.program, &context.milestones);
+    let Some(rule) = rule_of(program, member.timezone.as_deref()) else {
+        return Ok(outcome);
+    };
+    let aggregation = match &rule {
+        Rule::Streak(r) => &r.aggregation,
+        Rule::Challenge(r) => &r.aggregation,
+    };
+
+    // 1. The batch's logs by period (written below, one write per period). A record delivered
+    // twice in one batch is one log.
+    let mut by_period: BTreeMap<String, Vec<CountedLog>> = BTreeMap::new();
+    let mut by_period_key: BTreeMap<String, String> = BTreeMap::new();
+    let mut seen = std::collections::HashSet::new();
+    for e in events.iter().filter(|e| seen.insert(e.log.id.as_str())) {
+        let log = CountedLog {
+            id: e.log.id.clone(),
+            activity_at: e.log.activity_at,
+            value: e
+                .log
+                .activity_value
+                .map(|a| a.decimal())
+                .unwrap_or_default(),
+        };
+        let period = Period::containing(aggregation.period, aggregation.tz, log.activity_at);
+        by_period_key.insert(period.first_day.to_string(), period.key());
+        by_period
+            .entry(period.first_day.to_string())
+            .or_default()
+            .push(log);
+    }
+
+    // 2–4. Recompute, write the rewards it newly earns, and commit what changed under the head's
+    // optimistic version. Rewards go first: a commit that is lost (crash or contention) leaves
+    // at most a reward that the next attempt finds written (they are never revoked).
+    let milestones: Vec<MilestoneRule> = milestone_programs
+        .values()
+        .filter_map(|m| {
+            Some(MilestoneRule {
+                id: m.id.clone(),
+                target: m.milestone_target_value?.decimal(),
+            })
+        })
+        .collect();
+    // Only what the batch can change is read: for a streak, from the start of the stored run at or
+    // before the batch's earliest period (runs before it cannot change); for a challenge, the
+    // batch's windows.
+    let first_period = by_period.keys().next().cloned().unwrap_or_default();
+    let first_key = by_period_key.values().next().cloned().unwrap_or_default();
+    let mut rewards: BTreeMap<String, RewardFact> = BTreeMap::new();
+    for attempt in 0..MAX_COMMIT_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(store::backoff(attempt)).await;
+        }
+        let tail = store
+            .progress_tail(tenant, member_id, program_id, &first_key)
+            .await?;
+        // After the head is read (so a commit made since makes ours fail): the logs of the
+        // batch's periods as they are now — all a challenge's windows need. The first attempt
+        // writes the batch's logs and gets them back; a retry reads them again.
+        let mut in_batch_periods = Vec::new();
+        for (day, logs) in &by_period {
+            in_batch_periods.extend(match (attempt, &rule) {
+                (0, _) => {
+                    store
+                        .record_period_logs(tenant, member_id, program_id, day, logs)
+                        .await?
+                }
+                (_, Rule::Challenge(_)) => {
+                    store
+                        .counted_logs(tenant, member_id, program_id, day, Some(day))
+                        .await?
+                }
+                (_, Rule::Streak(_)) => Vec::new(),
+            });
+        }
+        let head = tail.last().and_then(|r| {
+            Some(ProgressHead {
+                sk: r["SK"].as_str()?.to_string(),
+                ver: r["ver"].as_u64().unwrap_or(0),
+            })
+        });
+        let ver = head.as_ref().map_or(0, |h| h.ver) + 1;
+        let mut campaign = Campaign {
+            version: ver,
+            windows_joined: tail.last().map_or(0, |h| counter(h, "windowsJoined")),
+            windows_completed: tail.last().map_or(0, |h| counter(h, "windowsCompleted")),
+        };
+        let (stored, mut records, crossings) = match &rule {
+            Rule::Streak(r) => {
+                let at_or_before = tail
+                    .first()
+                    .filter(|run| run["runKey"].as_str() <= Some(first_key.as_str()));
+                let from_day = at_or_before
+                    .and_then(|run| run["runStartDay"].as_str())
+                    .unwrap_or(&first_period)
+                    .to_string();
+                let counted = store
+                    .counted_logs(tenant, member_id, program_id, &from_day, None)
+                    .await?;
+                let runs = streak_runs(r, &counted, now);
+                let crossings = streak_crossings(&runs, &milestones);
+                let records: Vec<Value> = runs
+                    .iter()
+                    .map(|run| streak_record(tenant, program, member_id, run, now))
+                    .collect();
+                // The records from the run at or before the batch on are all recomputed (the
+                // tail starts there).
+                (tail.clone(), records, crossings)
+            }
+            Rule::Challenge(r) => {
+                // A window is a period: the batch's windows are the periods just written, and
+                // the others are neither recomputed nor touched.
+                let counted = &in_batch_periods;
+                let crossings = challenge_crossings(r, counted, &milestones);
+                let stored: Vec<Value> = tail
+                    .iter()
+                    .filter(|w| {
+                        w["windowKey"]
+                            .as_str()
+                            .is_some_and(|k| by_period_key.values().any(|b| b == k))
+                    })
+                    .cloned()
+                    .collect();
+                let windows: Vec<Value> = challenge_windows(r, counted, now)
+                    .iter()
+                    .map(|w| challenge_record(tenant, program, member_id, w, now))
+                    .collect();
+                let (joined, completed) = new_windows(&stored, &windows);
+                campaign.windows_joined += joined;
+                campaign.windows_completed += completed;
+                (stored, windows, crossings)
+            }
+        };
+        inherit_rewarded(&stored, &mut records);
+        for crossing in &crossings {
+            let Some(milestone) = milestone_programs.get(&crossing.milestone_id) else {
+                continue;
+            };
+            let Some(record) = records
+                .iter_mut()
+                .find(|r| progress_key(r) == Some(crossing.progress_key.as_str()))
+            else {
+                continue;
+            };
+            if rewarded(record).any(|m| m == milestone.id) {
+                continue;
+            }
+            let reward = reward_record(tenant, kind, program, milestone, member_id, crossing, now);
+            let (created_at, id) = match store.put_reward_once(&reward).await? {
+                RewardWrite::Created => (Some(now), reward["id"].as_str().map(str::to_string)),
+                // Written by an earlier attempt (its id stands); the analytics know whether they
+                // counted it.
+                RewardWrite::Existed { created_at, id } => (created_at, id),
+            };
+            if let (Some(created_at), Some(id)) = (created_at, id.as_deref()) {
+                rewards.insert(
+                    id.to_string(),
+                    RewardFact {
+                        id: id.to_string(),
+                        created_at,
+                        reached_at: crossing.reached_at,
+                        points: milestone.reward_points.unwrap_or_default().decimal(),
+                    },
+                );
+            }
+            let mut ids: Vec<String> = rewarded(record).map(str::to_string).collect();
+            ids.push(milestone.id.clone());
+            ids.sort();
+            record["rewarded"] = json!(ids);
+        }
+        let (mut puts, deletes) = diff(&stored, records);
+        // Nothing to write (a replayed batch, a log that changes nothing): progress only grows with
+        // logs (values are never negative), so a concurrent commit that missed these logs cannot
+        // differ from what is stored either, and skipping keeps replays free.
+        let counters_before = tail
+            .last()
+            .map(|h| (counter(h, "windowsJoined"), counter(h, "windowsCompleted")));
+        if puts.is_empty()
+            && deletes.is_empty()
+            && head.is_some()
+            && counters_before == Some((campaign.windows_joined, campaign.windows_completed))
+        {
+            campaign.version = ver - 1;
+            outcome.campaign = Some((program_id.clone(), campaign));
+            outcome.rewards = rewards.into_values().collect();
+            return Ok(outcome);
+        }
+        // A streak has no window counters: its records carry only the version.
+        let counters = [
+            ("ver", AttributeValue::N(ver.to_string())),
+            (
+                "windowsJoined",
+                AttributeValue::N(campaign.windows_joined.to_string()),
+            ),
+            (
+                "windowsCompleted",
+                AttributeValue::N(campaign.windows_completed.to_string()),
+            ),
+        ];
+        let counters = match rule {
+            Rule::Streak(_) => &counters[..1],
+            Rule::Challenge(_) => &counters[..],
+        };
+        for put in &mut puts {
+            put["ver"] = json!(ver);
+            if matches!(rule, Rule::Challenge(_)) {
+                put["windowsJoined"] = json!(campaign.windows_joined);
+                put["windowsCompleted"] = json!(campaign.windows_completed);
+            }
+        }
+        match store
+            .commit_progress(
+                tenant,
+                member_id,
+                program_id,
+                &ProgressCommit {
+                    head: head.as_ref(),
+                    puts: &puts,
+                    deletes: &deletes,
+                    touch: counters,
+                },
+            )
+            .await
+        {
+            Ok(()) => {
+                outcome.campaign = Some((program_id.clone(), campaign));
+                outcome.rewards = rewards.into_values().collect();
+                return Ok(outcome);
+            }
+            Err(StoreError::Contended) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Contended)
+}

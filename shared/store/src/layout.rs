@@ -1,0 +1,251 @@
+//! The table's key layout: every partition and sort key the store writes, in one place.
+//!
+//! | item | PK | SK | GSI1PK / GSI1SK |
+//! |---|---|---|---|
+//! | API key | `KEY#{apiKey}` | `KEY` | |
+//! | account | `ACCOUNT#{accountId}` | `ACCOUNT` | |
+//! | member | `T#{acct}#{env}#EXT#{externalId}` | `MEMBER` | `T#{acct}#{env}#MEMBERS` / member id |
+//! | member id → externalId | `T#{acct}#{env}#MEMBER#{id}` | `ID` | |
+//! | activity log | `T#{acct}#{env}#LOG#{programId}#{uniqueIdentifier}` | `LOG` | GSI1 `…#LIST#{slug}` / id; GSI2 `…#MEMBER#{memberId}#{slug}` / id |
+//! | counted logs of a period | `T#{acct}#{env}#MEMBER#{memberId}` | `AGG#{programId}#{periodDay}` | |
+//! | progress record (streak run, challenge window; the last one carries the processor's `ver`) | member's partition | `PROGRESS#{programId}#{run or window key}` | GSI1, GSI2 |
+//! | reward | member's partition | `REWARD#{milestoneId}#{run or window key}` | GSI1, GSI2 |
+//! | marker: the member has progress in the program (makes first commits collide) | member's partition | `STATE#{programId}` | |
+//! | program (streak, challenge, milestone) | `T#{acct}#{env}#PROGRAM#{id}` | `PROGRAM` | `T#{acct}#{env}#LIST#{slug}` / id |
+//!
+//! Members are keyed by tenant + `externalId` (SPEC §8), so uniqueness is the primary key itself and
+//! the hot track-user path is one conditional write. The id item lets `{id}` lookups stay strongly
+//! consistent. The member item also carries the processor's `activity` (analytics) and a revision
+//! `rev` raised by every write, which the processor's read-modify-write is conditional on.
+//!
+//! Indexes project keys and the attributes list filters test (`template.yaml`), so updates that
+//! leave those alone write no index entry; lists read their items by key after the index.
+
+use domain::tenant::{Environment, Tenant};
+
+/// DynamoDB refuses a partition key over 2,048 bytes and a sort key over 1,024 with an error.
+pub(super) const MAX_PK_BYTES: usize = 2048;
+pub(super) const MAX_SK_BYTES: usize = 1024;
+
+/// Whether a key can exist in the table at all: a longer one names no item (a lookup of it is a
+/// miss, not a request DynamoDB refuses).
+pub(super) fn can_exist(pk: &str, sk: &str) -> bool {
+    pk.len() <= MAX_PK_BYTES && sk.len() <= MAX_SK_BYTES
+}
+
+pub(super) const KEY_SK: &str = "KEY";
+pub(super) const ACCOUNT_SK: &str = "ACCOUNT";
+
+pub(super) fn key_pk(api_key: &str) -> String {
+    format!("KEY#{api_key}")
+}
+
+pub(super) fn account_pk(account_id: &str) -> String {
+    format!("ACCOUNT#{account_id}")
+}
+
+/// The GSI1 partition that lists accounts (operators only; never a tenant's).
+pub(super) const ACCOUNTS_LIST_PK: &str = "ACCOUNTS";
+
+pub(super) fn member_pk(tenant: &Tenant, external_id: &str) -> String {
+    format!("{}#EXT#{external_id}", tenant.key_prefix())
+}
+
+pub(super) fn member_id_pk(tenant: &Tenant, id: &str) -> String {
+    format!("{}#MEMBER#{id}", tenant.key_prefix())
+}
+
+pub(super) fn program_pk(tenant: &Tenant, id: &str) -> String {
+    format!("{}#PROGRAM#{id}", tenant.key_prefix())
+}
+
+/// GSI1 partition listing one kind of record of a tenant.
+pub(super) fn list_index_pk(tenant: &Tenant, slug: &str) -> String {
+    format!("{}#LIST#{slug}", tenant.key_prefix())
+}
+
+pub(super) const PROGRAM_SK: &str = "PROGRAM";
+/// The sort key of an activity log item (what the stream processor takes from the stream).
+pub const LOG_SK: &str = "LOG";
+
+/// A log's key is its idempotency key: one conditional put makes copies count once.
+pub(super) fn log_pk(tenant: &Tenant, program_id: &str, unique_identifier: &str) -> String {
+    format!(
+        "{}#LOG#{program_id}#{unique_identifier}",
+        tenant.key_prefix()
+    )
+}
+
+/// Where a list of one kind reads: a member's records (GSI2) or the tenant's (GSI1).
+pub(super) fn list_partition(
+    tenant: &Tenant,
+    slug: &str,
+    member_id: Option<&str>,
+) -> (Index, String) {
+    match member_id {
+        Some(m) => (Index::Gsi2, member_activity_pk(tenant, m, slug)),
+        None => (Index::Gsi1, list_index_pk(tenant, slug)),
+    }
+}
+
+/// GSI2 partition of one member's records of one kind.
+pub(super) fn member_activity_pk(tenant: &Tenant, member_id: &str, slug: &str) -> String {
+    format!("{}#MEMBER#{member_id}#{slug}", tenant.key_prefix())
+}
+
+pub(super) fn members_index_pk(tenant: &Tenant) -> String {
+    format!("{}#MEMBERS", tenant.key_prefix())
+}
+
+/// The secondary indexes of the table (see `template.yaml`).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Index {
+    /// Tenant-wide lists by kind: `T#…#LIST#{slug}` / id (members: `T#…#MEMBERS`).
+    Gsi1,
+    /// A member's activity by kind: `T#…#MEMBER#{memberId}#{slug}` / id.
+    Gsi2,
+}
+
+impl Index {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Index::Gsi1 => GSI1,
+            Index::Gsi2 => GSI2,
+        }
+    }
+
+    pub(super) fn pk_attribute(self) -> &'static str {
+        match self {
+            Index::Gsi1 => "GSI1PK",
+            Index::Gsi2 => "GSI2PK",
+        }
+    }
+
+    pub(super) fn sk_attribute(self) -> &'static str {
+        match self {
+            Index::Gsi1 => "GSI1SK",
+            Index::Gsi2 => "GSI2SK",
+        }
+    }
+}
+
+/// A member's counted logs of one program in one period, by the period's first day.
+pub(super) fn period_sk(program_id: &str, day: &str) -> String {
+    format!("AGG#{program_id}#{day}")
+}
+
+/// Where a member's progress records of a program start; `~` sorts after every key.
+pub(super) fn progress_prefix(program_id: &str) -> String {
+    format!("PROGRESS#{program_id}#")
+}
+
+/// A progress record: a streak run or a challenge window, by its key.
+pub(super) fn progress_sk(program_id: &str, progress_key: &str) -> String {
+    format!("{}{progress_key}", progress_prefix(program_id))
+}
+
+/// A reward: once per milestone and run or window.
+pub(super) fn reward_sk(milestone_id: &str, progress_key: &str) -> String {
+    format!("REWARD#{milestone_id}#{progress_key}")
+}
+
+/// The marker that a member has progress in a program (makes first commits collide).
+pub(super) fn state_sk(program_id: &str) -> String {
+    format!("STATE#{program_id}")
+}
+
+/// The tenant a tenant's key (`T#{accountId}#{environment}#…`) belongs to: what a stream record
+/// of the table says of its owner.
+pub fn tenant_of_key(pk: &str) -> Result<Tenant, String> {
+    let mut parts = pk.split('#');
+    let (Some("T"), Some(account), Some(env)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!("unexpected PK {pk}"));
+    };
+    let environment =
+        Environment::parse(env).ok_or_else(|| format!("unexpected environment in {pk}"))?;
+    Ok(Tenant::new(account, environment))
+}
+
+/// The sort key of a member item (its removal starts the deletion cascade).
+pub const MEMBER_SK: &str = "MEMBER";
+pub(super) const MEMBER_ID_SK: &str = "ID";
+pub const GSI1: &str = "GSI1";
+pub const GSI2: &str = "GSI2";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tenant_key_starts_with_the_tenant_and_reads_back_to_it() {
+        let tenant = Tenant::new("acc-1", Environment::Test);
+        for key in [
+            member_pk(&tenant, "user_1"),
+            member_id_pk(&tenant, "m-1"),
+            program_pk(&tenant, "p-1"),
+            list_index_pk(&tenant, "streak_log"),
+            log_pk(&tenant, "p-1", "order-1"),
+            member_activity_pk(&tenant, "m-1", "reward_log"),
+            members_index_pk(&tenant),
+        ] {
+            assert!(key.starts_with("T#acc-1#test#"), "{key}");
+            assert_eq!(tenant_of_key(&key), Ok(tenant.clone()), "{key}");
+        }
+        for foreign in [
+            "KEY#ak_live_1",
+            "ACCOUNT#a",
+            "T#acc",
+            "T#acc#prod#EXT#x",
+            "",
+        ] {
+            assert!(tenant_of_key(foreign).is_err(), "{foreign}");
+        }
+    }
+
+    #[test]
+    fn the_layout_spells_each_key_as_the_table_documents() {
+        let t = Tenant::new("a", Environment::Live);
+        assert_eq!(key_pk("ak_live_1"), "KEY#ak_live_1");
+        assert_eq!(account_pk("a"), "ACCOUNT#a");
+        assert_eq!(member_pk(&t, "u"), "T#a#live#EXT#u");
+        assert_eq!(member_id_pk(&t, "m"), "T#a#live#MEMBER#m");
+        assert_eq!(log_pk(&t, "p", "o"), "T#a#live#LOG#p#o");
+        assert_eq!(program_pk(&t, "p"), "T#a#live#PROGRAM#p");
+        assert_eq!(list_index_pk(&t, "streak"), "T#a#live#LIST#streak");
+        assert_eq!(members_index_pk(&t), "T#a#live#MEMBERS");
+        assert_eq!(
+            member_activity_pk(&t, "m", "reward_log"),
+            "T#a#live#MEMBER#m#reward_log"
+        );
+        assert_eq!(period_sk("p", "2026-11-24"), "AGG#p#2026-11-24");
+        assert_eq!(progress_sk("p", "2026-11-24"), "PROGRESS#p#2026-11-24");
+        assert!(progress_sk("p", "2026-W48").starts_with(&progress_prefix("p")));
+        assert_eq!(reward_sk("ms", "2026-11"), "REWARD#ms#2026-11");
+        assert_eq!(state_sk("p"), "STATE#p");
+        // A member's activity partition never equals the member's own partition.
+        assert_ne!(member_activity_pk(&t, "m", ""), member_id_pk(&t, "m"));
+    }
+
+    #[test]
+    fn keys_longer_than_dynamodb_takes_cannot_exist() {
+        let t = Tenant::new("a", Environment::Live);
+        assert!(can_exist(&program_pk(&t, &"p".repeat(1000)), PROGRAM_SK));
+        assert!(!can_exist(&program_pk(&t, &"p".repeat(2048)), PROGRAM_SK));
+        assert!(!can_exist("T#a", &"s".repeat(MAX_SK_BYTES + 1)));
+    }
+
+    #[test]
+    fn list_partitions_pick_the_index() {
+        let t = Tenant::new("a", Environment::Live);
+        assert!(
+            matches!(list_partition(&t, "streak_log", None), (Index::Gsi1, pk) if pk == "T#a#live#LIST#streak_log")
+        );
+        assert!(
+            matches!(list_partition(&t, "streak_log", Some("m")), (Index::Gsi2, pk) if pk == "T#a#live#MEMBER#m#streak_log")
+        );
+        assert_eq!(
+            (Index::Gsi1.name(), Index::Gsi2.pk_attribute()),
+            ("GSI1", "GSI2PK")
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! Activity logs: one conditional put per log (its key is its idempotency key).
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+
+use domain::log::{ActivityLog, LogKind};
+use domain::member::{Member, MemberInput};
+use domain::tenant::Tenant;
+use domain::time::Timestamp;
+
+use super::codec::{from_item, member_update, s, to_item, LogItem};
+use super::error::{classify, StoreError};
+use super::layout::{list_index_pk, log_pk, member_activity_pk, member_pk, LOG_SK, MEMBER_SK};
+use super::*;
+
+/// The member side of a log sent with `ownedBy`.
+pub enum MemberWrite<'a> {
+    Create(Box<Member>),
+    Update {
+        external_id: &'a str,
+        input: &'a MemberInput,
+        now: Timestamp,
+    },
+}
+
+/// What `insert_log` did.
+#[derive(Debug)]
+pub enum LogWrite {
+    Created,
+    /// A log with the same (program, `uniqueIdentifier`) was already stored.
+    Exists(Box<ActivityLog>),
+}
+
+impl Store {
+    pub(super) fn log_item(&self, tenant: &Tenant, log: &ActivityLog) -> Result<Item, StoreError> {
+        to_item(&LogItem {
+            pk: log_pk(tenant, &log.program_id, &log.unique_identifier),
+            sk: LOG_SK.into(),
+            gsi1pk: list_index_pk(tenant, log.kind.slug()),
+            gsi1sk: log.id.clone(),
+            gsi2pk: member_activity_pk(tenant, &log.owned_by_id, log.kind.slug()),
+            gsi2sk: log.id.clone(),
+            log: log.clone(),
+        })
+    }
+
+    /// Writes a log once per (program, `uniqueIdentifier`), with the inline member write if any, all
+    /// or nothing. A log that already exists is returned instead, unchanged (the caller compares).
+    pub async fn insert_log(
+        &self,
+        tenant: &Tenant,
+        log: &ActivityLog,
+        member: Option<&MemberWrite<'_>>,
+    ) -> Result<LogWrite, StoreError> {
+        let put_log = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(self.log_item(tenant, log)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let result = match member {
+            None => self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(put_log.item))
+                .condition_expression("attribute_not_exists(PK)")
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(classify),
+            Some(write) => {
+                let mut items = match write {
+                    MemberWrite::Create(m) => {
+                        let (item, id_item) = self.member_items(tenant, m)?;
+                        vec![self.put_new(item)?, self.put_new(id_item)?]
+                    }
+                    MemberWrite::Update {
+                        external_id,
+                        input,
+                        now,
+                    } => {
+                        let update = member_update(input, *now, true)?;
+                        let op = Update::builder()
+                            .table_name(&self.table)
+                            .key("PK", s(member_pk(tenant, external_id)))
+                            .key("SK", s(MEMBER_SK))
+                            .update_expression(update.expression)
+                            .condition_expression("attribute_exists(PK)")
+                            .set_expression_attribute_names(Some(update.names))
+                            .set_expression_attribute_values(Some(update.values))
+                            .build()
+                            .map_err(|e| StoreError::Other(e.to_string()))?;
+                        vec![TransactWriteItem::builder().update(op).build()]
+                    }
+                };
+                let log_index = items.len();
+                items.push(TransactWriteItem::builder().put(put_log).build());
+                match self
+                    .client
+                    .transact_write_items()
+                    .set_transact_items(Some(items))
+                    .send()
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    Err(err) => {
+                        // One reason per item, in order: did the log's condition fail, or the member's?
+                        let message = err.message().unwrap_or_default().to_string();
+                        let reasons: Vec<String> = message
+                            .split_once('[')
+                            .map(|(_, r)| {
+                                r.trim_end_matches(']')
+                                    .split(',')
+                                    .map(|x| x.trim().to_string())
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        match reasons.get(log_index) {
+                            Some(r) if r.starts_with("ConditionalCheckFailed") => {
+                                Err(StoreError::Conflict)
+                            }
+                            _ if reasons
+                                .iter()
+                                .any(|r| r.starts_with("ConditionalCheckFailed")) =>
+                            {
+                                Err(StoreError::Contended)
+                            }
+                            _ => Err(classify(err)),
+                        }
+                    }
+                }
+            }
+        };
+        match result {
+            Ok(()) => Ok(LogWrite::Created),
+            Err(StoreError::Conflict) => {
+                let existing = self
+                    .get(
+                        log_pk(tenant, &log.program_id, &log.unique_identifier),
+                        LOG_SK,
+                        true,
+                    )
+                    .await?
+                    .ok_or(StoreError::Contended)?;
+                Ok(LogWrite::Exists(Box::new(from_item::<ActivityLog>(
+                    existing,
+                )?)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn get_log(
+        &self,
+        tenant: &Tenant,
+        kind: LogKind,
+        id: &str,
+    ) -> Result<Option<ActivityLog>, StoreError> {
+        let item = self
+            .get_listed(list_index_pk(tenant, kind.slug()), id)
+            .await?;
+        item.map(from_item::<ActivityLog>).transpose()
+    }
+}

@@ -1,0 +1,117 @@
+//! Programs: streaks, challenges, milestones.
+
+use domain::cursor::Position;
+use domain::program::{Program, ProgramKind};
+use domain::tenant::Tenant;
+use domain::time::{self, Timestamp};
+
+use super::codec::{from_item, from_items, s, to_item, ProgramItem};
+use super::error::{classify, StoreError};
+use super::layout::{list_index_pk, program_pk, Index, PROGRAM_SK};
+use super::queries::Condition;
+use super::*;
+
+impl Store {
+    pub(super) fn program_item(
+        &self,
+        tenant: &Tenant,
+        program: &Program,
+    ) -> Result<Item, StoreError> {
+        to_item(&ProgramItem {
+            pk: program_pk(tenant, &program.id),
+            sk: PROGRAM_SK.into(),
+            gsi1pk: list_index_pk(tenant, program.kind.slug()),
+            gsi1sk: program.id.clone(),
+            program: program.clone(),
+        })
+    }
+
+    pub async fn insert_program(
+        &self,
+        tenant: &Tenant,
+        program: &Program,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.program_item(tenant, program)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Replaces a program read at `seen_updated_at`; `Contended` if it changed since.
+    pub async fn replace_program(
+        &self,
+        tenant: &Tenant,
+        program: &Program,
+        seen_updated_at: &Timestamp,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.program_item(tenant, program)?))
+            .condition_expression("updatedAt = :seen")
+            .expression_attribute_values(":seen", s(time::format(seen_updated_at)))
+            .send()
+            .await
+            .map_err(classify);
+        match result {
+            Err(StoreError::Conflict) => Err(StoreError::Contended),
+            other => other.map(|_| ()),
+        }
+    }
+
+    pub async fn get_program(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+    ) -> Result<Option<Program>, StoreError> {
+        let item = self.get(program_pk(tenant, id), PROGRAM_SK, true).await?;
+        item.map(from_item::<Program>).transpose()
+    }
+
+    /// `false` when there was nothing to delete.
+    pub async fn delete_program(&self, tenant: &Tenant, id: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(program_pk(tenant, id)))
+            .key("SK", s(PROGRAM_SK))
+            .condition_expression("attribute_exists(PK)")
+            .send()
+            .await
+            .map_err(classify);
+        match result {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One page of a tenant's programs of one kind, newest first.
+    pub async fn list_programs(
+        &self,
+        tenant: &Tenant,
+        kind: ProgramKind,
+        conditions: &[Condition],
+        limit: usize,
+        start: Option<Position>,
+    ) -> Result<(Vec<Program>, Option<Position>), StoreError> {
+        let (items, next) = self
+            .query_index(
+                Index::Gsi1,
+                list_index_pk(tenant, kind.slug()),
+                conditions,
+                limit,
+                start,
+            )
+            .await?;
+        let programs = from_items(items)?;
+        Ok((programs, next))
+    }
+}

@@ -14,7 +14,7 @@ use app::http::authorizer_context as ctx;
 use aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
-use domain::keys::{self, Credentials, KeyRecord};
+use domain::api_keys::{self, Credentials, KeyRecord};
 use domain::rate_limit::{retry_after_seconds, RateLimiter};
 use serde_json::{json, Value};
 use store::{Store, StoreError};

@@ -5,7 +5,7 @@ use std::time::Duration;
 use app::accounts;
 use authorizer::Authorizer;
 use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
-use domain::keys::{IssuedKeys, KeyStatus};
+use domain::api_keys::{IssuedKeys, KeyStatus};
 use domain::tenant::Environment;
 use serde_json::{json, Value};
 use store::Account;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use domain::keys::{IssuedKeys, KeyRecord, KeyStatus};
+use domain::api_keys::{IssuedKeys, KeyRecord, KeyStatus};
 use domain::tenant::Environment;
 use domain::time::{self, Timestamp};
 use store::{Account, AccountStatus, Store, StoreError};

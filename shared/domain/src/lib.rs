@@ -4,10 +4,10 @@
 
 pub mod amount;
 pub mod analytics;
+pub mod api_keys;
 pub mod cursor;
 pub mod error;
 pub mod ids;
-pub mod keys;
 pub mod log;
 pub mod member;
 pub mod patch;

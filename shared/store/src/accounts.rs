@@ -3,8 +3,8 @@
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
+use domain::api_keys::KeyRecord;
 use domain::cursor::Position;
-use domain::keys::KeyRecord;
 use domain::time::{self, Timestamp};
 
 use super::codec::{account_item, from_item, from_items, key_item};

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use domain::keys::KeyRecord;
+use domain::api_keys::KeyRecord;
 use domain::log::ActivityLog;
 use domain::member::{Member, MemberInput};
 use domain::program::Program;

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use domain::keys::{self, Credentials};
+use domain::api_keys::{self, Credentials};
 use domain::tenant::{Environment, Role};
 use serde_json::Value;
 use testkit::{test_endpoint, test_store};

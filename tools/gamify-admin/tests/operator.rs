@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use authorizer::Authorizer;
-use domain::keys::Credentials;
+use domain::api_keys::Credentials;
 use serde_json::Value;
 use store::Store;
 use testkit::{test_endpoint, test_store};

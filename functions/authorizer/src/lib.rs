@@ -84,7 +84,7 @@ impl Authorizer {
         let Some(record) = self.key(api_key).await? else {
             return Ok(json!({}));
         };
-        if !keys::verify(&record, &creds, domain::time::now()) {
+        if !api_keys::verify(&record, &creds, domain::time::now()) {
             return Ok(json!({}));
         }
         let mut context = json!({

@@ -7,9 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use domain::api_keys::KeyRecord;
-use domain::log::ActivityLog;
-use domain::member::{Member, MemberInput};
-use domain::program::Program;
+use domain::member::MemberInput;
 use domain::progress::CountedLog;
 use domain::time::{self, Timestamp};
 
@@ -25,8 +23,6 @@ pub(super) fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value).map_err(|e| StoreError::Other(format!("encode item: {e}")))
 }
 
-/// Records are read straight from items: the key attributes (`PK`, `GSI1PK`, …) that the
-/// `*Item` wrappers add on write are ignored on read.
 /// The counted logs a period item holds (`L#{logId}` = `{activityAt}|{value}`).
 pub(super) fn period_logs(item: Item) -> Result<Vec<CountedLog>, StoreError> {
     let mut logs = Vec::new();
@@ -61,92 +57,71 @@ pub(super) fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T, S
     serde_dynamo::from_item(item).map_err(|e| StoreError::Other(format!("decode item: {e}")))
 }
 
-#[derive(Serialize, Deserialize)]
-pub(super) struct MemberItem {
+/// The key attributes an item is written with: its table key, and the index keys of the lists
+/// it is in. Records are read straight from items; these attributes are ignored on read.
+#[derive(Serialize)]
+pub(super) struct Keys {
     #[serde(rename = "PK")]
-    pub(super) pk: String,
+    pk: String,
     #[serde(rename = "SK")]
-    pub(super) sk: String,
-    #[serde(rename = "GSI1PK")]
-    pub(super) gsi1pk: String,
-    #[serde(rename = "GSI1SK")]
-    pub(super) gsi1sk: String,
-    #[serde(flatten)]
-    pub(super) member: Member,
+    sk: String,
+    #[serde(rename = "GSI1PK", skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    #[serde(rename = "GSI1SK", skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
+    #[serde(rename = "GSI2PK", skip_serializing_if = "Option::is_none")]
+    gsi2pk: Option<String>,
+    #[serde(rename = "GSI2SK", skip_serializing_if = "Option::is_none")]
+    gsi2sk: Option<String>,
 }
 
-#[derive(Serialize, Deserialize)]
-pub(super) struct KeyItem {
-    #[serde(rename = "PK")]
-    pub(super) pk: String,
-    #[serde(rename = "SK")]
-    pub(super) sk: String,
-    #[serde(flatten)]
-    pub(super) key: KeyRecord,
+impl Keys {
+    pub(super) fn table(pk: String, sk: impl Into<String>) -> Self {
+        Keys {
+            pk,
+            sk: sk.into(),
+            gsi1pk: None,
+            gsi1sk: None,
+            gsi2pk: None,
+            gsi2sk: None,
+        }
+    }
+
+    /// Listed in GSI1 (a tenant's list of one kind, in id order).
+    pub(super) fn listed(mut self, pk: String, sk: String) -> Self {
+        (self.gsi1pk, self.gsi1sk) = (Some(pk), Some(sk));
+        self
+    }
+
+    /// Listed in GSI2 (a member's activity of one kind).
+    pub(super) fn member_listed(mut self, pk: String, sk: String) -> Self {
+        (self.gsi2pk, self.gsi2sk) = (Some(pk), Some(sk));
+        self
+    }
 }
 
-#[derive(Serialize, Deserialize)]
-pub(super) struct AccountItem {
-    #[serde(rename = "PK")]
-    pub(super) pk: String,
-    #[serde(rename = "SK")]
-    pub(super) sk: String,
-    #[serde(rename = "GSI1PK")]
-    pub(super) gsi1pk: String,
-    #[serde(rename = "GSI1SK")]
-    pub(super) gsi1sk: String,
-    #[serde(flatten)]
-    pub(super) account: Account,
+/// A record as an item: its fields and its key attributes.
+pub(super) fn stored<T: Serialize>(keys: Keys, record: &T) -> Result<Item, StoreError> {
+    #[derive(Serialize)]
+    struct Stored<'a, T> {
+        #[serde(flatten)]
+        keys: Keys,
+        #[serde(flatten)]
+        record: &'a T,
+    }
+    to_item(&Stored { keys, record })
 }
 
 pub(super) fn account_item(account: &Account) -> Result<Item, StoreError> {
-    to_item(&AccountItem {
-        pk: account_pk(&account.id),
-        sk: ACCOUNT_SK.into(),
-        gsi1pk: ACCOUNTS_LIST_PK.into(),
-        gsi1sk: account.id.clone(),
-        account: account.clone(),
-    })
+    stored(
+        Keys::table(account_pk(&account.id), ACCOUNT_SK)
+            .listed(ACCOUNTS_LIST_PK.into(), account.id.clone()),
+        account,
+    )
 }
 
 pub(super) fn key_item(key: &KeyRecord) -> Result<Item, StoreError> {
-    to_item(&KeyItem {
-        pk: key_pk(&key.api_key),
-        sk: KEY_SK.into(),
-        key: key.clone(),
-    })
-}
-
-#[derive(Serialize, Deserialize)]
-pub(super) struct LogItem {
-    #[serde(rename = "PK")]
-    pub(super) pk: String,
-    #[serde(rename = "SK")]
-    pub(super) sk: String,
-    #[serde(rename = "GSI1PK")]
-    pub(super) gsi1pk: String,
-    #[serde(rename = "GSI1SK")]
-    pub(super) gsi1sk: String,
-    #[serde(rename = "GSI2PK")]
-    pub(super) gsi2pk: String,
-    #[serde(rename = "GSI2SK")]
-    pub(super) gsi2sk: String,
-    #[serde(flatten)]
-    pub(super) log: ActivityLog,
-}
-
-#[derive(Serialize, Deserialize)]
-pub(super) struct ProgramItem {
-    #[serde(rename = "PK")]
-    pub(super) pk: String,
-    #[serde(rename = "SK")]
-    pub(super) sk: String,
-    #[serde(rename = "GSI1PK")]
-    pub(super) gsi1pk: String,
-    #[serde(rename = "GSI1SK")]
-    pub(super) gsi1sk: String,
-    #[serde(flatten)]
-    pub(super) program: Program,
+    stored(Keys::table(key_pk(&key.api_key), KEY_SK), key)
 }
 
 /// Condition that a member item still has the revision read (`:rev`); items written before

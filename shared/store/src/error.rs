@@ -30,6 +30,15 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// A conditional write's outcome: `true` when it was applied, `false` when its condition failed.
+pub(super) fn applied<T>(result: Result<T, StoreError>) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(StoreError::Conflict) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 pub(super) fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     err: SdkError<E, R>,
 ) -> StoreError {

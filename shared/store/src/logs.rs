@@ -8,7 +8,7 @@ use domain::member::{Member, MemberInput};
 use domain::tenant::Tenant;
 use domain::time::Timestamp;
 
-use super::codec::{from_item, member_update, s, to_item, LogItem};
+use super::codec::{from_item, member_update, s, stored, Keys};
 use super::error::{classify, StoreError};
 use super::layout::{list_index_pk, log_pk, member_activity_pk, member_pk, LOG_SK, MEMBER_SK};
 use super::*;
@@ -33,15 +33,16 @@ pub enum LogWrite {
 
 impl Store {
     pub(super) fn log_item(&self, tenant: &Tenant, log: &ActivityLog) -> Result<Item, StoreError> {
-        to_item(&LogItem {
-            pk: log_pk(tenant, &log.program_id, &log.unique_identifier),
-            sk: LOG_SK.into(),
-            gsi1pk: list_index_pk(tenant, log.kind.slug()),
-            gsi1sk: log.id.clone(),
-            gsi2pk: member_activity_pk(tenant, &log.owned_by_id, log.kind.slug()),
-            gsi2sk: log.id.clone(),
-            log: log.clone(),
-        })
+        let keys = Keys::table(
+            log_pk(tenant, &log.program_id, &log.unique_identifier),
+            LOG_SK,
+        )
+        .listed(list_index_pk(tenant, log.kind.slug()), log.id.clone())
+        .member_listed(
+            member_activity_pk(tenant, &log.owned_by_id, log.kind.slug()),
+            log.id.clone(),
+        );
+        stored(keys, log)
     }
 
     /// Writes a log once per (program, `uniqueIdentifier`), with the inline member write if any, all

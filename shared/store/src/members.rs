@@ -11,8 +11,8 @@ use domain::member::{Member, MemberInput, MemberStatus};
 use domain::tenant::Tenant;
 use domain::time::{self, Timestamp};
 
-use super::codec::{from_item, from_items, member_update, s, to_item, unchanged_since, MemberItem};
-use super::error::{classify, StoreError};
+use super::codec::{from_item, from_items, member_update, s, stored, unchanged_since, Keys};
+use super::error::{applied, classify, StoreError};
 use super::layout::{
     log_pk, member_activity_pk, member_id_pk, member_pk, members_index_pk, Index, LOG_SK,
     MEMBER_ID_SK, MEMBER_SK,
@@ -33,13 +33,11 @@ impl Store {
         tenant: &Tenant,
         member: &Member,
     ) -> Result<(Item, Item), StoreError> {
-        let item = to_item(&MemberItem {
-            pk: member_pk(tenant, &member.external_id),
-            sk: MEMBER_SK.into(),
-            gsi1pk: members_index_pk(tenant),
-            gsi1sk: member.id.clone(),
-            member: member.clone(),
-        })?;
+        let item = stored(
+            Keys::table(member_pk(tenant, &member.external_id), MEMBER_SK)
+                .listed(members_index_pk(tenant), member.id.clone()),
+            member,
+        )?;
         let id_item = HashMap::from([
             ("PK".to_string(), s(member_id_pk(tenant, &member.id))),
             ("SK".to_string(), s(MEMBER_ID_SK)),
@@ -226,11 +224,7 @@ impl Store {
             .send()
             .await
             .map_err(classify);
-        match result {
-            Ok(_) => Ok(true),
-            Err(StoreError::Conflict) => Ok(false),
-            Err(e) => Err(e),
-        }
+        applied(result)
     }
 
     /// Deletes a member and its id item. `false` when it was already gone.
@@ -263,11 +257,7 @@ impl Store {
                 ])
             })
             .await;
-        match result {
-            Ok(()) => Ok(true),
-            Err(StoreError::Conflict) => Ok(false),
-            Err(e) => Err(e),
-        }
+        applied(result)
     }
 
     /// Removes everything a deleted member left behind (SPEC §3): its partition (period items,

@@ -5,8 +5,8 @@ use domain::program::{Program, ProgramKind};
 use domain::tenant::Tenant;
 use domain::time::{self, Timestamp};
 
-use super::codec::{from_item, from_items, s, to_item, ProgramItem};
-use super::error::{classify, StoreError};
+use super::codec::{from_item, from_items, s, stored, Keys};
+use super::error::{applied, classify, StoreError};
 use super::layout::{list_index_pk, program_pk, Index, PROGRAM_SK};
 use super::queries::Condition;
 use super::*;
@@ -17,13 +17,13 @@ impl Store {
         tenant: &Tenant,
         program: &Program,
     ) -> Result<Item, StoreError> {
-        to_item(&ProgramItem {
-            pk: program_pk(tenant, &program.id),
-            sk: PROGRAM_SK.into(),
-            gsi1pk: list_index_pk(tenant, program.kind.slug()),
-            gsi1sk: program.id.clone(),
-            program: program.clone(),
-        })
+        stored(
+            Keys::table(program_pk(tenant, &program.id), PROGRAM_SK).listed(
+                list_index_pk(tenant, program.kind.slug()),
+                program.id.clone(),
+            ),
+            program,
+        )
     }
 
     pub async fn insert_program(
@@ -86,11 +86,7 @@ impl Store {
             .send()
             .await
             .map_err(classify);
-        match result {
-            Ok(_) => Ok(true),
-            Err(StoreError::Conflict) => Ok(false),
-            Err(e) => Err(e),
-        }
+        applied(result)
     }
 
     /// One page of a tenant's programs of one kind, newest first.

@@ -45,7 +45,7 @@ async fn prints_working_live_and_test_keys() {
             (record.account_id.as_str(), record.environment, record.role),
             (account_id, environment, Role::Admin)
         );
-        assert!(keys::verify(
+        assert!(api_keys::verify(
             &record,
             &Credentials {
                 api_key: Some(api_key),
@@ -55,7 +55,7 @@ async fn prints_working_live_and_test_keys() {
         ));
         let public_record = store.get_key(public).await.unwrap().unwrap();
         assert_eq!(public_record.role, Role::Public);
-        assert!(keys::verify(
+        assert!(api_keys::verify(
             &public_record,
             &Credentials {
                 api_key: Some(public),

@@ -2,6 +2,7 @@
 //! `streak_log` or `challenge_log`. Admin key only. One crate, two Lambda binaries.
 
 use app::http::{self, Access};
+use app::idempotency;
 use app::lists::Scope;
 use app::logs;
 use domain::cursor::CursorCodec;
@@ -32,7 +33,11 @@ impl App {
     }
 
     pub async fn handle(&self, req: Request) -> Response<Body> {
-        http::respond(&req, self.route(&req)).await
+        http::respond(
+            &req,
+            idempotency::once(&self.store, &req, Box::pin(self.route(&req))),
+        )
+        .await
     }
 
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {

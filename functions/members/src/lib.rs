@@ -1,6 +1,7 @@
 //! Members (`account_user`, SPEC §3): CRUD, upsert, lists and the member activity lists. Admin key only.
 
 use app::http::{self, Access};
+use app::idempotency;
 use app::members;
 use domain::cursor::CursorCodec;
 use domain::member::{MemberInput, WriteMode};
@@ -29,7 +30,11 @@ impl App {
         if http::route_key(&req) == http::DEFAULT_ROUTE {
             return http::unmatched(&req);
         }
-        http::respond(&req, self.route(&req)).await
+        http::respond(
+            &req,
+            idempotency::once(&self.store, &req, Box::pin(self.route(&req))),
+        )
+        .await
     }
 
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {

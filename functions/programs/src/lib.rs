@@ -2,6 +2,7 @@
 //! Admin key only.
 
 use app::http::{self, Access};
+use app::idempotency;
 use app::programs;
 use domain::cursor::CursorCodec;
 use domain::program::{ProgramInput, ProgramKind};
@@ -26,7 +27,11 @@ impl App {
     }
 
     pub async fn handle(&self, req: Request) -> Response<Body> {
-        http::respond(&req, self.route(&req)).await
+        http::respond(
+            &req,
+            idempotency::once(&self.store, &req, Box::pin(self.route(&req))),
+        )
+        .await
     }
 
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {

@@ -322,3 +322,39 @@ async fn tenants_and_roles() {
         401
     );
 }
+
+/// Without a key, two POSTs make two streaks (programs have no natural key); with one key, a retry
+/// replays the first answer (`Idempotency-Key`, docs/DECISIONS.md).
+#[tokio::test]
+async fn a_retried_create_with_an_idempotency_key_makes_one_program() {
+    let c = Caller::admin().await;
+    let with_key = || {
+        events::with_header(
+            events::load("programs/streak-create.json"),
+            "Idempotency-Key",
+            "create-daily-streak",
+        )
+    };
+    let (first_status, first) = c.send(with_key()).await;
+    let (second_status, second) = c.send(with_key()).await;
+    assert_eq!(
+        (first_status, second_status),
+        (201, 201),
+        "{first} {second}"
+    );
+    assert_eq!(first["data"]["id"], second["data"]["id"]);
+    assert_eq!(c.count("streak").await, 1);
+    // The same key for a challenge is another request: 409, nothing made.
+    let event = events::with_header(
+        events::load("programs/challenge-create.json"),
+        "Idempotency-Key",
+        "create-daily-streak",
+    );
+    assert_eq!(c.send(event).await.0, 409);
+    assert_eq!(c.count("challenge").await, 0);
+    assert_eq!(
+        c.send(events::load("programs/streak-create.json")).await.0,
+        201
+    );
+    assert_eq!(c.count("streak").await, 2);
+}

@@ -1,6 +1,7 @@
 //! Track / enrich user (seed 001, GamifyHost compatible). Public or admin key.
 
 use app::http::{self, Access};
+use app::idempotency;
 use app::members;
 use domain::member::{TrackUserInput, WriteMode};
 use domain::time;
@@ -22,7 +23,11 @@ impl App {
     }
 
     pub async fn handle(&self, req: Request) -> Response<Body> {
-        http::respond(&req, self.route(&req)).await
+        http::respond(
+            &req,
+            idempotency::once(&self.store, &req, Box::pin(self.route(&req))),
+        )
+        .await
     }
 
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {

@@ -259,7 +259,12 @@ pub fn path_param(req: &Request, name: &str) -> Result<String, ApiError> {
 }
 
 fn json_response(status: u16, body: &Value) -> Response<Body> {
-    let mut resp = Response::new(Body::Text(body.to_string()));
+    json_text(status, body.to_string())
+}
+
+/// A JSON answer from its text (replays send a saved answer as it was).
+pub fn json_text(status: u16, body: String) -> Response<Body> {
+    let mut resp = Response::new(Body::Text(body));
     *resp.status_mut() =
         http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut().insert(

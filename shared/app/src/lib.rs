@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod activity;
 pub mod http;
+pub mod idempotency;
 pub mod lists;
 pub mod logs;
 pub mod members;

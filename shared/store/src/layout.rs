@@ -12,6 +12,7 @@
 //! | reward | member's partition | `REWARD#{milestoneId}#{run or window key}` | GSI1, GSI2 |
 //! | marker: the member has progress in the program (makes first commits collide) | member's partition | `STATE#{programId}` | |
 //! | program (streak, challenge, milestone) | `T#{acct}#{env}#PROGRAM#{id}` | `PROGRAM` | `T#{acct}#{env}#LIST#{slug}` / id |
+//! | an `Idempotency-Key` and the answer it got (expires: TTL `expiresAt`) | `T#{acct}#{env}#IDEMPOTENCY#{key}` | `IDEMPOTENCY` | |
 //!
 //! Members are keyed by tenant + `externalId` (SPEC §8), so uniqueness is the primary key itself and
 //! the hot track-user path is one conditional write. The id item lets `{id}` lookups stay strongly
@@ -65,6 +66,12 @@ pub(super) fn list_index_pk(tenant: &Tenant, slug: &str) -> String {
 }
 
 pub(super) const PROGRAM_SK: &str = "PROGRAM";
+
+pub(super) fn idempotency_pk(tenant: &Tenant, key: &str) -> String {
+    format!("{}#IDEMPOTENCY#{key}", tenant.key_prefix())
+}
+
+pub(super) const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
 /// The sort key of an activity log item (what the stream processor takes from the stream).
 pub const LOG_SK: &str = "LOG";
 

@@ -87,7 +87,8 @@ async fn one_run(bin: &Path, event: &[u8], dynamodb: &str, table: &str) -> Resul
         .env("AWS_SECRET_ACCESS_KEY", store::LOCAL_ACCESS_KEY)
         .env("DYNAMODB_ENDPOINT", dynamodb)
         .env("TABLE_NAME", table)
-        .env("CURSOR_SECRET", "bench-cursor-secret")
+        // Lambda refuses a cursor secret under 32 bytes at start-up (domain::cursor).
+        .env("CURSOR_SECRET", "bench-cursor-secret-of-32-bytes-or-more")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -92,7 +92,8 @@ impl IssuedKeys {
         let env = environment.as_str();
         Self {
             api_key: format!("ak_{env}_{}", random_hex(12)),
-            api_secret: format!("sk_{env}_{}", random_hex(24)),
+            // 72 bytes: longer than HMAC's block, so the stored hash can verify end-user tokens.
+            api_secret: format!("sk_{env}_{}", random_hex(32)),
             public_key: format!("pk_{env}_{}", random_hex(16)),
         }
     }

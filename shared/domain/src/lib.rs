@@ -6,6 +6,7 @@ pub mod amount;
 pub mod analytics;
 pub mod api_keys;
 pub mod cursor;
+pub mod end_user;
 pub mod error;
 pub mod ids;
 pub mod log;

@@ -80,3 +80,15 @@ pub fn parse(response: lambda_http::Response<lambda_http::Body>) -> (u16, Value)
     };
     (status, body)
 }
+
+/// The same event as seen after the authorizer accepted an end-user token of this tenant's
+/// member `external_id`.
+pub fn as_end_user(
+    mut event: Value,
+    account_id: &str,
+    environment: &str,
+    external_id: &str,
+) -> Value {
+    event["requestContext"]["authorizer"] = json!({"lambda": {"accountId": account_id, "environment": environment, "role": "enduser", "externalId": external_id}});
+    event
+}

@@ -1,6 +1,8 @@
 //! API Gateway HTTP API Lambda authorizer (payload 2.0, simple responses).
 //!
-//! It authenticates: `x-api-key` (+ `x-api-secret` for secret keys) → account, environment, role.
+//! It authenticates: `x-api-key` (+ `x-api-secret` for secret keys) → account, environment, role;
+//! or an end-user token (`x-enduser-access-token` + `x-account-id`) → its account, environment
+//! and member, role `enduser`.
 //! It always answers `isAuthorized: true`, with the principal in the context when the credentials
 //! are valid and without it otherwise, so that the function answers 401/403 in the product's error
 //! envelope with a request id (a simple-response deny would be API Gateway's bare 403 for both).
@@ -15,7 +17,9 @@ use aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
 use domain::api_keys::{self, Credentials, KeyRecord};
+use domain::end_user;
 use domain::rate_limit::{retry_after_seconds, RateLimiter};
+use domain::tenant::Role;
 use serde_json::{json, Value};
 use store::{Store, StoreError};
 
@@ -99,16 +103,54 @@ impl Authorizer {
         Ok(context)
     }
 
+    /// The context for an end-user token (`x-enduser-access-token` + `x-account-id`): its member,
+    /// or nothing when the token does not verify against the key record its `kid` names.
+    pub async fn authenticate_end_user(
+        &self,
+        token: &str,
+        account_id: &str,
+    ) -> Result<Value, StoreError> {
+        let Some(token) = end_user::parse(token).filter(|t| t.kid.len() <= 128) else {
+            return Ok(json!({}));
+        };
+        let Some(record) = self.key(&token.kid).await? else {
+            return Ok(json!({}));
+        };
+        let Some(user) = end_user::verify(&token, &record, account_id, domain::time::now()) else {
+            return Ok(json!({}));
+        };
+        let mut context = json!({
+            ctx::ACCOUNT_ID: user.tenant.account_id,
+            ctx::ENVIRONMENT: user.tenant.environment.as_str(),
+            ctx::ROLE: Role::EndUser.as_str(),
+            ctx::EXTERNAL_ID: user.external_id,
+        });
+        let bucket = format!("{}#{}", token.kid, user.external_id);
+        if let Err(wait) = self.limiter.check(&bucket, Role::EndUser, Instant::now()) {
+            context[ctx::RETRY_AFTER] = json!(retry_after_seconds(wait).to_string());
+        }
+        Ok(context)
+    }
+
     pub async fn handle(
         &self,
         event: ApiGatewayV2CustomAuthorizerV2Request,
     ) -> Result<ApiGatewayV2CustomAuthorizerSimpleResponse, lambda_runtime::Error> {
         let header = |name: &str| event.headers.get(name).and_then(|v| v.to_str().ok());
-        let creds = Credentials {
-            api_key: header("x-api-key"),
-            api_secret: header("x-api-secret"),
+        let context = match header("x-enduser-access-token") {
+            Some(token) => {
+                let account_id = header("x-account-id").unwrap_or_default();
+                self.authenticate_end_user(token, account_id).await
+            }
+            None => {
+                let creds = Credentials {
+                    api_key: header("x-api-key"),
+                    api_secret: header("x-api-secret"),
+                };
+                self.authenticate(creds).await
+            }
         };
-        let context = self.authenticate(creds).await.map_err(|e| {
+        let context = context.map_err(|e| {
             tracing::error!(error = ?e, "authorizer could not read keys");
             format!("{e:?}")
         })?;

@@ -5,7 +5,8 @@ use app::idempotency;
 use app::members;
 use domain::cursor::CursorCodec;
 use domain::member::{MemberInput, WriteMode};
-use domain::time;
+use domain::tenant::Tenant;
+use domain::time::{self, Timestamp};
 use domain::ApiError;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -38,9 +39,35 @@ impl App {
     }
 
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
-        let (tenant, _) = http::authorize(req, Access::AdminOnly)?;
-        let now = time::now();
         let route = http::route_key(req);
+        // A member's own reads also take an end-user token (its own member only).
+        let access = match route.as_str() {
+            "GET /schema/account_user/record/{id}" | "GET /v1/me" => Access::AdminOrOwnMember,
+            r if r.starts_with("GET /schema/account_user/record/{id}/")
+                || r.starts_with("GET /v1/me/") =>
+            {
+                Access::AdminOrOwnMember
+            }
+            _ => Access::AdminOnly,
+        };
+        let (tenant, _) = http::authorize(req, access)?;
+        let own = http::own_member(req);
+        let now = time::now();
+        if let Some(activity) = route.strip_prefix("GET /v1/me") {
+            // `/v1/me…` is the token's member; an API key has no "me".
+            let me = own.ok_or(ApiError::Forbidden)?;
+            return match activity.strip_prefix('/') {
+                None => {
+                    http::query(req, &[])?;
+                    let member = members::resolve(&self.store, &tenant, &me).await?;
+                    Ok(http::success(200, member.to_record(now)))
+                }
+                Some(activity) => {
+                    self.activity(req, &tenant, &me, Some(&me), activity, now)
+                        .await
+                }
+            };
+        }
         match route.as_str() {
             "GET /schema/account_user/record" => {
                 let params = http::query(req, members::LIST_PARAMS)?;
@@ -76,8 +103,8 @@ impl App {
             }
             "GET /schema/account_user/record/{id}" => {
                 http::query(req, &[])?;
-                let member =
-                    members::resolve(&self.store, &tenant, &http::path_param(req, "id")?).await?;
+                let id = http::path_param(req, "id")?;
+                let member = members::resolve_as(&self.store, &tenant, &id, own.as_deref()).await?;
                 Ok(http::success(200, member.to_record(now)))
             }
             "PATCH /schema/account_user/record/{id}" => {
@@ -106,22 +133,37 @@ impl App {
                 let activity = other
                     .strip_prefix("GET /schema/account_user/record/{id}/")
                     .ok_or_else(http::no_such_route)?;
-                let params = http::query(req, &["limit", "cursor"])?;
-                let limit = http::limit(&params)?;
                 let id = http::path_param(req, "id")?;
-                let (found, next) = app::activity::list(
-                    &self.store,
-                    &self.cursors,
-                    &tenant,
-                    &id,
-                    activity,
-                    &params,
-                    limit,
-                    now,
-                )
-                .await?;
-                Ok(http::list(found, limit, next))
+                self.activity(req, &tenant, &id, own.as_deref(), activity, now)
+                    .await
             }
         }
+    }
+
+    /// A member's logs, progress or rewards of one kind (`own`: an end user's member).
+    async fn activity(
+        &self,
+        req: &Request,
+        tenant: &Tenant,
+        id: &str,
+        own: Option<&str>,
+        activity: &str,
+        now: Timestamp,
+    ) -> Result<Response<Body>, ApiError> {
+        let params = http::query(req, &["limit", "cursor"])?;
+        let limit = http::limit(&params)?;
+        let (found, next) = app::activity::list(
+            &self.store,
+            &self.cursors,
+            tenant,
+            id,
+            own,
+            activity,
+            &params,
+            limit,
+            now,
+        )
+        .await?;
+        Ok(http::list(found, limit, next))
     }
 }

@@ -17,6 +17,7 @@ pub async fn list(
     codec: &CursorCodec,
     tenant: &Tenant,
     id_or_external_id: &str,
+    own: Option<&str>,
     activity: &str,
     params: &BTreeMap<String, String>,
     limit: usize,
@@ -27,7 +28,11 @@ pub async fn list(
     if log_kind.is_none() && record_kind.is_none() {
         return Err(ApiError::no_such_route());
     }
-    let member = crate::members::resolve(store, tenant, id_or_external_id).await?;
+    // An end user reads its member's progress and rewards, not its logs.
+    if own.is_some() && log_kind.is_some() {
+        return Err(ApiError::Forbidden);
+    }
+    let member = crate::members::resolve_as(store, tenant, id_or_external_id, own).await?;
     let scope = crate::lists::Scope::Member(&member.id);
     match (log_kind, record_kind) {
         (Some(kind), _) => {

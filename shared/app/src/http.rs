@@ -28,6 +28,10 @@ pub const ROUTES: &[&str] = &[
     "GET /schema/account_user/record/{id}",
     "PATCH /schema/account_user/record/{id}",
     "DELETE /schema/account_user/record/{id}",
+    "GET /v1/me",
+    "GET /v1/me/streak_progress",
+    "GET /v1/me/challenge_progress",
+    "GET /v1/me/reward_log",
     "GET /schema/account_user/record/{id}/streak_progress",
     "GET /schema/account_user/record/{id}/challenge_progress",
     "GET /schema/account_user/record/{id}/streak_log",
@@ -113,6 +117,8 @@ pub fn unmatched(req: &Request) -> Response<Body> {
 pub enum Access {
     AdminOnly,
     PublicOrAdmin,
+    /// The secret key, or an end-user token reading its own member (`http::own_member`).
+    AdminOrOwnMember,
 }
 
 /// The context fields the authorizer returns (`requestContext.authorizer.lambda`).
@@ -122,6 +128,8 @@ pub mod authorizer_context {
     pub const ROLE: &str = "role";
     /// Set when the key is over its rate limit: seconds until the next request may pass.
     pub const RETRY_AFTER: &str = "retryAfter";
+    /// An end user's member (`userData.externalId` of its token).
+    pub const EXTERNAL_ID: &str = "externalId";
 }
 
 pub fn request_id(req: &Request) -> String {
@@ -146,13 +154,37 @@ pub fn authorize(req: &Request, access: Access) -> Result<(Tenant, Role), ApiErr
     let (Some(account_id), Some(environment), Some(role)) = (account_id, environment, role) else {
         return Err(ApiError::Unauthorized);
     };
-    if access == Access::AdminOnly && role != Role::Admin {
+    let allowed = match access {
+        Access::AdminOnly => role == Role::Admin,
+        Access::PublicOrAdmin => role != Role::EndUser,
+        Access::AdminOrOwnMember => role != Role::Public,
+    };
+    if !allowed {
         return Err(ApiError::Forbidden);
+    }
+    if role == Role::EndUser && get(authorizer_context::EXTERNAL_ID).is_none_or(str::is_empty) {
+        return Err(ApiError::Unauthorized);
     }
     if let Some(seconds) = get(authorizer_context::RETRY_AFTER) {
         return Err(ApiError::RateLimited(seconds.parse().unwrap_or(1)));
     }
     Ok((Tenant::new(account_id, environment), role))
+}
+
+/// The member an end-user token speaks for; `None` for API keys.
+pub fn own_member(req: &Request) -> Option<String> {
+    let fields = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.authorizer.as_ref().map(|a| &a.fields),
+        _ => None,
+    }?;
+    let role = fields.get(authorizer_context::ROLE).and_then(Value::as_str);
+    if role != Some(Role::EndUser.as_str()) {
+        return None;
+    }
+    fields
+        .get(authorizer_context::EXTERNAL_ID)
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 fn body_bytes(req: &Request) -> &[u8] {

@@ -90,6 +90,21 @@ pub async fn resolve(
         .ok_or_else(not_found)
 }
 
+/// `resolve` as a caller may see it: an end user (`own` = its token's externalId) sees only its
+/// own member; any other answers 404, as an unknown id does.
+pub async fn resolve_as(
+    store: &Store,
+    tenant: &Tenant,
+    id_or_external_id: &str,
+    own: Option<&str>,
+) -> Result<Member, ApiError> {
+    let member = resolve(store, tenant, id_or_external_id).await?;
+    match own {
+        Some(external_id) if member.external_id != external_id => Err(not_found()),
+        _ => Ok(member),
+    }
+}
+
 /// `PATCH …/{id}`: partial update; `null` clears; a new `externalId` keeps the uniqueness rule.
 pub async fn patch(
     store: &Store,

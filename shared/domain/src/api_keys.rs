@@ -69,6 +69,8 @@ pub fn verify(record: &KeyRecord, creds: &Credentials<'_>, now: crate::time::Tim
             None => false,
         },
         (Role::Admin, None) => false,
+        // End users hold tokens (`end_user`), never key records.
+        (Role::EndUser, _) => false,
     }
 }
 

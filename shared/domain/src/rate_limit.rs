@@ -105,10 +105,11 @@ impl RateLimiter {
         ))
     }
 
-    /// Counts one request of `api_key`; `Err(wait)` when it is over its limit.
+    /// Counts one request of `api_key` (for an end user: its key and member, so that one app
+    /// user cannot use up the backend's budget); `Err(wait)` when it is over its limit.
     pub fn check(&self, api_key: &str, role: Role, now: Instant) -> Result<(), Duration> {
         let limit = match role {
-            Role::Public => self.public,
+            Role::Public | Role::EndUser => self.public,
             Role::Admin => self.secret,
         };
         let Some(limit) = limit else {

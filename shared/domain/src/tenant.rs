@@ -42,6 +42,8 @@ pub enum Role {
     Admin,
     /// Public key alone: track-user routes only.
     Public,
+    /// An end-user token (`x-enduser-access-token`): its own member's reads only.
+    EndUser,
 }
 
 impl Role {
@@ -49,6 +51,7 @@ impl Role {
         match self {
             Role::Admin => "admin",
             Role::Public => "public",
+            Role::EndUser => "enduser",
         }
     }
 
@@ -56,6 +59,7 @@ impl Role {
         match s {
             "admin" => Some(Role::Admin),
             "public" => Some(Role::Public),
+            "enduser" => Some(Role::EndUser),
             _ => None,
         }
     }

@@ -70,6 +70,12 @@ const COMMANDS: &[Command] = &[
         required: &["--account"],
         help: "reconcile --account ID [--env live|test] [--member ID_OR_EXTERNAL_ID]\n  Recomputes progress, rewards and analytics from the stored logs: of one member, or of every\n  member of the account's environment (default live). Safe to run any time, any number of times.",
     },
+    Command {
+        name: "mint-token",
+        options: &["--api-key", "--api-secret", "--account", "--external-id", "--minutes"],
+        required: &["--api-key", "--api-secret", "--account", "--external-id"],
+        help: "mint-token --api-key AK --api-secret SK --account ID --external-id EXT [--minutes 15]\n  Prints an end-user token for one member, signed as a customer's backend signs it (HS256 with\n  the API secret; at most 30 minutes). For testing; production tokens come from your backend.",
+    },
 ];
 
 const GLOBAL: &str = "Options of every command: --aws (the AWS credential chain; TABLE_NAME names the table), --help.\n\
@@ -152,6 +158,31 @@ async fn run(command: &Command, options: HashMap<String, String>, aws: bool) -> 
                 )
             })?;
             print(created);
+        }
+        "mint-token" => {
+            let minutes: i64 = match options.get("--minutes") {
+                None => 15,
+                Some(m) => m
+                    .parse()
+                    .ok()
+                    .filter(|m| (1..=30).contains(m))
+                    .ok_or("--minutes must be 1 to 30")?,
+            };
+            let secret = required(&options, "--api-secret")?;
+            if !domain::end_user::can_sign_tokens(secret) {
+                return Err("this secret is from before end-user tokens (64 bytes or less) and cannot sign them; rotate-key issues one that can".into());
+            }
+            println!(
+                "{}",
+                domain::end_user::mint(
+                    required(&options, "--api-key")?,
+                    secret,
+                    required(&options, "--account")?,
+                    required(&options, "--external-id")?,
+                    now,
+                    minutes * 60,
+                )
+            );
         }
         "list-accounts" => {
             for account in app::accounts::list(&store)

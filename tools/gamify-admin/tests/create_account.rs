@@ -82,3 +82,82 @@ fn usage_errors_exit_2() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
     }
 }
+
+/// `mint-token` signs as a customer's backend does; the token verifies against the key record
+/// create-account stored (which holds only the secret's hash).
+#[tokio::test]
+async fn mint_token_signs_end_user_tokens_the_stored_key_verifies() {
+    let store = test_store().await;
+    let admin = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_gamify-admin"))
+            .args(args)
+            .env("TABLE_NAME", store.table())
+            .output()
+            .expect("run gamify-admin")
+    };
+    let endpoint = test_endpoint().await;
+    let out = Command::new(env!("CARGO_BIN_EXE_gamify-admin"))
+        .args(["create-account", "--name", "Tokens"])
+        .env("DYNAMODB_ENDPOINT", &endpoint)
+        .env("TABLE_NAME", store.table())
+        .output()
+        .unwrap();
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let account = printed["accountId"].as_str().unwrap();
+    let (key, secret) = (
+        printed["live"]["apiKey"].as_str().unwrap(),
+        printed["live"]["apiSecret"].as_str().unwrap(),
+    );
+    let out = admin(&[
+        "mint-token",
+        "--api-key",
+        key,
+        "--api-secret",
+        secret,
+        "--account",
+        account,
+        "--external-id",
+        "user_7",
+        "--minutes",
+        "5",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap();
+    let record = store.get_key(key).await.unwrap().unwrap();
+    let parsed = domain::end_user::parse(token.trim()).expect("a JWT");
+    let user = domain::end_user::verify(&parsed, &record, account, domain::time::now())
+        .expect("verifies against the stored hash");
+    assert_eq!(user.external_id, "user_7");
+
+    let too_long = admin(&[
+        "mint-token",
+        "--api-key",
+        key,
+        "--api-secret",
+        secret,
+        "--account",
+        account,
+        "--external-id",
+        "u",
+        "--minutes",
+        "31",
+    ]);
+    assert!(!too_long.status.success());
+    let old_secret = admin(&[
+        "mint-token",
+        "--api-key",
+        key,
+        "--api-secret",
+        "sk_live_0123456789abcdef0123456789abcdef0123456789abcdef",
+        "--account",
+        account,
+        "--external-id",
+        "u",
+    ]);
+    assert!(!old_secret.status.success());
+    assert!(String::from_utf8_lossy(&old_secret.stderr).contains("rotate-key"));
+}

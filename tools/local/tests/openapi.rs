@@ -57,6 +57,10 @@ const STORY: &[&str] = &[
     "listMemberStreakLogs",
     "listMemberChallengeLogs",
     "listMemberRewards",
+    "getMe",
+    "listMyStreakProgress",
+    "listMyChallengeProgress",
+    "listMyRewards",
     "deleteMilestone",
     "deleteChallenge",
     "deleteStreak",
@@ -212,6 +216,19 @@ async fn the_examples_run_against_the_handlers() {
         ("x-api-secret".to_string(), account.live.api_secret.clone()),
         ("content-type".to_string(), "application/json".to_string()),
     ];
+    // `/v1/me…` is read with an end-user token for the member `createMember`'s example creates.
+    let token = domain::end_user::mint(
+        &account.live.api_key,
+        &account.live.api_secret,
+        &account.account_id,
+        "user_67890",
+        domain::time::now(),
+        900,
+    );
+    let end_user_headers = vec![
+        ("x-enduser-access-token".to_string(), token),
+        ("x-account-id".to_string(), account.account_id.clone()),
+    ];
     let ops = operations(&doc);
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut requests = 0;
@@ -324,7 +341,11 @@ async fn the_examples_run_against_the_handlers() {
                         method: method.clone(),
                         path: concrete_path.clone(),
                         raw_query: query.join("&"),
-                        headers: headers.clone(),
+                        headers: if op["security"][0].get("endUserToken").is_some() {
+                            end_user_headers.clone()
+                        } else {
+                            headers.clone()
+                        },
                         body: if body.is_null() {
                             Vec::new()
                         } else {

@@ -65,6 +65,12 @@ pub const ROUTES: &[&str] = &[
     "GET /schema/reward_log/record",
     "GET /schema/reward_log/record/{id}",
     "PATCH /schema/reward_log/record/{id}",
+    "POST /v1/webhooks/endpoints",
+    "GET /v1/webhooks/endpoints",
+    "GET /v1/webhooks/endpoints/{id}",
+    "PATCH /v1/webhooks/endpoints/{id}",
+    "DELETE /v1/webhooks/endpoints/{id}",
+    "POST /v1/webhooks/endpoints/{id}/rotate-secret",
     "POST /v1/user-journeys/users",
     "GET /v1/user-journeys/users/{externalId}",
 ];

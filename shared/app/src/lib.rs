@@ -12,3 +12,4 @@ pub mod members;
 pub mod programs;
 pub mod records;
 pub mod telemetry;
+pub mod webhooks;

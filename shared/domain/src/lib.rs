@@ -19,5 +19,6 @@ pub mod retry;
 pub mod tenant;
 pub mod time;
 pub mod validate;
+pub mod webhooks;
 
 pub use error::{ApiError, FieldError};

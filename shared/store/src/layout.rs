@@ -12,6 +12,7 @@
 //! | reward | member's partition | `REWARD#{milestoneId}#{run or window key}` | GSI1, GSI2 |
 //! | marker: the member has progress in the program (makes first commits collide) | member's partition | `STATE#{programId}` | |
 //! | program (streak, challenge, milestone) | `T#{acct}#{env}#PROGRAM#{id}` | `PROGRAM` | `T#{acct}#{env}#LIST#{slug}` / id |
+//! | webhook endpoint | `T#{acct}#{env}#WEBHOOK#{id}` | `WEBHOOK` | `T#{acct}#{env}#LIST#webhook_endpoint` / id |
 //! | an `Idempotency-Key` and the answer it got (expires: TTL `expiresAt`) | `T#{acct}#{env}#IDEMPOTENCY#{key}` | `IDEMPOTENCY` | |
 //!
 //! Members are keyed by tenant + `externalId` (SPEC §8), so uniqueness is the primary key itself and
@@ -72,6 +73,12 @@ pub(super) fn idempotency_pk(tenant: &Tenant, key: &str) -> String {
 }
 
 pub(super) const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
+
+pub(super) fn webhook_endpoint_pk(tenant: &Tenant, id: &str) -> String {
+    format!("{}#WEBHOOK#{id}", tenant.key_prefix())
+}
+
+pub(super) const WEBHOOK_ENDPOINT_SK: &str = "WEBHOOK";
 /// The sort key of an activity log item (what the stream processor takes from the stream).
 pub const LOG_SK: &str = "LOG";
 

@@ -12,6 +12,7 @@ mod members;
 mod programs;
 mod progress;
 mod queries;
+mod webhooks;
 
 pub use accounts::{Account, AccountStatus};
 pub use connect::{LOCAL_ACCESS_KEY, LOCAL_REGION};

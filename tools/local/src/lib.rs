@@ -8,6 +8,7 @@ use std::path::Path;
 use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use domain::cursor::CursorCodec;
 use domain::log::LogKind;
+use domain::webhooks::UrlPolicy;
 use lambda_http::Body;
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
@@ -376,6 +377,7 @@ pub struct Functions {
     pub log_challenge: logs::App,
     pub progress_reads: progress_reads::App,
     pub track_user: track_user::App,
+    pub webhooks: webhooks::App,
     pub authorizer: authorizer::Authorizer,
 }
 
@@ -404,6 +406,7 @@ pub enum Function<'a> {
     Logs(&'a logs::App),
     ProgressReads(&'a progress_reads::App),
     TrackUser(&'a track_user::App),
+    Webhooks(&'a webhooks::App),
 }
 
 impl Function<'_> {
@@ -411,6 +414,7 @@ impl Function<'_> {
         match self {
             Function::Members(app) => app.handle(request).await,
             Function::Programs(app) => app.handle(request).await,
+            Function::Webhooks(app) => app.handle(request).await,
             Function::Logs(app) => app.handle(request).await,
             Function::ProgressReads(app) => app.handle(request).await,
             Function::TrackUser(app) => app.handle(request).await,
@@ -426,8 +430,10 @@ impl Functions {
             programs: programs::App::new(store.clone(), cursors.clone()),
             log_streak: logs::App::new(LogKind::Streak, store.clone(), cursors.clone()),
             log_challenge: logs::App::new(LogKind::Challenge, store.clone(), cursors.clone()),
-            progress_reads: progress_reads::App::new(store.clone(), cursors),
+            progress_reads: progress_reads::App::new(store.clone(), cursors.clone()),
             track_user: track_user::App::new(store.clone()),
+            // The local run delivers to the developer's machine: private URLs are allowed.
+            webhooks: webhooks::App::new(store.clone(), cursors, UrlPolicy::AllowPrivate),
             authorizer: authorizer::Authorizer::new(store, key_cache),
         }
     }
@@ -441,6 +447,7 @@ impl Functions {
             "log-challenge" => Function::Logs(&self.log_challenge),
             "progress-reads" => Function::ProgressReads(&self.progress_reads),
             "track-user" => Function::TrackUser(&self.track_user),
+            "webhooks" => Function::Webhooks(&self.webhooks),
             _ => return None,
         })
     }

@@ -27,7 +27,7 @@ async fn the_created_table_is_the_template_table() {
 #[tokio::test]
 async fn every_template_route_is_served_by_its_function() {
     let routes = routes_from_template(&template_path()).unwrap();
-    assert_eq!(routes.len(), 45, "{routes:#?}");
+    assert_eq!(routes.len(), 51, "{routes:#?}");
     let store = test_store().await;
     let account = app::accounts::create(&store, "Routes").await.unwrap();
     std::env::set_var("TABLE_NAME", store.table());
@@ -39,6 +39,7 @@ async fn every_template_route_is_served_by_its_function() {
         log_challenge: logs::App::from_env(domain::log::LogKind::Challenge).await,
         progress_reads: progress_reads::App::from_env().await,
         track_user: track_user::App::from_env().await,
+        webhooks: webhooks::App::from_env().await,
         authorizer: authorizer::Authorizer::new(
             Store::from_env().await,
             std::time::Duration::from_secs(1),
@@ -205,4 +206,32 @@ fn samconfig_sets_the_templates_parameters() {
         .collect();
     declared.sort();
     assert_eq!(set, declared);
+}
+
+/// `Idempotency-Key` (app::idempotency) puts, reads, updates and deletes an item: every function
+/// that serves a POST must be allowed to, or the header fails on AWS only.
+#[test]
+fn every_function_with_a_post_route_may_keep_idempotency_keys() {
+    let text = std::fs::read_to_string(template_path()).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let routes = routes_from_template(&template_path()).unwrap();
+    let posting: std::collections::BTreeSet<&str> = routes
+        .iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.binary.as_str())
+        .collect();
+    assert!(posting.len() >= 5, "{posting:?}");
+    for (_, resource) in doc["Resources"].as_mapping().unwrap() {
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str();
+        let Some(binary) = binary.filter(|b| posting.contains(b)) else {
+            continue;
+        };
+        let allowed = serde_yaml::to_string(&resource["Properties"]["Policies"]).unwrap();
+        for action in ["GetItem", "PutItem", "UpdateItem", "DeleteItem"] {
+            assert!(
+                allowed.contains(&format!("dynamodb:{action}")),
+                "{binary} may not {action}"
+            );
+        }
+    }
 }

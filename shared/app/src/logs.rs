@@ -17,8 +17,6 @@ use domain::time::{self, Timestamp};
 use domain::validate;
 use store::{Condition, LogWrite, MemberWrite, Store, StoreError};
 
-const MAX_ATTEMPTS: usize = 12;
-
 /// The outcome of a create: the log, and whether it is a replay of an earlier identical request.
 pub struct Created {
     pub log: ActivityLog,
@@ -78,7 +76,7 @@ pub async fn create(
         ));
     }
     let id = domain::ids::new_id();
-    for _ in 0..MAX_ATTEMPTS {
+    for _ in 0..domain::retry::CONFLICT_ATTEMPTS {
         // Who owns the log, and whether it counts: only logs of live members ever count.
         let (member_id, status, member_write) = match &new.owner {
             Owner::Existing(id_or_external_id) => {

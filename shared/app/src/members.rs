@@ -10,9 +10,6 @@ use domain::tenant::Tenant;
 use domain::time::Timestamp;
 use store::{MemberFilter, Store, StoreError};
 
-/// Bounded retries for writes that lost a race to a concurrent writer.
-const MAX_ATTEMPTS: usize = 12;
-
 fn external_id_taken() -> ApiError {
     ApiError::Conflict("A member with this externalId already exists.".into())
 }
@@ -50,7 +47,7 @@ pub async fn upsert(
 ) -> Result<(Member, bool), ApiError> {
     input.validate(WriteMode::Upsert)?;
     let external_id = input.external_id().unwrap_or_default().to_string();
-    for _ in 0..MAX_ATTEMPTS {
+    for _ in 0..domain::retry::CONFLICT_ATTEMPTS {
         if let Some(member) = store
             .update_member(tenant, &external_id, &input, now, seen)
             .await?
@@ -114,7 +111,7 @@ pub async fn patch(
     now: Timestamp,
 ) -> Result<Member, ApiError> {
     input.validate(WriteMode::Patch)?;
-    for _ in 0..MAX_ATTEMPTS {
+    for _ in 0..domain::retry::CONFLICT_ATTEMPTS {
         let current = resolve(store, tenant, id_or_external_id).await?;
         match &input.external_id {
             Patch::Value(new_external_id) if *new_external_id != current.external_id => {

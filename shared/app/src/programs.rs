@@ -66,7 +66,7 @@ pub async fn patch(
     input: ProgramInput,
     now: Timestamp,
 ) -> Result<Program, ApiError> {
-    for _ in 0..8 {
+    for _ in 0..domain::retry::CONFLICT_ATTEMPTS {
         let current = get(store, tenant, kind, id).await?;
         let updated = input.apply(kind, Some(&current), current.id.clone(), now)?;
         let parent_changed = !input.linked_schema_slug.is_absent()

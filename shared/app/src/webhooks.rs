@@ -13,7 +13,6 @@ use store::Store;
 
 /// How long a rotated secret keeps signing beside the new one.
 pub const ROTATION_GRACE_HOURS: i64 = 24;
-const MAX_ATTEMPTS: usize = 8;
 
 fn not_found() -> ApiError {
     ApiError::NotFound("No webhook endpoint with this id.".into())
@@ -53,7 +52,7 @@ async fn update(
     id: &str,
     change: impl Fn(&mut Endpoint),
 ) -> Result<Endpoint, ApiError> {
-    for _ in 0..MAX_ATTEMPTS {
+    for _ in 0..domain::retry::CONFLICT_ATTEMPTS {
         let mut endpoint = get(store, tenant, id).await?;
         let read_at = endpoint.updated_at;
         change(&mut endpoint);

@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+/// How many times a use case reads again and rewrites after a concurrent writer won its
+/// conditional write (members, logs, programs, webhook endpoints), before answering 409.
+pub const CONFLICT_ATTEMPTS: usize = 12;
+
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
     pub base: Duration,

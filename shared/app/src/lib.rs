@@ -12,4 +12,5 @@ pub mod members;
 pub mod programs;
 pub mod records;
 pub mod telemetry;
+pub mod webhook_events;
 pub mod webhooks;

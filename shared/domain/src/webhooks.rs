@@ -2,6 +2,8 @@
 //! which URLs may be one (no plain HTTP on AWS, no private or loopback address unless the local
 //! run allows it: SSRF), its signing secret, and the signature of one delivery.
 
+pub mod delivery;
+
 use std::net::IpAddr;
 
 use base64::engine::general_purpose::STANDARD;

@@ -12,5 +12,6 @@ pub mod members;
 pub mod programs;
 pub mod records;
 pub mod telemetry;
+pub mod webhook_delivery;
 pub mod webhook_events;
 pub mod webhooks;

@@ -94,6 +94,22 @@ pub async fn rotate_secret(
     .await
 }
 
+/// The platform disables an endpoint (a 410, or a delivery that failed for days), saying why.
+pub async fn disable(
+    store: &Store,
+    tenant: &Tenant,
+    id: &str,
+    reason: &str,
+    now: Timestamp,
+) -> Result<Endpoint, ApiError> {
+    update(store, tenant, id, |endpoint| {
+        endpoint.status = domain::webhooks::EndpointStatus::Disabled;
+        endpoint.disabled_reason = Some(reason.to_string());
+        endpoint.updated_at = now;
+    })
+    .await
+}
+
 pub async fn delete(store: &Store, tenant: &Tenant, id: &str) -> Result<Endpoint, ApiError> {
     let endpoint = get(store, tenant, id).await?;
     if store.delete_webhook_endpoint(tenant, id).await? {

@@ -13,6 +13,7 @@
 //! | marker: the member has progress in the program (makes first commits collide) | member's partition | `STATE#{programId}` | |
 //! | program (streak, challenge, milestone) | `T#{acct}#{env}#PROGRAM#{id}` | `PROGRAM` | `T#{acct}#{env}#LIST#{slug}` / id |
 //! | webhook endpoint | `T#{acct}#{env}#WEBHOOK#{id}` | `WEBHOOK` | `T#{acct}#{env}#LIST#webhook_endpoint` / id |
+//! | webhook delivery (one event to one endpoint) | the endpoint's partition | `DELIVERY#{eventId}` | GSI2 `…#WEBHOOK#{endpointId}#deliveries` / `{createdAt}#{eventId}`; while pending GSI1 `WEBHOOKS_DUE` / `{nextAttemptAt}#{PK}#{SK}` |
 //! | an `Idempotency-Key` and the answer it got (expires: TTL `expiresAt`) | `T#{acct}#{env}#IDEMPOTENCY#{key}` | `IDEMPOTENCY` | |
 //!
 //! Members are keyed by tenant + `externalId` (SPEC §8), so uniqueness is the primary key itself and
@@ -79,6 +80,19 @@ pub(super) fn webhook_endpoint_pk(tenant: &Tenant, id: &str) -> String {
 }
 
 pub(super) const WEBHOOK_ENDPOINT_SK: &str = "WEBHOOK";
+
+pub(super) fn delivery_sk(event_id: &str) -> String {
+    format!("DELIVERY#{event_id}")
+}
+
+/// GSI2: one endpoint's deliveries, newest first.
+pub(super) fn delivery_list_pk(tenant: &Tenant, endpoint_id: &str) -> String {
+    format!("{}#WEBHOOK#{endpoint_id}#deliveries", tenant.key_prefix())
+}
+
+/// GSI1: every pending delivery of every tenant by when it is due (sparse: only pending ones).
+/// One partition: fine while failing endpoints are few; shard it if they are not.
+pub(super) const DELIVERIES_DUE_PK: &str = "WEBHOOKS_DUE";
 /// The sort key of an activity log item (what the stream processor takes from the stream).
 pub const LOG_SK: &str = "LOG";
 

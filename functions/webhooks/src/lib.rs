@@ -1,6 +1,9 @@
 //! Webhook endpoints (SPEC §9) under `/v1/webhooks/endpoints`: create (the signing secret is
 //! shown once), list, read, update, delete, rotate the secret. Admin key only.
 
+pub mod delivery;
+pub mod sender;
+
 use app::http::{self, Access};
 use app::idempotency;
 use app::webhooks;

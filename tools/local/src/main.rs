@@ -156,6 +156,46 @@ async fn run_stream_processor(
     }
 }
 
+/// What the delivery function's event source mapping and schedule do on AWS: its own reading of
+/// the stream (its own checkpoint) and a sweep of due retries every second.
+async fn run_webhook_delivery(
+    mut poller: StreamPoller,
+    delivery: webhooks::delivery::DeliveryFunction,
+    give_up: Duration,
+) -> String {
+    let delivery = &delivery;
+    let process = |event: aws_lambda_events::dynamodb::Event| async move {
+        match delivery.on_stream(&event).await {
+            Ok(_) => Vec::new(),
+            // Retried by the runner, like a failed Lambda invocation.
+            Err(e) => {
+                tracing::warn!(error = ?e, "webhook delivery failed; retrying the batch");
+                event
+                    .records
+                    .iter()
+                    .filter_map(|r| r.change.sequence_number.clone())
+                    .collect()
+            }
+        }
+    };
+    let park = |_: Vec<stream::FailureMessage>| Ok(());
+    let sweep = async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if let Err(e) = delivery.sweep().await {
+                tracing::warn!(error = ?e, "webhook sweep failed");
+            }
+        }
+    };
+    tokio::select! {
+        stopped = stream::run(&mut poller, process, park, give_up) => match stopped {
+            Ok(()) => "webhook delivery stopped".into(),
+            Err(e) => e,
+        },
+        _ = sweep => "the webhook sweep stopped".into(),
+    }
+}
+
 async fn run() -> Result<(), String> {
     let in_memory = std::env::args().any(|a| a == "--in-memory");
     let port = env_u16("PORT", 3000)?;
@@ -252,6 +292,21 @@ async fn run() -> Result<(), String> {
     let failures = (!in_memory).then(|| data_dir.join("stream-failures.jsonl"));
     let mut stream_processor =
         tokio::spawn(run_stream_processor(poller, processor, failures, give_up));
+    let mut webhook_poller = StreamPoller::new(&store, &endpoint)
+        .await?
+        .with_batch_size(100);
+    if !in_memory {
+        webhook_poller =
+            webhook_poller.with_checkpoint(data_dir.join("webhooks-stream-checkpoint.json"));
+    }
+    let delivery = webhooks::delivery::DeliveryFunction::new(
+        Store::from_env().await,
+        // The local run delivers to the developer's machine.
+        domain::webhooks::UrlPolicy::AllowPrivate,
+        domain::webhooks::delivery::RetrySchedule::from_env(),
+    );
+    let mut webhook_delivery =
+        tokio::spawn(run_webhook_delivery(webhook_poller, delivery, give_up));
     println!(
         "Stream processor polling the table's stream ({})",
         if resumed > 0 {
@@ -283,6 +338,10 @@ async fn run() -> Result<(), String> {
             _ = &mut shutdown => break,
             _ = &mut dynamo_exited => {
                 return Err(format!("DynamoDB Local ({endpoint}) exited; stopping. Run `make run` again: its data and the stream checkpoint are kept in {}", data_dir.display()));
+            }
+            stopped = &mut webhook_delivery => {
+                let why = stopped.unwrap_or_else(|e| format!("webhook delivery failed: {e}"));
+                return Err(format!("{why}; stopping. Start the store again and run `make run`."));
             }
             stopped = &mut stream_processor => {
                 let why = stopped.unwrap_or_else(|e| format!("the stream processor failed: {e}"));

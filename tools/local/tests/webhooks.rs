@@ -1,0 +1,193 @@
+//! Webhooks end to end over HTTP (SPEC §9): the local run delivers member, progress and reward
+//! events to a receiver that verifies each with the Standard Webhooks library (PyPI
+//! `standardwebhooks`, `docs/examples/webhook_receiver.py`) and fails the first two attempts of
+//! each: every event arrives, retried under the same `webhook-id`, and succeeds exactly once.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{call, start_with};
+use serde_json::{json, Value};
+
+struct Receiver {
+    child: Child,
+    log: std::path::PathBuf,
+    secret: std::path::PathBuf,
+    url: String,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Receiver {
+    fn start(dir: &std::path::Path, fail_first: u32) -> Self {
+        let port = testkit::free_port().unwrap();
+        let (log, secret) = (dir.join("deliveries.jsonl"), dir.join("secret"));
+        let root = testkit::repo_root();
+        let child = Command::new(root.join(".venv/bin/python"))
+            .arg(root.join("docs/examples/webhook_receiver.py"))
+            .args([
+                port.to_string(),
+                secret.display().to_string(),
+                log.display().to_string(),
+                fail_first.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("python from .venv (scripts/setup.sh --python)");
+        Receiver {
+            child,
+            log,
+            secret,
+            url: format!("http://127.0.0.1:{port}/hooks"),
+        }
+    }
+
+    /// Every request it received, in order.
+    fn requests(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Waits until `n` distinct events were accepted (200).
+    fn wait_for(&self, n: usize) -> Vec<Value> {
+        let started = Instant::now();
+        loop {
+            let requests = self.requests();
+            let accepted = requests.iter().filter(|r| r["status"] == 200).count();
+            if accepted >= n {
+                return requests;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{accepted} of {n} delivered: {requests:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+#[test]
+fn events_arrive_signed_retried_under_one_id_and_accepted_once() {
+    let dir = std::env::temp_dir().join(format!("gamify-webhooks-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let receiver = Receiver::start(&dir, 2);
+    let run = start_with(
+        None,
+        &[("WEBHOOK_RETRY_DELAYS", "0.3,0.3,0.3,0.3")],
+        Stdio::null(),
+    );
+    let live = &run.demo["live"];
+    let admin = [
+        ("x-api-key", live["apiKey"].as_str().unwrap()),
+        ("x-api-secret", live["apiSecret"].as_str().unwrap()),
+        ("content-type", "application/json"),
+    ];
+    let base = &run.base;
+    let post = |path: &str, body: Value| {
+        call(
+            "POST",
+            &format!("{base}{path}"),
+            &admin,
+            Some(&body.to_string()),
+        )
+    };
+
+    let (status, endpoint) = post("/v1/webhooks/endpoints", json!({"url": receiver.url}));
+    assert_eq!(status, 201, "{endpoint}");
+    std::fs::write(
+        &receiver.secret,
+        endpoint["data"]["secret"].as_str().unwrap(),
+    )
+    .unwrap();
+
+    // A member, a one-day streak with a milestone at day 1, and a log that completes both.
+    assert_eq!(
+        post(
+            "/schema/account_user/record",
+            json!({"externalId": "hook-1", "status": "live"})
+        )
+        .0,
+        201
+    );
+    let (_, streak) = post(
+        "/schema/streak/record",
+        json!({"name": "One day", "status": "live", "completionTargetValue": 1, "aggregationTargetValue": 1}),
+    );
+    let streak_id = streak["data"]["id"].as_str().unwrap();
+    let milestone = json!({"name": "Day one", "status": "live", "linkedSchemaSlug": "streak", "linkedSchemaRecordId": streak_id, "milestoneTargetValue": 1, "rewardPoints": 5});
+    assert_eq!(post("/schema/milestone/record", milestone).0, 201);
+    let log = json!({"streakId": streak_id, "ownedById": "hook-1", "activityAt": domain::time::format(&domain::time::now()), "activityValue": 1});
+    assert_eq!(post("/schema/streak_log/record", log).0, 201);
+
+    let requests = receiver.wait_for(3);
+    let mut by_id: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    for r in &requests {
+        assert_eq!(r["verified"], true, "every attempt verifies: {r}");
+        by_id
+            .entry(r["id"].as_str().unwrap().to_string())
+            .or_default()
+            .push(r);
+    }
+    let types: Vec<&str> = by_id
+        .values()
+        .map(|attempts| attempts[0]["event"]["type"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "member.created",
+        "streak_progress.completed",
+        "reward_log.created",
+    ] {
+        assert!(types.contains(&expected), "{expected} in {types:?}");
+    }
+    for (id, attempts) in &by_id {
+        let statuses: Vec<u64> = attempts
+            .iter()
+            .map(|a| a["status"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            statuses,
+            [500, 500, 200],
+            "{id}: two failures, then one success, same id"
+        );
+    }
+    let member_created = by_id
+        .values()
+        .find(|a| a[0]["event"]["type"] == "member.created")
+        .unwrap();
+    assert_eq!(member_created[0]["event"]["data"]["externalId"], "hook-1");
+
+    // Deleting the member is one more event.
+    let (status, _) = call(
+        "DELETE",
+        &format!("{base}/schema/account_user/record/hook-1"),
+        &admin,
+        None,
+    );
+    assert_eq!(status, 200);
+    let requests = receiver.wait_for(4);
+    let deleted: Vec<&Value> = requests
+        .iter()
+        .filter(|r| r["event"]["type"] == "member.deleted" && r["status"] == 200)
+        .collect();
+    assert_eq!(deleted.len(), 1, "{requests:#?}");
+    assert_eq!(deleted[0]["event"]["data"]["externalId"], "hook-1");
+    std::thread::sleep(Duration::from_secs(2));
+    let accepted = receiver
+        .requests()
+        .iter()
+        .filter(|r| r["status"] == 200)
+        .count();
+    assert_eq!(accepted, 4, "nothing more arrives");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,7 +1,8 @@
 //! The README's quick start, executed as written: its shell block runs with bash against a fresh
 //! local run (the same program as `make run`), from a directory laid out like the repository
-//! root (`.local/demo-account.json`), and what it prints must show the member, the streak, the
-//! log, the progress and the reward it promises.
+//! root (`.local/demo-account.json`, `docs/examples/webhook_receiver.py`), and what it prints must
+//! show the member, the streak, the log, the progress, the reward and the webhook events it
+//! promises.
 
 mod common;
 
@@ -39,6 +40,14 @@ fn the_quick_start_works_as_written() {
     let root = std::env::temp_dir().join(format!("gamify-readme-{}", uuid::Uuid::now_v7()));
     let data = root.join(".local");
     std::fs::create_dir_all(&data).unwrap();
+    // The quick start's demo webhook receiver, where the repository keeps it.
+    let examples = root.join("docs/examples");
+    std::fs::create_dir_all(&examples).unwrap();
+    std::fs::copy(
+        repo_root().join("docs/examples/webhook_receiver.py"),
+        examples.join("webhook_receiver.py"),
+    )
+    .unwrap();
     let run = common::start(Some(&data));
 
     let output = Command::new("bash")
@@ -60,8 +69,18 @@ fn the_quick_start_works_as_written() {
         .into_iter::<Value>()
         .collect::<Result<_, _>>()
         .unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    assert_eq!(answers.len(), 6, "{stdout}");
+    // The six answers of the API, then what the webhook receiver got.
+    assert!(answers.len() > 6, "{stdout}");
+    let (answers, received) = answers.split_at(6);
     assert!(answers.iter().all(|a| a["status"] == "success"), "{stdout}");
+    let types: Vec<&str> = received
+        .iter()
+        .filter(|r| r["verified"] == true && r["status"] == 200)
+        .filter_map(|r| r["event"]["type"].as_str())
+        .collect();
+    for expected in ["member.created", "reward_log.created"] {
+        assert!(types.contains(&expected), "{expected}: {received:#?}");
+    }
     let (member, log, progress, rewards, profile) = (
         &answers[0],
         &answers[2],

@@ -134,6 +134,7 @@ fn events_arrive_signed_retried_under_one_id_and_accepted_once() {
     let mut by_id: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
     for r in &requests {
         assert_eq!(r["verified"], true, "every attempt verifies: {r}");
+        assert_eq!(r["verifiedWith"], "standardwebhooks", "{r}");
         by_id
             .entry(r["id"].as_str().unwrap().to_string())
             .or_default()

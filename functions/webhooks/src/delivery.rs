@@ -24,6 +24,11 @@ fn image(item: &serde_dynamo::Item) -> Option<Value> {
     serde_dynamo::from_item(item.clone()).ok()
 }
 
+/// The changes of a stream batch, as the delivery use case reads them.
+pub fn changes_of(event: &Event) -> Vec<StoredChange> {
+    event.records.iter().filter_map(change_of).collect()
+}
+
 fn change_of(record: &EventRecord) -> Option<StoredChange> {
     let keys: Value = serde_dynamo::from_item(record.change.keys.clone()).ok()?;
     Some(StoredChange {
@@ -58,8 +63,9 @@ impl DeliveryFunction {
     /// A stream batch: its events delivered (a failure retries the batch; deliveries already
     /// created are not created again).
     pub async fn on_stream(&self, event: &Event) -> Result<usize, StoreError> {
-        let changes: Vec<StoredChange> = event.records.iter().filter_map(change_of).collect();
-        self.deliverer.on_changes(&changes, time::now()).await
+        self.deliverer
+            .on_changes(&changes_of(event), time::now())
+            .await
     }
 
     pub async fn sweep(&self) -> Result<usize, StoreError> {

@@ -1,5 +1,6 @@
 //! Webhook endpoints (SPEC §9) under `/v1/webhooks/endpoints`: create (the signing secret is
-//! shown once), list, read, update, delete, rotate the secret. Admin key only.
+//! shown once), list, read, update, delete, rotate the secret, a test event, the delivery log and
+//! replay. Admin key only. `delivery` is the delivery function (`webhook-delivery`).
 
 pub mod delivery;
 pub mod sender;
@@ -95,6 +96,33 @@ impl App {
                 let id = http::path_param(req, "id")?;
                 let endpoint = webhooks::rotate_secret(store, &tenant, &id, now).await?;
                 Ok(http::success(200, webhooks::with_secret(&endpoint)))
+            }
+            "GET /v1/webhooks/endpoints/{id}/deliveries" => {
+                let params = http::query(req, &["limit", "cursor"])?;
+                let limit = http::limit(&params)?;
+                let id = http::path_param(req, "id")?;
+                let (found, next) =
+                    webhooks::list_deliveries(store, &self.cursors, &tenant, &id, &params, limit)
+                        .await?;
+                Ok(http::list(
+                    found.iter().map(|d| d.to_record()).collect(),
+                    limit,
+                    next,
+                ))
+            }
+            "POST /v1/webhooks/endpoints/{id}/deliveries/{deliveryId}/replay" => {
+                http::query(req, &[])?;
+                let id = http::path_param(req, "id")?;
+                let delivery_id = http::path_param(req, "deliveryId")?;
+                let delivery =
+                    webhooks::replay_delivery(store, &tenant, &id, &delivery_id, now).await?;
+                Ok(http::success(202, delivery.to_record()))
+            }
+            "POST /v1/webhooks/endpoints/{id}/test" => {
+                http::query(req, &[])?;
+                let id = http::path_param(req, "id")?;
+                let delivery = webhooks::send_test(store, &tenant, &id, now).await?;
+                Ok(http::success(202, delivery.to_record()))
             }
             _ => Err(http::no_such_route()),
         }

@@ -45,6 +45,10 @@ impl Recorder {
     }
 }
 
+/// The due list spans every tenant of the table these tests share: one test at a time, so that a
+/// sweep sends only its own test's deliveries.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 struct World {
     deliverer: Deliverer<Recorder>,
     tenant: Tenant,
@@ -127,6 +131,7 @@ impl World {
 
 #[tokio::test]
 async fn a_replayed_batch_sends_nothing_new() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let mut w = World::new(json!(null), RetrySchedule::default()).await;
     w.member("replayed").await;
     let changes = w.changes().await;
@@ -148,6 +153,7 @@ async fn a_replayed_batch_sends_nothing_new() {
 
 #[tokio::test]
 async fn retries_keep_the_id_and_a_410_disables_the_endpoint() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let mut w = World::new(json!(["member.created"]), RetrySchedule::default()).await;
     w.deliverer.sender.answers.lock().unwrap().extend([
         Attempt::Answered(503),
@@ -205,6 +211,7 @@ async fn retries_keep_the_id_and_a_410_disables_the_endpoint() {
 
 #[tokio::test]
 async fn the_last_failure_gives_up_and_disables_the_endpoint() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let schedule = RetrySchedule {
         delays: vec![std::time::Duration::from_secs(1)],
     };
@@ -237,6 +244,7 @@ async fn the_last_failure_gives_up_and_disables_the_endpoint() {
 
 #[tokio::test]
 async fn only_subscribed_types_and_no_deletion_for_a_new_external_id() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let mut w = World::new(json!(["member.deleted"]), RetrySchedule::default()).await;
     let member = w.member("renamed").await;
     let input: MemberInput = serde_json::from_value(json!({"externalId": "renamed-2"})).unwrap();

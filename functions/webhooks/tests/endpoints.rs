@@ -194,3 +194,39 @@ async fn endpoints_are_an_admins_and_a_tenants_own() {
     );
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn the_delivery_log_test_events_and_replays() {
+    let c = Caller::new(UrlPolicy::PublicHttps).await;
+    let (_, created) = c.create(json!({"url": "https://example.com/h"})).await;
+    let id = created["data"]["id"].as_str().unwrap();
+    let list =
+        |id: &str| events::with_path_param(events::load("webhooks/deliveries-list.json"), "id", id);
+    let (status, log) = c.send(list(id)).await;
+    assert_eq!((status, &log["data"]), (200, &json!([])), "{log}");
+    assert_eq!(c.send(list("no-such-endpoint")).await.0, 404);
+
+    let test = events::with_path_param(events::load("webhooks/endpoint-test.json"), "id", id);
+    let (status, delivery) = c.send(test.clone()).await;
+    assert_eq!(status, 202, "{delivery}");
+    assert_eq!(delivery["data"]["event"]["type"], "webhook.test");
+    assert_eq!(delivery["data"]["status"], "pending");
+    let (_, log) = c.send(list(id)).await;
+    assert_eq!(log["data"][0]["id"], delivery["data"]["id"], "{log}");
+
+    let replay = |delivery_id: &str| {
+        let event =
+            events::with_path_param(events::load("webhooks/delivery-replay.json"), "id", id);
+        events::with_path_param(event, "deliveryId", delivery_id)
+    };
+    let delivery_id = delivery["data"]["id"].as_str().unwrap();
+    assert_eq!(c.send(replay(delivery_id)).await.0, 202);
+    assert_eq!(c.send(replay("msg_unknown")).await.0, 404);
+
+    // A disabled endpoint takes no test and no replay until it is enabled again.
+    let patch = events::with_path_param(events::load("webhooks/endpoint-patch.json"), "id", id);
+    c.send(events::with_body(patch, r#"{"status": "disabled"}"#))
+        .await;
+    assert_eq!(c.send(test).await.0, 409);
+    assert_eq!(c.send(replay(delivery_id)).await.0, 409);
+}

@@ -71,6 +71,9 @@ pub const ROUTES: &[&str] = &[
     "PATCH /v1/webhooks/endpoints/{id}",
     "DELETE /v1/webhooks/endpoints/{id}",
     "POST /v1/webhooks/endpoints/{id}/rotate-secret",
+    "POST /v1/webhooks/endpoints/{id}/test",
+    "GET /v1/webhooks/endpoints/{id}/deliveries",
+    "POST /v1/webhooks/endpoints/{id}/deliveries/{deliveryId}/replay",
     "POST /v1/user-journeys/users",
     "GET /v1/user-journeys/users/{externalId}",
 ];

@@ -7,6 +7,7 @@ use domain::cursor::{Binding, CursorCodec};
 use domain::error::ApiError;
 use domain::tenant::Tenant;
 use domain::time::Timestamp;
+use domain::webhooks::delivery::Delivery;
 use domain::webhooks::{Endpoint, EndpointInput, UrlPolicy};
 use serde_json::{json, Value};
 use store::Store;
@@ -135,4 +136,81 @@ pub async fn list(
     let start = codec.start(&binding, params)?;
     let (endpoints, next) = store.list_webhook_endpoints(tenant, limit, start).await?;
     Ok((endpoints, next.map(|p| codec.encode(&binding, &p))))
+}
+
+fn no_delivery() -> ApiError {
+    ApiError::NotFound("No delivery with this id for this endpoint.".into())
+}
+
+/// One page of an endpoint's delivery log, newest first.
+pub async fn list_deliveries(
+    store: &Store,
+    codec: &CursorCodec,
+    tenant: &Tenant,
+    endpoint_id: &str,
+    params: &BTreeMap<String, String>,
+    limit: usize,
+) -> Result<(Vec<Delivery>, Option<String>), ApiError> {
+    get(store, tenant, endpoint_id).await?;
+    let filters = BTreeMap::new();
+    let query = format!("webhook_delivery#{endpoint_id}");
+    let binding = Binding {
+        tenant,
+        query: &query,
+        filters: &filters,
+    };
+    let start = codec.start(&binding, params)?;
+    let (deliveries, next) = store
+        .list_deliveries(tenant, endpoint_id, limit, start)
+        .await?;
+    Ok((deliveries, next.map(|p| codec.encode(&binding, &p))))
+}
+
+/// Sends a delivery again, with the same `webhook-id` (receivers de-duplicate by it): it is due
+/// at once, and the delivery sweep sends it (every minute on AWS, every second locally).
+pub async fn replay_delivery(
+    store: &Store,
+    tenant: &Tenant,
+    endpoint_id: &str,
+    delivery_id: &str,
+    now: Timestamp,
+) -> Result<Delivery, ApiError> {
+    let endpoint = get(store, tenant, endpoint_id).await?;
+    if endpoint.status != domain::webhooks::EndpointStatus::Enabled {
+        return Err(ApiError::Conflict(
+            "The endpoint is disabled: enable it first (PATCH status).".into(),
+        ));
+    }
+    let mut delivery = store
+        .get_delivery(tenant, endpoint_id, delivery_id)
+        .await?
+        .ok_or_else(no_delivery)?;
+    delivery.replay(now);
+    store.save_delivery(tenant, &delivery).await?;
+    Ok(delivery)
+}
+
+/// A test event (`webhook.test`) to one endpoint, whatever its filter: a new delivery, sent by
+/// the sweep like a replay.
+pub async fn send_test(
+    store: &Store,
+    tenant: &Tenant,
+    endpoint_id: &str,
+    now: Timestamp,
+) -> Result<Delivery, ApiError> {
+    let endpoint = get(store, tenant, endpoint_id).await?;
+    if endpoint.status != domain::webhooks::EndpointStatus::Enabled {
+        return Err(ApiError::Conflict(
+            "The endpoint is disabled: enable it first (PATCH status).".into(),
+        ));
+    }
+    let id = format!("msg_{}", domain::ids::new_id().replace('-', ""));
+    let payload = json!({
+        "type": "webhook.test",
+        "timestamp": domain::time::format(&now),
+        "data": {"endpointId": endpoint.id},
+    });
+    let delivery = Delivery::new(id, endpoint.id, "webhook.test", payload.to_string(), now);
+    store.create_delivery(tenant, &delivery).await?;
+    Ok(delivery)
 }

@@ -62,6 +62,9 @@ const STORY: &[&str] = &[
     "getWebhookEndpoint",
     "updateWebhookEndpoint",
     "rotateWebhookSecret",
+    "testWebhookEndpoint",
+    "listWebhookDeliveries",
+    "replayWebhookDelivery",
     "getMe",
     "listMyStreakProgress",
     "listMyChallengeProgress",
@@ -178,15 +181,16 @@ fn substitute(value: &Value, ids: &HashMap<String, String>) -> Value {
     }
 }
 
-fn looks_like_uuid(s: &str) -> bool {
-    s.len() == 36 && s.chars().filter(|c| *c == '-').count() == 4
+/// A record id: a UUID, or a webhook event id (`msg_…`).
+fn looks_like_id(s: &str) -> bool {
+    (s.len() == 36 && s.chars().filter(|c| *c == '-').count() == 4) || s.starts_with("msg_")
 }
 
 /// Walks the documented example and the real answer side by side; where both hold a (different)
 /// UUID, the example's id stands for the real one from now on.
 fn learn_ids(documented: &Value, real: &Value, ids: &mut HashMap<String, String>) {
     match (documented, real) {
-        (Value::String(d), Value::String(r)) if looks_like_uuid(d) && looks_like_uuid(r) => {
+        (Value::String(d), Value::String(r)) if looks_like_id(d) && looks_like_id(r) => {
             ids.entry(d.clone()).or_insert_with(|| r.clone());
         }
         (Value::Array(d), Value::Array(r)) => {

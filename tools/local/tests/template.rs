@@ -27,7 +27,7 @@ async fn the_created_table_is_the_template_table() {
 #[tokio::test]
 async fn every_template_route_is_served_by_its_function() {
     let routes = routes_from_template(&template_path()).unwrap();
-    assert_eq!(routes.len(), 51, "{routes:#?}");
+    assert_eq!(routes.len(), 54, "{routes:#?}");
     let store = test_store().await;
     let account = app::accounts::create(&store, "Routes").await.unwrap();
     std::env::set_var("TABLE_NAME", store.table());
@@ -54,7 +54,8 @@ async fn every_template_route_is_served_by_its_function() {
         let path = route
             .path
             .replace("{id}", "nobody")
-            .replace("{externalId}", "nobody");
+            .replace("{externalId}", "nobody")
+            .replace("{deliveryId}", "nobody");
         let reply = functions
             .dispatch(
                 &routes,
@@ -234,4 +235,27 @@ fn every_function_with_a_post_route_may_keep_idempotency_keys() {
             );
         }
     }
+}
+
+/// Lists read index entries, then the items by key (BatchGetItem): a function allowed to query
+/// an index must be allowed to batch-read the table, or its lists fail on AWS only.
+#[test]
+fn every_function_that_queries_an_index_may_read_the_items_it_points_to() {
+    let text = std::fs::read_to_string(template_path()).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let mut checked = 0;
+    for (_, resource) in doc["Resources"].as_mapping().unwrap() {
+        let Some(binary) = resource["Metadata"]["BuildProperties"]["Binary"].as_str() else {
+            continue;
+        };
+        let allowed = serde_yaml::to_string(&resource["Properties"]["Policies"]).unwrap();
+        if allowed.contains("/index/GSI") {
+            checked += 1;
+            assert!(
+                allowed.contains("dynamodb:BatchGetItem"),
+                "{binary} may not BatchGetItem"
+            );
+        }
+    }
+    assert!(checked >= 6, "{checked}");
 }

@@ -168,6 +168,55 @@ fn events_arrive_signed_retried_under_one_id_and_accepted_once() {
         .unwrap();
     assert_eq!(member_created[0]["event"]["data"]["externalId"], "hook-1");
 
+    // The delivery log says the same; a replay sends one again under its id; a test event arrives.
+    let endpoint_id = endpoint["data"]["id"].as_str().unwrap();
+    let deliveries_url = format!("{base}/v1/webhooks/endpoints/{endpoint_id}/deliveries");
+    let (status, log) = call("GET", &deliveries_url, &admin, None);
+    assert_eq!(status, 200, "{log}");
+    let logged = log["data"].as_array().unwrap();
+    assert_eq!(logged.len(), 3, "{log}");
+    for d in logged {
+        assert_eq!(
+            (
+                d["status"].as_str(),
+                d["attempts"].as_u64(),
+                d["lastResponseCode"].as_u64()
+            ),
+            (Some("succeeded"), Some(3), Some(200)),
+            "{d}"
+        );
+        assert!(by_id.contains_key(d["id"].as_str().unwrap()));
+    }
+    let replayed = logged[0]["id"].as_str().unwrap().to_string();
+    let (status, answer) = post(
+        &format!("/v1/webhooks/endpoints/{endpoint_id}/deliveries/{replayed}/replay"),
+        json!({}),
+    );
+    assert_eq!(status, 202, "{answer}");
+    let (status, answer) = post(
+        &format!("/v1/webhooks/endpoints/{endpoint_id}/test"),
+        json!({}),
+    );
+    assert_eq!(status, 202, "{answer}");
+    let requests = receiver.wait_for(4);
+    let again: Vec<&Value> = requests
+        .iter()
+        .filter(|r| r["id"] == replayed.as_str())
+        .collect();
+    assert_eq!(again.last().unwrap()["status"], 200, "{again:#?}");
+    assert_eq!(again.len(), 4, "three attempts and the replay");
+    let requests = receiver.wait_for(5);
+    let test: Vec<u64> = requests
+        .iter()
+        .filter(|r| r["event"]["type"] == "webhook.test")
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        test,
+        [500, 500, 200],
+        "the test event, retried like any other"
+    );
+
     // Deleting the member is one more event.
     let (status, _) = call(
         "DELETE",
@@ -176,7 +225,7 @@ fn events_arrive_signed_retried_under_one_id_and_accepted_once() {
         None,
     );
     assert_eq!(status, 200);
-    let requests = receiver.wait_for(4);
+    let requests = receiver.wait_for(6);
     let deleted: Vec<&Value> = requests
         .iter()
         .filter(|r| r["event"]["type"] == "member.deleted" && r["status"] == 200)
@@ -189,6 +238,6 @@ fn events_arrive_signed_retried_under_one_id_and_accepted_once() {
         .iter()
         .filter(|r| r["status"] == 200)
         .count();
-    assert_eq!(accepted, 4, "nothing more arrives");
+    assert_eq!(accepted, 6, "nothing more arrives");
     let _ = std::fs::remove_dir_all(&dir);
 }

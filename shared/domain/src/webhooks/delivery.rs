@@ -162,6 +162,19 @@ impl Delivery {
         }
     }
 
+    /// As the delivery log shows it: the payload as JSON (`event`).
+    pub fn to_record(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Some(map) = value.as_object_mut() {
+            map.remove("payload");
+            map.insert(
+                "event".into(),
+                serde_json::from_str(&self.payload).unwrap_or(serde_json::Value::Null),
+            );
+        }
+        value
+    }
+
     /// Sends it again (a replay from the delivery log): one more attempt, now.
     pub fn replay(&mut self, now: Timestamp) {
         self.status = DeliveryStatus::Pending;

@@ -34,13 +34,16 @@ impl Backoff {
             .saturating_mul(1u32 << attempt.min(20))
             .min(self.max);
         let half = ceiling / 2;
-        let mut random = [0u8; 8];
-        // Without an OS random source the wait is the ceiling: still a backoff.
-        let fraction = match getrandom::getrandom(&mut random) {
-            Ok(()) => u64::from_le_bytes(random) as f64 / u64::MAX as f64,
-            Err(_) => 1.0,
-        };
-        half + half.mul_f64(fraction)
+        half + half.mul_f64(unit_random())
+    }
+}
+
+/// A random number in [0, 1] for jitter; 1 without an OS random source (no jitter, still a wait).
+pub fn unit_random() -> f64 {
+    let mut bytes = [0u8; 8];
+    match getrandom::getrandom(&mut bytes) {
+        Ok(()) => u64::from_le_bytes(bytes) as f64 / u64::MAX as f64,
+        Err(_) => 1.0,
     }
 }
 

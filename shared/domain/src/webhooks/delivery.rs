@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::time::Timestamp;
 
 /// Waits before each retry after the first attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h,
-/// 24 h, 24 h — ten attempts over 3 days and 3 hours.
+/// 24 h, 24 h — ten attempts over about 3 days — each with ±10 % jitter, so that the retries of
+/// many deliveries that failed together (an endpoint's outage) do not arrive together.
 pub const RETRY_DELAYS_SECONDS: &[u64] =
     &[5, 300, 1800, 7200, 18_000, 36_000, 36_000, 86_400, 86_400];
 
@@ -147,7 +148,8 @@ impl Delivery {
             }
             _ => match schedule.delays.get(self.attempts as usize - 1) {
                 Some(wait) => {
-                    self.next_attempt_at = chrono::Duration::from_std(*wait).ok().map(|w| now + w);
+                    let wait = wait.mul_f64(0.9 + 0.2 * crate::retry::unit_random());
+                    self.next_attempt_at = chrono::Duration::from_std(wait).ok().map(|w| now + w);
                     EndpointChange::None
                 }
                 None => {
@@ -216,7 +218,12 @@ mod tests {
             assert_eq!(change, EndpointChange::None);
             assert_eq!(d.attempts as usize, i + 1);
             let next = d.next_attempt_at.unwrap();
-            assert_eq!((next - at).num_seconds() as u64, *wait);
+            let waited = (next - at).num_milliseconds() as f64 / 1000.0;
+            let wait = *wait as f64;
+            assert!(
+                waited >= wait * 0.9 && waited <= wait * 1.1,
+                "{waited} for {wait}"
+            );
             at = next;
         }
         let change = d.record(Attempt::NoAnswer("timed out".into()), at, &schedule);

@@ -8,10 +8,8 @@ use std::future::Future;
 
 use domain::tenant::Tenant;
 use domain::time::Timestamp;
-use domain::webhooks::delivery::{
-    Attempt, Delivery, DeliveryStatus, EndpointChange, RetrySchedule,
-};
-use domain::webhooks::Endpoint;
+use domain::webhooks::delivery::{Attempt, Delivery, EndpointChange, RetrySchedule};
+use domain::webhooks::{Endpoint, EndpointStatus};
 use futures_util::StreamExt;
 use serde_json::Value;
 use store::{Store, StoreError};
@@ -113,22 +111,25 @@ impl<S: Sender + Sync> Deliverer<S> {
 
     /// Attempts every pending delivery that is due; returns how many it attempted.
     pub async fn sweep(&self, now: Timestamp) -> Result<usize, StoreError> {
+        // Many due deliveries of one endpoint (its outage) read the endpoint once.
+        let mut endpoints: HashMap<(String, String), Option<Endpoint>> = HashMap::new();
         let mut due = Vec::new();
         for (tenant, mut delivery) in self.store.due_deliveries(&now, SWEEP_LIMIT).await? {
-            match self
-                .store
-                .get_webhook_endpoint(&tenant, &delivery.endpoint_id)
-                .await?
-            {
-                Some(endpoint) if endpoint.status == domain::webhooks::EndpointStatus::Enabled => {
-                    due.push((tenant, endpoint, delivery))
+            let key = (tenant.key_prefix(), delivery.endpoint_id.clone());
+            if !endpoints.contains_key(&key) {
+                let endpoint = self
+                    .store
+                    .get_webhook_endpoint(&tenant, &delivery.endpoint_id)
+                    .await?;
+                endpoints.insert(key.clone(), endpoint);
+            }
+            match &endpoints[&key] {
+                Some(endpoint) if endpoint.status == EndpointStatus::Enabled => {
+                    due.push((tenant, endpoint.clone(), delivery))
                 }
                 // Deleted or disabled meanwhile: given up (a replay sends it again).
                 _ => {
-                    delivery.status = DeliveryStatus::Failed;
-                    delivery.next_attempt_at = None;
-                    delivery.last_error = Some("the endpoint is disabled or deleted".into());
-                    delivery.updated_at = now;
+                    delivery.give_up("the endpoint is disabled or deleted", now);
                     self.store.save_delivery(&tenant, &delivery).await?;
                 }
             }

@@ -5,7 +5,7 @@
 //! once (the delivery is created once per endpoint and event id).
 
 use domain::member::Member;
-use domain::time::{self, Timestamp};
+use domain::time::Timestamp;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -45,7 +45,7 @@ fn event(
     OutboundEvent {
         id: event_id(key_prefix, event_type, record_id),
         event_type,
-        body: json!({"type": event_type, "timestamp": time::format(&at), "data": data}).to_string(),
+        body: domain::webhooks::payload(event_type, at, data),
     }
 }
 

@@ -103,12 +103,7 @@ pub async fn disable(
     reason: &str,
     now: Timestamp,
 ) -> Result<Endpoint, ApiError> {
-    update(store, tenant, id, |endpoint| {
-        endpoint.status = domain::webhooks::EndpointStatus::Disabled;
-        endpoint.disabled_reason = Some(reason.to_string());
-        endpoint.updated_at = now;
-    })
-    .await
+    update(store, tenant, id, |endpoint| endpoint.disable(reason, now)).await
 }
 
 pub async fn delete(store: &Store, tenant: &Tenant, id: &str) -> Result<Endpoint, ApiError> {
@@ -166,6 +161,17 @@ pub async fn list_deliveries(
     Ok((deliveries, next.map(|p| codec.encode(&binding, &p))))
 }
 
+/// An endpoint that may be sent to: 409 while it is disabled.
+async fn enabled(store: &Store, tenant: &Tenant, id: &str) -> Result<Endpoint, ApiError> {
+    let endpoint = get(store, tenant, id).await?;
+    if endpoint.status != domain::webhooks::EndpointStatus::Enabled {
+        return Err(ApiError::Conflict(
+            "The endpoint is disabled: enable it first (PATCH status).".into(),
+        ));
+    }
+    Ok(endpoint)
+}
+
 /// Sends a delivery again, with the same `webhook-id` (receivers de-duplicate by it): it is due
 /// at once, and the delivery sweep sends it (every minute on AWS, every second locally).
 pub async fn replay_delivery(
@@ -175,12 +181,7 @@ pub async fn replay_delivery(
     delivery_id: &str,
     now: Timestamp,
 ) -> Result<Delivery, ApiError> {
-    let endpoint = get(store, tenant, endpoint_id).await?;
-    if endpoint.status != domain::webhooks::EndpointStatus::Enabled {
-        return Err(ApiError::Conflict(
-            "The endpoint is disabled: enable it first (PATCH status).".into(),
-        ));
-    }
+    enabled(store, tenant, endpoint_id).await?;
     let mut delivery = store
         .get_delivery(tenant, endpoint_id, delivery_id)
         .await?
@@ -198,19 +199,11 @@ pub async fn send_test(
     endpoint_id: &str,
     now: Timestamp,
 ) -> Result<Delivery, ApiError> {
-    let endpoint = get(store, tenant, endpoint_id).await?;
-    if endpoint.status != domain::webhooks::EndpointStatus::Enabled {
-        return Err(ApiError::Conflict(
-            "The endpoint is disabled: enable it first (PATCH status).".into(),
-        ));
-    }
+    let endpoint = enabled(store, tenant, endpoint_id).await?;
     let id = format!("msg_{}", domain::ids::new_id().replace('-', ""));
-    let payload = json!({
-        "type": "webhook.test",
-        "timestamp": domain::time::format(&now),
-        "data": {"endpointId": endpoint.id},
-    });
-    let delivery = Delivery::new(id, endpoint.id, "webhook.test", payload.to_string(), now);
+    let payload =
+        domain::webhooks::payload("webhook.test", now, json!({"endpointId": endpoint.id}));
+    let delivery = Delivery::new(id, endpoint.id, "webhook.test", payload, now);
     store.create_delivery(tenant, &delivery).await?;
     Ok(delivery)
 }

@@ -238,6 +238,13 @@ impl Endpoint {
         self.updated_at = now;
     }
 
+    /// The platform disables it (a 410, or a delivery that failed for days), saying why.
+    pub fn disable(&mut self, reason: &str, now: Timestamp) {
+        self.status = EndpointStatus::Disabled;
+        self.disabled_reason = Some(reason.to_string());
+        self.updated_at = now;
+    }
+
     /// Does this endpoint take events of `event_type`?
     pub fn wants(&self, event_type: &str) -> bool {
         self.status == EndpointStatus::Enabled
@@ -279,6 +286,12 @@ fn new_secret() -> String {
     let mut bytes = [0u8; SECRET_BYTES];
     getrandom::getrandom(&mut bytes).expect("the OS random source is available");
     format!("{SECRET_PREFIX}{}", STANDARD.encode(bytes))
+}
+
+/// What every endpoint receives for one event: `{type, timestamp, data}`.
+pub fn payload(event_type: &str, at: Timestamp, data: serde_json::Value) -> String {
+    serde_json::json!({"type": event_type, "timestamp": crate::time::format(&at), "data": data})
+        .to_string()
 }
 
 /// `webhook-signature` for one delivery (Standard Webhooks): `v1,<base64 HMAC-SHA256 of

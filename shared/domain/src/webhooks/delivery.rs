@@ -164,6 +164,14 @@ impl Delivery {
         }
     }
 
+    /// Gives up without an attempt (its endpoint was disabled or deleted meanwhile).
+    pub fn give_up(&mut self, reason: &str, now: Timestamp) {
+        self.status = DeliveryStatus::Failed;
+        self.next_attempt_at = None;
+        self.last_error = Some(reason.to_string());
+        self.updated_at = now;
+    }
+
     /// As the delivery log shows it: the payload as JSON (`event`).
     pub fn to_record(&self) -> serde_json::Value {
         let mut value = serde_json::to_value(self).unwrap_or_default();

@@ -33,11 +33,7 @@ impl App {
     }
 
     pub async fn handle(&self, req: Request) -> Response<Body> {
-        http::respond(
-            &req,
-            idempotency::once(&self.store, &req, Box::pin(self.route(&req))),
-        )
-        .await
+        idempotency::respond(&self.store, &req, self.route(&req)).await
     }
 
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {

@@ -31,11 +31,7 @@ impl App {
         if http::route_key(&req) == http::DEFAULT_ROUTE {
             return http::unmatched(&req);
         }
-        http::respond(
-            &req,
-            idempotency::once(&self.store, &req, Box::pin(self.route(&req))),
-        )
-        .await
+        idempotency::respond(&self.store, &req, self.route(&req)).await
     }
 
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {

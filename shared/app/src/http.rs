@@ -149,13 +149,17 @@ pub fn request_id(req: &Request) -> String {
     .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
-/// The caller's tenant, if the authorizer authenticated it and its role may use this route.
-pub fn authorize(req: &Request, access: Access) -> Result<(Tenant, Role), ApiError> {
-    let fields = match req.request_context_ref() {
+/// What the authorizer put in the request's context (`requestContext.authorizer.lambda`).
+fn authorizer_fields(req: &Request) -> Option<&std::collections::HashMap<String, Value>> {
+    match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.authorizer.as_ref().map(|a| &a.fields),
         _ => None,
     }
-    .ok_or(ApiError::Unauthorized)?;
+}
+
+/// The caller's tenant, if the authorizer authenticated it and its role may use this route.
+pub fn authorize(req: &Request, access: Access) -> Result<(Tenant, Role), ApiError> {
+    let fields = authorizer_fields(req).ok_or(ApiError::Unauthorized)?;
     let get = |k: &str| fields.get(k).and_then(Value::as_str);
     let account_id = get(authorizer_context::ACCOUNT_ID).filter(|a| !a.is_empty());
     let environment = get(authorizer_context::ENVIRONMENT).and_then(Environment::parse);
@@ -182,10 +186,7 @@ pub fn authorize(req: &Request, access: Access) -> Result<(Tenant, Role), ApiErr
 
 /// The member an end-user token speaks for; `None` for API keys.
 pub fn own_member(req: &Request) -> Option<String> {
-    let fields = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.authorizer.as_ref().map(|a| &a.fields),
-        _ => None,
-    }?;
+    let fields = authorizer_fields(req)?;
     let role = fields.get(authorizer_context::ROLE).and_then(Value::as_str);
     if role != Some(Role::EndUser.as_str()) {
         return None;

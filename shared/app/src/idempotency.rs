@@ -26,9 +26,23 @@ const KEEP_HOURS: i64 = 24;
 const CLAIM_SECONDS: i64 = 120;
 const MAX_KEY_CHARS: usize = 255;
 
+/// `http::respond` with `Idempotency-Key` on POSTs: what every HTTP function's `handle` answers.
+/// The route's future is boxed before the answer's is built (debug builds' futures are large, and
+/// this one holds the route's across the store calls around it).
+pub fn respond<'a, F>(
+    store: &'a Store,
+    req: &'a Request,
+    route: F,
+) -> impl Future<Output = Response<Body>> + 'a
+where
+    F: Future<Output = Result<Response<Body>, ApiError>> + 'a,
+{
+    let route = Box::pin(route);
+    async move { http::respond(req, once(store, req, route)).await }
+}
+
 /// Runs `route` at most once per key: see the module's comment. Without the header (or on a
-/// method other than POST) it just runs `route`. Callers pass the route boxed: debug builds'
-/// futures are large, and this one holds the route's across the store calls around it.
+/// method other than POST) it just runs `route`.
 pub async fn once<F>(store: &Store, req: &Request, route: F) -> Result<Response<Body>, ApiError>
 where
     F: Future<Output = Result<Response<Body>, ApiError>>,

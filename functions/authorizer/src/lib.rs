@@ -91,16 +91,21 @@ impl Authorizer {
         if !api_keys::verify(&record, &creds, domain::time::now()) {
             return Ok(json!({}));
         }
-        let mut context = json!({
+        let context = json!({
             ctx::ACCOUNT_ID: record.account_id,
             ctx::ENVIRONMENT: record.environment.as_str(),
             ctx::ROLE: record.role.as_str(),
         });
-        // Over its limit: the function answers 429 with Retry-After, in the error envelope.
-        if let Err(wait) = self.limiter.check(api_key, record.role, Instant::now()) {
+        Ok(self.limited(context, api_key, record.role))
+    }
+
+    /// `context`, counted against `bucket`'s limit: over it, `retryAfter` is added and the
+    /// function answers 429 with Retry-After, in the error envelope.
+    fn limited(&self, mut context: Value, bucket: &str, role: Role) -> Value {
+        if let Err(wait) = self.limiter.check(bucket, role, Instant::now()) {
             context[ctx::RETRY_AFTER] = json!(retry_after_seconds(wait).to_string());
         }
-        Ok(context)
+        context
     }
 
     /// The context for an end-user token (`x-enduser-access-token` + `x-account-id`): its member,
@@ -119,17 +124,15 @@ impl Authorizer {
         let Some(user) = end_user::verify(&token, &record, account_id, domain::time::now()) else {
             return Ok(json!({}));
         };
-        let mut context = json!({
+        // One bucket per app user: one cannot use up the backend's budget.
+        let bucket = format!("{}#{}", token.kid, user.external_id);
+        let context = json!({
             ctx::ACCOUNT_ID: user.tenant.account_id,
             ctx::ENVIRONMENT: user.tenant.environment.as_str(),
             ctx::ROLE: Role::EndUser.as_str(),
             ctx::EXTERNAL_ID: user.external_id,
         });
-        let bucket = format!("{}#{}", token.kid, user.external_id);
-        if let Err(wait) = self.limiter.check(&bucket, Role::EndUser, Instant::now()) {
-            context[ctx::RETRY_AFTER] = json!(retry_after_seconds(wait).to_string());
-        }
-        Ok(context)
+        Ok(self.limited(context, &bucket, Role::EndUser))
     }
 
     pub async fn handle(

@@ -36,14 +36,6 @@ fn expected_analytics(
     let age = |t: &DateTime<Utc>| (today - t.date_naive()).num_days();
     let counted: Vec<&DateTime<Utc>> = logs.iter().filter(|l| l.1).map(|l| &l.0).collect();
     let plays = |n| counted.iter().filter(|t| (0..n).contains(&age(t))).count();
-    let active = |n| {
-        counted
-            .iter()
-            .filter(|t| (0..n).contains(&age(t)))
-            .map(|t| t.date_naive())
-            .collect::<BTreeSet<_>>()
-            .len() as f64
-    };
     let points = |n| {
         rewards
             .iter()
@@ -54,11 +46,26 @@ fn expected_analytics(
             .map(|r| decimal(&r["milestone"]["rewardPoints"]))
             .sum::<Decimal>()
     };
-    let score = (100.0 * (0.5 * active(7) / 7.0 + 0.5 * active(30) / 30.0)).round() as u64;
-    let tier = match score {
-        0..=24 => "casual",
-        25..=59 => "regular",
-        _ => "power",
+    // GamifyHost's weighted composite (docs/DECISIONS.md): seen today (recency 30), a point per
+    // play up to 30, 20 at 500 points, 4 per campaign up to 5; two decimals.
+    let plays30 = plays(30) as u64;
+    let score = (Decimal::from(30 + plays30.min(30) + 4 * (programs as u64).min(5))
+        + points(30).min(Decimal::from(500)) / Decimal::from(25))
+    .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    let tier = match plays30 {
+        0..=4 => "casual",
+        5..=14 => "regular",
+        15..=50 => "power_user",
+        _ => "whale",
+    };
+    let stage = if plays30 >= 30 && score >= Decimal::from(70) {
+        "power_user"
+    } else if plays30 >= 10 && programs > 0 {
+        "engaged"
+    } else if logs.len() <= 3 {
+        "new"
+    } else {
+        "active"
     };
     let completed = windows
         .iter()
@@ -75,10 +82,10 @@ fn expected_analytics(
         "pointsEarned30d": points(30).to_string(),
         "campaignsJoined": programs,
         "winRate": win_rate.normalize().to_string(),
-        "engagementScore": score,
+        "engagementScore": score.normalize().to_string(),
         "engagementTier": tier,
-        // First seen by track-user today, whatever the backfilled history says (SPEC §3).
-        "lifecycleStage": "new",
+        // Seen today (the logs were just sent); first seen today by track-user (SPEC §3).
+        "lifecycleStage": stage,
     })
 }
 
@@ -92,13 +99,17 @@ fn analytics_of(answer: &Value) -> Value {
         "plays7d",
         "plays30d",
         "campaignsJoined",
-        "engagementScore",
         "engagementTier",
         "lifecycleStage",
     ] {
         out[field] = d[field].clone();
     }
-    for field in ["pointsEarned7d", "pointsEarned30d", "winRate"] {
+    for field in [
+        "pointsEarned7d",
+        "pointsEarned30d",
+        "winRate",
+        "engagementScore",
+    ] {
         out[field] = json!(decimal(&d[field]).normalize().to_string());
     }
     out
@@ -187,6 +198,11 @@ async fn analytics_follow_weeks_of_backfilled_activity_and_survive_replays() {
     assert_eq!(
         expected["winRate"], "0.33",
         "one of three windows completed"
+    );
+    // 10+ plays in 30 days and two campaigns, score well under 70: GamifyHost's `engaged`.
+    assert_eq!(
+        (&expected["engagementTier"], &expected["lifecycleStage"]),
+        (&json!("regular"), &json!("engaged"))
     );
     let last_seen: DateTime<Utc> = answer["data"]["lastSeenAt"]
         .as_str()

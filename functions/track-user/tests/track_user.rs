@@ -67,7 +67,7 @@ async fn the_seed_request_answers_the_seed_profile() {
     for (field, value) in [
         ("lifecycleStage", json!("new")),
         ("engagementTier", json!("casual")),
-        ("engagementScore", json!(0)),
+        ("engagementScore", json!(30)), // seen now: recency alone
         ("totalPlays", json!(0)),
         ("plays7d", json!(0)),
         ("plays30d", json!(0)),

@@ -6,9 +6,9 @@
 //! replayed batch changes nothing). Windows are evaluated here against the reader's `now`, so the
 //! numbers age correctly without any write.
 //!
-//! Day windows: "the last N days" are the UTC day of `now` and the N − 1 days before it, so
-//! `activeDaysN ≤ N`. Lifecycle counts whole UTC days since the last counted log: 0–7 `active`,
-//! 8–30 `at_risk`, more `churned` (SPEC's "8–30 days ago").
+//! Day windows: "the last N days" are the UTC day of `now` and the N − 1 days before it. Score,
+//! tier and lifecycle stage follow GamifyHost's User Journeys rules; the parts GamifyHost leaves
+//! open are decided in docs/DECISIONS.md ("Analytics").
 
 use std::collections::BTreeMap;
 
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::amount::Amount;
-use crate::time::{self, Timestamp};
+use crate::time::Timestamp;
 
 /// Days of buckets kept and read: the widest window of SPEC §7.
 pub const WINDOW_DAYS: i64 = 30;
@@ -44,8 +44,6 @@ pub struct ActivityStats {
     /// Streaks and challenges with progress, by program id.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub campaigns: BTreeMap<String, Campaign>,
-    #[serde(with = "time::rfc3339_ms::option")]
-    pub last_counted_at: Option<Timestamp>,
     /// Short digests of the log and reward ids applied, with their creation time (Unix seconds).
     /// Stored by creation hour, a string of digests per hour: the item stays small (every write
     /// of the member costs its size) at the price of keeping an id up to an hour longer.
@@ -190,7 +188,6 @@ impl ActivityStats {
                 if in_last_days(day, today, WINDOW_DAYS) {
                     *self.plays_by_day.entry(day).or_default() += 1;
                 }
-                self.last_counted_at = self.last_counted_at.max(Some(log.activity_at));
             }
         }
         for reward in &facts.rewards {
@@ -221,19 +218,24 @@ impl ActivityStats {
     }
 }
 
+/// GamifyHost's engagement tiers, by counted plays in the last 30 days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EngagementTier {
     Casual,
     Regular,
-    Power,
+    PowerUser,
+    Whale,
 }
 
+/// GamifyHost's lifecycle stages; `lifecycle_stage` says which wins where they overlap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LifecycleStage {
     New,
     Active,
+    Engaged,
+    PowerUser,
     AtRisk,
     Churned,
 }
@@ -249,7 +251,7 @@ pub struct Analytics {
     pub points_earned30d: Amount,
     pub campaigns_joined: u64,
     pub win_rate: Amount,
-    pub engagement_score: u32,
+    pub engagement_score: Amount,
     pub engagement_tier: EngagementTier,
     pub lifecycle_stage: LifecycleStage,
 }
@@ -260,32 +262,94 @@ fn in_last_days(day: NaiveDate, today: NaiveDate, n: i64) -> bool {
     (0..n).contains(&age)
 }
 
-pub fn engagement_score(active_days7: u64, active_days30: u64) -> u32 {
-    let score = 100.0 * (0.5 * active_days7 as f64 / 7.0 + 0.5 * active_days30 as f64 / 30.0);
-    score.round().clamp(0.0, 100.0) as u32
+/// What the engagement score is computed from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoreInputs {
+    /// Whole days since the member was last seen (0 = within the last 24 hours).
+    pub days_since_seen: i64,
+    pub plays30d: u64,
+    pub points30d: Decimal,
+    pub campaigns_joined: u64,
 }
 
-pub fn engagement_tier(score: u32) -> EngagementTier {
-    match score {
-        0..=24 => EngagementTier::Casual,
-        25..=59 => EngagementTier::Regular,
-        _ => EngagementTier::Power,
+/// Where each factor of the score reaches full marks.
+pub const RECENCY_DAYS: i64 = 30;
+pub const FULL_FREQUENCY_PLAYS: u64 = 30;
+pub const FULL_MONETARY_POINTS: u64 = 500;
+pub const FULL_BREADTH_CAMPAIGNS: u64 = 5;
+
+/// GamifyHost's weighted composite, 0–100, two decimals (half away from zero). Each factor is
+/// linear from 0 to full marks and capped: recency 30 (seen today) down to 0 (30 days or more),
+/// frequency 30 (30 plays in 30 days), monetary 20 (500 points in 30 days), breadth 20 (5
+/// campaigns). In exact decimals, so 62.5 reads 62.5.
+pub fn engagement_score(inputs: ScoreInputs) -> Amount {
+    let factor = |value: Decimal, full: Decimal, weight: i64| {
+        let share = if value <= Decimal::ZERO {
+            Decimal::ZERO
+        } else {
+            (value / full).min(Decimal::ONE)
+        };
+        share * Decimal::from(weight)
+    };
+    let recency_left = Decimal::from((RECENCY_DAYS - inputs.days_since_seen.max(0)).max(0));
+    let score = factor(recency_left, Decimal::from(RECENCY_DAYS), 30)
+        + factor(
+            Decimal::from(inputs.plays30d),
+            Decimal::from(FULL_FREQUENCY_PLAYS),
+            30,
+        )
+        + factor(inputs.points30d, Decimal::from(FULL_MONETARY_POINTS), 20)
+        + factor(
+            Decimal::from(inputs.campaigns_joined),
+            Decimal::from(FULL_BREADTH_CAMPAIGNS),
+            20,
+        );
+    Amount::from(score.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
+}
+
+/// `casual` < 5 plays in 30 days ≤ `regular` < 15 ≤ `power_user` ≤ 50 < `whale`. GamifyHost
+/// writes "regular (5–15)" and "power_user (15–50)": 15 belongs to the tier that starts there.
+pub fn engagement_tier(plays30d: u64) -> EngagementTier {
+    match plays30d {
+        0..=4 => EngagementTier::Casual,
+        5..=14 => EngagementTier::Regular,
+        15..=50 => EngagementTier::PowerUser,
+        _ => EngagementTier::Whale,
     }
 }
 
-pub fn lifecycle_stage(
-    first_seen_at: Timestamp,
-    last_counted_at: Option<Timestamp>,
-    now: Timestamp,
-) -> LifecycleStage {
-    if now - first_seen_at < Duration::days(7) {
-        return LifecycleStage::New;
-    }
-    let days_since = last_counted_at.map(|t| (now.date_naive() - t.date_naive()).num_days());
-    match days_since {
-        Some(d) if d <= 7 => LifecycleStage::Active,
-        Some(d) if d <= 30 => LifecycleStage::AtRisk,
-        _ => LifecycleStage::Churned,
+/// What the lifecycle stage is decided from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StageInputs {
+    pub first_seen_at: Timestamp,
+    /// When the member was last seen (track-user call, log or user-journey event); the first
+    /// sighting when never since.
+    pub last_seen_at: Timestamp,
+    pub total_events: u64,
+    pub plays30d: u64,
+    pub campaigns_joined: u64,
+    pub engagement_score: Decimal,
+}
+
+/// The first stage that holds, in this order: absence decides first (`churned` more than 30 × 24
+/// h since last seen, `at_risk` 14 × 24 h or more), then depth of play (`power_user` 30+ plays in
+/// 30 days and score ≥ 70, `engaged` 10+ plays and a campaign joined), then age (`new` first seen
+/// within 7 × 24 h with ≤ 3 events); everything else — seen within 7 days with more events, and
+/// the gap GamifyHost leaves (last seen 8–13 days ago) — is `active`.
+pub fn lifecycle_stage(s: StageInputs, now: Timestamp) -> LifecycleStage {
+    let since_seen = now - s.last_seen_at;
+    if since_seen > Duration::days(30) {
+        LifecycleStage::Churned
+    } else if since_seen >= Duration::days(14) {
+        LifecycleStage::AtRisk
+    } else if s.plays30d >= 30 && s.engagement_score >= Decimal::from(70) {
+        LifecycleStage::PowerUser
+    } else if s.plays30d >= 10 && s.campaigns_joined >= 1 {
+        LifecycleStage::Engaged
+    } else if now - s.first_seen_at <= Duration::days(7) && s.total_events <= 3 {
+        LifecycleStage::New
+    } else {
+        LifecycleStage::Active
     }
 }
 
@@ -299,9 +363,11 @@ pub fn win_rate(joined: u64, completed: u64) -> Amount {
 }
 
 impl Analytics {
+    /// `last_seen_at` is the member's `lastSeenAt` (None: never seen since its first sighting).
     pub fn compute(
         stats: Option<&ActivityStats>,
         first_seen_at: Timestamp,
+        last_seen_at: Option<Timestamp>,
         now: Timestamp,
     ) -> Self {
         let empty = ActivityStats::default();
@@ -311,36 +377,53 @@ impl Analytics {
             stats
                 .plays_by_day
                 .iter()
-                .filter(|(d, c)| **c > 0 && in_last_days(**d, today, n))
-                .fold((0u64, 0u64), |(plays, days), (_, c)| (plays + c, days + 1))
+                .filter(|(d, _)| in_last_days(**d, today, n))
+                .map(|(_, c)| c)
+                .sum::<u64>()
         };
         let sum_points = |n| {
-            let total: Decimal = stats
+            stats
                 .points_by_day
                 .iter()
                 .filter(|(d, _)| in_last_days(**d, today, n))
                 .map(|(_, p)| p.decimal())
-                .sum();
-            Amount::from(total)
+                .sum::<Decimal>()
         };
-        let (plays7d, active7) = sum_plays(7);
-        let (plays30d, active30) = sum_plays(WINDOW_DAYS);
-        let score = engagement_score(active7, active30);
+        let plays30d = sum_plays(WINDOW_DAYS);
+        let points30d = sum_points(WINDOW_DAYS);
+        let campaigns_joined = stats.campaigns.len() as u64;
+        let last_seen_at = last_seen_at.unwrap_or(first_seen_at).max(first_seen_at);
+        let score = engagement_score(ScoreInputs {
+            days_since_seen: (now - last_seen_at).num_days(),
+            plays30d,
+            points30d,
+            campaigns_joined,
+        });
         let (joined, completed) = stats.campaigns.values().fold((0, 0), |(j, c), x| {
             (j + x.windows_joined, c + x.windows_completed)
         });
         Analytics {
             total_events: stats.total_events,
             total_plays: stats.total_plays,
-            plays7d,
+            plays7d: sum_plays(7),
             plays30d,
-            points_earned7d: sum_points(7),
-            points_earned30d: sum_points(WINDOW_DAYS),
-            campaigns_joined: stats.campaigns.len() as u64,
+            points_earned7d: Amount::from(sum_points(7)),
+            points_earned30d: Amount::from(points30d),
+            campaigns_joined,
             win_rate: win_rate(joined, completed),
             engagement_score: score,
-            engagement_tier: engagement_tier(score),
-            lifecycle_stage: lifecycle_stage(first_seen_at, stats.last_counted_at, now),
+            engagement_tier: engagement_tier(plays30d),
+            lifecycle_stage: lifecycle_stage(
+                StageInputs {
+                    first_seen_at,
+                    last_seen_at,
+                    total_events: stats.total_events,
+                    plays30d,
+                    campaigns_joined,
+                    engagement_score: score.decimal(),
+                },
+                now,
+            ),
         }
     }
 }

@@ -273,7 +273,12 @@ impl Member {
     }
 
     pub fn analytics(&self, now: Timestamp) -> Analytics {
-        Analytics::compute(self.activity.as_ref(), self.first_seen_at, now)
+        Analytics::compute(
+            self.activity.as_ref(),
+            self.first_seen_at,
+            self.last_seen_at,
+            now,
+        )
     }
 
     /// The `account_user` record as the `/schema` routes return it.

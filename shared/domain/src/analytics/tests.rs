@@ -57,12 +57,13 @@ fn log(id: &str, activity_at: Timestamp, counted: bool) -> LogFact {
 }
 
 #[test]
-fn a_member_without_activity_is_new_then_churned() {
+fn a_member_without_activity_is_new_then_active_then_at_risk_then_churned() {
     let first = at(2026, 11, 1);
-    let a = Analytics::compute(None, first, at(2026, 11, 3));
+    let a = Analytics::compute(None, first, Some(first), at(2026, 11, 3));
     assert_eq!(a.lifecycle_stage, LifecycleStage::New);
     assert_eq!(a.engagement_tier, EngagementTier::Casual);
-    assert_eq!((a.engagement_score, a.total_plays), (0, 0));
+    // Seen 2 days ago: recency 30 × 28/30 = 28, nothing else.
+    assert_eq!(a.engagement_score, Amount::from(Decimal::from(28)));
     assert_eq!(a.win_rate, Amount::default());
     let json = serde_json::to_value(&a).unwrap();
     assert_eq!(json["pointsEarned7d"], serde_json::json!(0));
@@ -71,60 +72,141 @@ fn a_member_without_activity_is_new_then_churned() {
         serde_json::json!(0),
         "the seed's integer 0"
     );
-    let later = Analytics::compute(None, first, at(2026, 11, 20));
-    assert_eq!(later.lifecycle_stage, LifecycleStage::Churned);
+    assert_eq!(json["engagementTier"], "casual");
+    assert_eq!(json["lifecycleStage"], "new");
+    let stage = |now| Analytics::compute(None, first, None, now).lifecycle_stage;
+    assert_eq!(
+        stage(at(2026, 11, 10)),
+        LifecycleStage::Active,
+        "9 days: the gap"
+    );
+    assert_eq!(stage(at(2026, 11, 15)), LifecycleStage::AtRisk);
+    assert_eq!(stage(at(2026, 12, 15)), LifecycleStage::Churned);
+    let never = Analytics::compute(None, first, None, at(2026, 12, 15));
+    assert_eq!(never.engagement_score, Amount::default());
 }
 
 #[test]
-fn score_and_tier_boundaries() {
-    assert_eq!(engagement_score(0, 0), 0);
-    assert_eq!(engagement_score(7, 30), 100);
-    assert_eq!(engagement_tier(24), EngagementTier::Casual);
-    assert_eq!(engagement_tier(25), EngagementTier::Regular);
-    assert_eq!(engagement_tier(59), EngagementTier::Regular);
-    assert_eq!(engagement_tier(60), EngagementTier::Power);
-    let rate = |j, c| serde_json::to_value(win_rate(j, c)).unwrap();
-    assert_eq!(rate(3, 1), serde_json::json!(0.33));
-    assert_eq!(rate(3, 2), serde_json::json!(0.67));
-    assert_eq!(rate(8, 1), serde_json::json!(0.13), "0.125 rounds up");
-    assert_eq!(rate(2, 2), serde_json::json!(1));
-    assert_eq!(rate(0, 0), serde_json::json!(0));
-}
-
-#[test]
-fn scores_of_24_and_25_and_of_59_and_60_from_stored_days() {
-    let now = at(2026, 11, 24);
-    let with_days = |recent: u32, older: u32| {
-        let mut plays = BTreeMap::new();
-        for i in 0..recent {
-            plays.insert(day(2026, 11, 24 - i), 1);
-        }
-        for i in 0..older {
-            plays.insert(day(2026, 11, 17 - i), 1);
-        }
-        let stats = ActivityStats {
-            plays_by_day: plays,
-            ..Default::default()
-        };
-        Analytics::compute(Some(&stats), at(2026, 1, 1), now)
-    };
-    // activeDays7, activeDays30 → 100 × (0.5 × a7 / 7 + 0.5 × a30 / 30), rounded.
-    let cases = [
-        ((1, 9), 24, EngagementTier::Casual),   // 1, 10: 23.8
-        ((1, 10), 25, EngagementTier::Regular), // 1, 11: 25.5
-        ((2, 4), 24, EngagementTier::Casual),   // 2, 6: 24.3
-        ((5, 9), 59, EngagementTier::Regular),  // 5, 14: 59.05
-        ((6, 4), 60, EngagementTier::Power),    // 6, 10: 59.5
-        ((6, 3), 58, EngagementTier::Regular),  // 6, 9: 57.9
-    ];
-    for ((recent, older), score, tier) in cases {
-        let a = with_days(recent, older);
-        assert_eq!(
-            (a.engagement_score, a.engagement_tier),
-            (score, tier),
-            "{recent} + {older} days"
-        );
+fn tiers_follow_plays_in_30_days_at_every_boundary() {
+    for (plays, tier, name) in [
+        (0, EngagementTier::Casual, "casual"),
+        (4, EngagementTier::Casual, "casual"),
+        (5, EngagementTier::Regular, "regular"),
+        (14, EngagementTier::Regular, "regular"),
+        (15, EngagementTier::PowerUser, "power_user"),
+        (50, EngagementTier::PowerUser, "power_user"),
+        (51, EngagementTier::Whale, "whale"),
+        (10_000, EngagementTier::Whale, "whale"),
+    ] {
+        assert_eq!(engagement_tier(plays), tier, "{plays} plays");
+        assert_eq!(serde_json::to_value(tier).unwrap(), name);
     }
+}
+
+fn score(days_since_seen: i64, plays30d: u64, points: Decimal, campaigns: u64) -> Amount {
+    engagement_score(ScoreInputs {
+        days_since_seen,
+        plays30d,
+        points30d: points,
+        campaigns_joined: campaigns,
+    })
+}
+
+fn amount(text: &str) -> Amount {
+    Amount::from(text.parse::<Decimal>().unwrap())
+}
+
+#[test]
+fn score_factors_are_linear_capped_and_weighted_30_30_20_20() {
+    let zero = Decimal::ZERO;
+    assert_eq!(score(0, 30, Decimal::from(500), 5), amount("100"));
+    assert_eq!(score(30, 0, zero, 0), amount("0"));
+    // Recency: 30 at 0 days, 1 point a day, 0 from 30 days on (and never negative).
+    assert_eq!(score(0, 0, zero, 0), amount("30"));
+    assert_eq!(score(1, 0, zero, 0), amount("29"));
+    assert_eq!(score(29, 0, zero, 0), amount("1"));
+    assert_eq!(score(400, 0, zero, 0), amount("0"));
+    // Frequency: 1 point a play up to 30 plays.
+    assert_eq!(score(30, 29, zero, 0), amount("29"));
+    assert_eq!(score(30, 30, zero, 0), amount("30"));
+    assert_eq!(score(30, 500, zero, 0), amount("30"));
+    // Monetary: 20 at 500 points, linear; fractional points give a fractional score.
+    assert_eq!(score(30, 0, Decimal::from(250), 0), amount("10"));
+    assert_eq!(score(30, 0, Decimal::from(499), 0), amount("19.96"));
+    assert_eq!(score(30, 0, Decimal::from(10_000), 0), amount("20"));
+    assert_eq!(
+        score(30, 0, Decimal::new(1, 2), 0),
+        amount("0"),
+        "0.0004 rounds to 0"
+    );
+    assert_eq!(score(30, 0, Decimal::new(-5, 0), 0), amount("0"));
+    // Breadth: 4 a campaign up to 5.
+    assert_eq!(score(30, 0, zero, 1), amount("4"));
+    assert_eq!(score(30, 0, zero, 5), amount("20"));
+    assert_eq!(score(30, 0, zero, 9), amount("20"));
+    // GamifyHost's example value: seen today, 15 plays, 237.5 points, 2 campaigns.
+    let example = score(0, 15, Decimal::new(2375, 1), 2);
+    assert_eq!(example, amount("62.5"));
+    assert_eq!(
+        serde_json::to_value(example).unwrap(),
+        serde_json::json!(62.5)
+    );
+    // Two decimals, half away from zero: 1.25 points → 0.05; 0.125 → 0.005 → 0.01.
+    assert_eq!(score(30, 0, Decimal::new(125, 3), 0), amount("0.01"));
+}
+
+fn stage_of(
+    since_seen: Duration,
+    first_seen_ago: Duration,
+    events: u64,
+    plays30d: u64,
+    campaigns: u64,
+    score: i64,
+) -> LifecycleStage {
+    let now = at(2026, 11, 24);
+    lifecycle_stage(
+        StageInputs {
+            first_seen_at: now - first_seen_ago,
+            last_seen_at: now - since_seen,
+            total_events: events,
+            plays30d,
+            campaigns_joined: campaigns,
+            engagement_score: Decimal::from(score),
+        },
+        now,
+    )
+}
+
+#[test]
+fn lifecycle_stages_at_every_boundary_and_in_their_order() {
+    use LifecycleStage::*;
+    let d = Duration::days;
+    let ms = Duration::milliseconds;
+    let long_ago = d(365);
+    // Absence: more than 30 days churned; 14–30 days at risk, whatever was played before.
+    assert_eq!(stage_of(d(30) + ms(1), long_ago, 99, 40, 3, 90), Churned);
+    assert_eq!(stage_of(d(30), long_ago, 99, 40, 3, 90), AtRisk);
+    assert_eq!(stage_of(d(14), long_ago, 99, 40, 3, 90), AtRisk);
+    assert_eq!(stage_of(d(14) - ms(1), long_ago, 99, 40, 3, 90), PowerUser);
+    // Power user: 30+ plays and score ≥ 70; else engaged with 10+ plays and a campaign.
+    assert_eq!(stage_of(d(0), long_ago, 99, 30, 3, 70), PowerUser);
+    assert_eq!(stage_of(d(0), long_ago, 99, 29, 3, 90), Engaged);
+    assert_eq!(stage_of(d(0), long_ago, 99, 30, 3, 69), Engaged);
+    assert_eq!(
+        stage_of(d(0), long_ago, 99, 30, 0, 70),
+        PowerUser,
+        "no campaign needed"
+    );
+    assert_eq!(stage_of(d(0), long_ago, 99, 10, 1, 40), Engaged);
+    assert_eq!(stage_of(d(0), long_ago, 99, 9, 1, 40), Active);
+    assert_eq!(stage_of(d(0), long_ago, 99, 10, 0, 40), Active);
+    // New: first seen within 7 days with at most 3 events.
+    assert_eq!(stage_of(d(0), d(7), 3, 0, 0, 30), New);
+    assert_eq!(stage_of(d(0), d(7) + ms(1), 3, 0, 0, 30), Active);
+    assert_eq!(stage_of(d(0), d(1), 4, 0, 0, 30), Active);
+    // The gap GamifyHost leaves (last seen 8–13 days ago) is active.
+    assert_eq!(stage_of(d(8), long_ago, 5, 2, 1, 10), Active);
+    assert_eq!(stage_of(d(13), long_ago, 1, 0, 0, 10), Active);
 }
 
 #[test]
@@ -144,32 +226,15 @@ fn windows_by_utc_day() {
             (day(2026, 11, 17), Amount::from(Decimal::new(2, 1))),
             (day(2026, 10, 25), Amount::from(Decimal::from(50))),
         ]),
-        last_counted_at: Some(at(2026, 11, 18)),
         ..Default::default()
     };
-    let a = Analytics::compute(Some(&stats), at(2026, 1, 1), now);
+    let a = Analytics::compute(Some(&stats), at(2026, 1, 1), Some(at(2026, 11, 18)), now);
     assert_eq!((a.plays7d, a.plays30d), (1, 3));
     assert_eq!(a.points_earned7d, Amount::from(Decimal::new(1, 1)));
     assert_eq!(a.points_earned30d, Amount::from(Decimal::new(3, 1)));
-    assert_eq!(a.engagement_score, engagement_score(1, 3));
+    // Seen 6 days ago (24), 3 plays (3), 0.3 points (0.012 → 0.01).
+    assert_eq!(a.engagement_score, amount("27.01"));
     assert_eq!(a.lifecycle_stage, LifecycleStage::Active);
-}
-
-#[test]
-fn lifecycle_boundaries() {
-    let first = at(2026, 1, 1);
-    let now = at(2026, 11, 24);
-    let stage = |last| lifecycle_stage(first, last, now);
-    assert_eq!(stage(Some(at(2026, 11, 17))), LifecycleStage::Active); // 7 days ago
-    assert_eq!(stage(Some(at(2026, 11, 16))), LifecycleStage::AtRisk); // 8 days ago
-    assert_eq!(stage(Some(at(2026, 10, 25))), LifecycleStage::AtRisk); // 30 days ago
-    assert_eq!(stage(Some(at(2026, 10, 24))), LifecycleStage::Churned); // 31 days ago
-    assert_eq!(stage(None), LifecycleStage::Churned);
-    // First seen 6 days 23 hours ago: new, whatever the activity; 7 days: not new.
-    let recent = now - Duration::days(7) + Duration::hours(1);
-    assert_eq!(lifecycle_stage(recent, None, now), LifecycleStage::New);
-    let week = now - Duration::days(7);
-    assert_eq!(lifecycle_stage(week, None, now), LifecycleStage::Churned);
 }
 
 #[test]
@@ -202,7 +267,7 @@ fn applying_counts_each_log_and_reward_once() {
     let once = stats.clone();
     stats.apply(&facts, today);
     assert_eq!(stats, once, "a replay changes nothing");
-    let a = Analytics::compute(Some(&stats), at(2026, 1, 1), at(2026, 11, 24));
+    let a = Analytics::compute(Some(&stats), at(2026, 1, 1), None, at(2026, 11, 24));
     assert_eq!((a.total_events, a.total_plays), (4, 3));
     assert_eq!((a.plays7d, a.plays30d), (2, 2));
     assert_eq!(a.points_earned7d, Amount::from(Decimal::from(10)));

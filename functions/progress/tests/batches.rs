@@ -132,14 +132,15 @@ async fn concurrent_batches_converge_on_a_challenge_window() {
     }
 }
 
-/// The sample batch (insert, modify, remove, poison) as Lambda would deliver it: records that are
-/// not new counted logs are ignored, a log of an unknown program is skipped, the poison fails alone.
+/// The sample batch (insert, modify, remove, poison, a user-journey event) as Lambda would deliver
+/// it: records that are not new logs or events are ignored, a log of an unknown program is skipped,
+/// an event of an unknown member is cleaned up, the poison fails alone.
 #[tokio::test]
 async fn the_sample_batch_reports_only_its_poison_record() {
     let w = World::new().await;
     let event: aws_lambda_events::dynamodb::Event =
         serde_json::from_value(events::load("stream/batch.json")).unwrap();
-    assert_eq!(event.records.len(), 4);
+    assert_eq!(event.records.len(), 5);
     let response = w.processor.handle(event).await;
     let failed: Vec<_> = response
         .batch_item_failures

@@ -1,25 +1,28 @@
-//! Track / enrich user (seed 001, GamifyHost compatible). Public or admin key.
+//! GamifyHost's User Journeys (seed 001 and SPEC §7): track / enrich user, events, the batch,
+//! the timeline. Public or admin key.
 
 use app::http::{self, Access};
-use app::idempotency;
-use app::members;
+use app::{idempotency, journeys, members};
+use domain::cursor::CursorCodec;
 use domain::member::{TrackUserInput, WriteMode};
 use domain::time;
 use domain::ApiError;
 use lambda_http::{Body, Request, Response};
+use serde_json::json;
 use store::Store;
 
 pub struct App {
     store: Store,
+    cursors: CursorCodec,
 }
 
 impl App {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, cursors: CursorCodec) -> Self {
+        Self { store, cursors }
     }
 
     pub async fn from_env() -> Self {
-        Self::new(Store::from_env().await)
+        Self::new(Store::from_env().await, CursorCodec::from_env())
     }
 
     pub async fn handle(&self, req: Request) -> Response<Body> {
@@ -28,25 +31,57 @@ impl App {
 
     async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
         let (tenant, _) = http::authorize(req, Access::PublicOrAdmin)?;
-        http::query(req, &[])?;
         let now = time::now();
-        match http::route_key(req).as_str() {
+        let route = http::route_key(req);
+        if route == "GET /v1/user-journeys/users/{externalId}/timeline" {
+            let params = http::query(req, &["limit", "cursor"])?;
+            let limit = http::limit(&params)?;
+            let external_id = http::path_param(req, "externalId")?;
+            let (events, next) = journeys::timeline(
+                &self.store,
+                &self.cursors,
+                &tenant,
+                &external_id,
+                &params,
+                limit,
+            )
+            .await?;
+            return Ok(http::list(events, limit, next));
+        }
+        http::query(req, &[])?;
+        match route.as_str() {
             "POST /v1/user-journeys/users" => {
                 let input = http::json_body::<TrackUserInput>(req)?.into_member_input()?;
                 // Always 200, created or updated (seed 001); a track-user call moves lastSeenAt.
                 let (member, _) =
                     members::upsert(&self.store, &tenant, input, WriteMode::Upsert, now, true)
                         .await?;
-                Ok(http::success(200, member.to_profile(&tenant, now)))
+                let profile = journeys::profile(&self.store, &tenant, &member, now).await?;
+                Ok(http::success(200, profile))
             }
             "GET /v1/user-journeys/users/{externalId}" => {
                 let external_id = http::path_param(req, "externalId")?;
-                let member = self
-                    .store
-                    .member_by_external_id(&tenant, &external_id)
-                    .await?
-                    .ok_or_else(|| ApiError::NotFound("No user with this externalId.".into()))?;
-                Ok(http::success(200, member.to_profile(&tenant, now)))
+                let member = journeys::user(&self.store, &tenant, &external_id).await?;
+                let profile = journeys::profile(&self.store, &tenant, &member, now).await?;
+                Ok(http::success(200, profile))
+            }
+            "POST /v1/user-journeys/events" => {
+                let recorded =
+                    journeys::record(&self.store, &tenant, http::json_object(req)?, now).await?;
+                Ok(if recorded.replayed {
+                    http::success_with(
+                        200,
+                        recorded.event.to_json(),
+                        &[("idempotentReplayed", json!(true))],
+                    )
+                } else {
+                    http::success(201, recorded.event.to_json())
+                })
+            }
+            "POST /v1/user-journeys/track" => {
+                let results =
+                    journeys::track(&self.store, &tenant, http::json_object(req)?, now).await?;
+                Ok(http::success(200, results))
             }
             _ => Err(http::no_such_route()),
         }

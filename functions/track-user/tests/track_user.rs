@@ -1,5 +1,6 @@
 //! Track-user (seed 001) through the real handler, fed with `events/track-user/*.json`, against DynamoDB Local.
 
+use domain::cursor::CursorCodec;
 use serde_json::{json, Value};
 use testkit::{events, test_store};
 use track_user::App;
@@ -14,7 +15,7 @@ struct Caller {
 impl Caller {
     async fn new(role: &'static str) -> Self {
         Caller {
-            app: App::new(test_store().await),
+            app: App::new(test_store().await, CursorCodec::from_env()),
             account: uuid::Uuid::now_v7().to_string(),
             environment: "live",
             role,

@@ -76,6 +76,9 @@ pub const ROUTES: &[&str] = &[
     "POST /v1/webhooks/endpoints/{id}/deliveries/{deliveryId}/replay",
     "POST /v1/user-journeys/users",
     "GET /v1/user-journeys/users/{externalId}",
+    "GET /v1/user-journeys/users/{externalId}/timeline",
+    "POST /v1/user-journeys/events",
+    "POST /v1/user-journeys/track",
 ];
 
 /// API Gateway's route key of the catch-all route that gets every request no route matches.
@@ -336,15 +339,9 @@ pub fn list(data: Vec<Value>, limit: usize, next_cursor: Option<String>) -> Resp
 }
 
 pub fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
-    let mut resp = json_response(
-        err.status(),
-        &json!({"status": "error", "error": {
-            "code": err.code(),
-            "message": err.public_message(),
-            "details": err.details(),
-            "requestId": request_id,
-        }}),
-    );
+    let mut error = err.to_json();
+    error["requestId"] = json!(request_id);
+    let mut resp = json_response(err.status(), &json!({"status": "error", "error": error}));
     if let Some(seconds) = err.retry_after() {
         resp.headers_mut()
             .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));

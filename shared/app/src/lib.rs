@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod activity;
 pub mod http;
 pub mod idempotency;
+pub mod journeys;
 pub mod lists;
 pub mod logs;
 pub mod members;

@@ -128,6 +128,15 @@ impl ApiError {
         }
     }
 
+    /// The error as an answer shows it (`error` of the envelope, or one item of a batch).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "code": self.code(),
+            "message": self.public_message(),
+            "details": self.details(),
+        })
+    }
+
     pub fn details(&self) -> &[FieldError] {
         match self {
             ApiError::Validation(details) => details,

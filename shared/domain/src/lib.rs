@@ -9,6 +9,7 @@ pub mod cursor;
 pub mod end_user;
 pub mod error;
 pub mod ids;
+pub mod journey;
 pub mod log;
 pub mod member;
 pub mod patch;

@@ -216,20 +216,10 @@ impl LogInput {
         };
         let activity_at = match self.activity_at.as_deref() {
             None => Some(now),
-            Some(text) => match chrono::DateTime::parse_from_rfc3339(text) {
-                Ok(t) if t.with_timezone(&chrono::Utc) > now + MAX_FUTURE => {
-                    errors.push(FieldError::new(
-                        "activityAt",
-                        "must not be more than 5 minutes in the future",
-                    ));
-                    None
-                }
-                Ok(t) => Some(t.with_timezone(&chrono::Utc)),
-                Err(_) => {
-                    errors.push(FieldError::new(
-                        "activityAt",
-                        "must be an RFC 3339 timestamp, e.g. 2026-11-24T09:15:00Z",
-                    ));
+            Some(text) => match validate::instant_not_future(text, now) {
+                Ok(t) => Some(t),
+                Err(m) => {
+                    errors.push(FieldError::new("activityAt", m));
                     None
                 }
             },

@@ -12,6 +12,21 @@ pub fn max_chars(value: &str, max: usize) -> Result<(), String> {
     }
 }
 
+/// An RFC 3339 instant at most `log::MAX_FUTURE` after `now` (clocks differ a little; logs and
+/// events from the future do not happen).
+pub fn instant_not_future(
+    text: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    match chrono::DateTime::parse_from_rfc3339(text) {
+        Ok(t) if t.with_timezone(&chrono::Utc) > now + crate::log::MAX_FUTURE => {
+            Err("must not be more than 5 minutes in the future".into())
+        }
+        Ok(t) => Ok(t.with_timezone(&chrono::Utc)),
+        Err(_) => Err("must be an RFC 3339 timestamp, e.g. 2026-11-24T09:15:00Z".into()),
+    }
+}
+
 pub fn required_chars(value: &str, max: usize) -> Result<(), String> {
     if value.is_empty() {
         return Err("must not be empty".into());

@@ -1,10 +1,11 @@
-//! Stream records to changes: a new log, or a member item removed.
+//! Stream records to changes: a new log, a new user-journey event, or a member item removed.
 
 use aws_lambda_events::dynamodb::EventRecord;
 
 use domain::log::ActivityLog;
 use domain::tenant::Tenant;
-use store::{tenant_of_key, LOG_SK, MEMBER_SK};
+use domain::time::Timestamp;
+use store::{tenant_of_key, JOURNEY_EVENT_SK, LOG_SK, MEMBER_SK};
 
 /// A new log taken from a stream record (it may or may not count toward progress).
 #[derive(Debug, Clone)]
@@ -13,12 +14,27 @@ pub struct CountedEvent {
     pub sequence: String,
     pub tenant: Tenant,
     pub log: ActivityLog,
+    /// The log item's table key (what the deletion cascade removes).
+    pub key: (String, String),
+}
+
+/// A new user-journey event: it counts toward `totalEvents` and `lastSeenAt`, not progress.
+#[derive(Debug, Clone)]
+pub struct JourneyEventSeen {
+    pub sequence: String,
+    pub tenant: Tenant,
+    pub member_id: String,
+    pub event_id: String,
+    pub occurred_at: Timestamp,
+    pub received_at: Timestamp,
+    pub key: (String, String),
 }
 
 /// A change of the table this processor acts on.
 #[derive(Debug, Clone)]
 pub enum Change {
     Log(CountedEvent),
+    JourneyEvent(JourneyEventSeen),
     /// A member item was removed: a DELETE, or a change of `externalId` (the item moves).
     MemberRemoved {
         sequence: String,
@@ -31,6 +47,7 @@ impl Change {
     pub(super) fn sequence(&self) -> &str {
         match self {
             Change::Log(e) => &e.sequence,
+            Change::JourneyEvent(e) => &e.sequence,
             Change::MemberRemoved { sequence, .. } => sequence,
         }
     }
@@ -38,6 +55,7 @@ impl Change {
     pub(super) fn member(&self) -> (&Tenant, &str) {
         match self {
             Change::Log(e) => (&e.tenant, &e.log.owned_by_id),
+            Change::JourneyEvent(e) => (&e.tenant, &e.member_id),
             Change::MemberRemoved {
                 tenant, member_id, ..
             } => (tenant, member_id),
@@ -65,7 +83,22 @@ pub fn parse(record: &EventRecord) -> Result<Option<Change>, String> {
         "INSERT" => {
             let image = &record.change.new_image;
             let pk = string_attr(image, "PK").ok_or("record without PK")?;
-            if string_attr(image, "SK").as_deref() != Some(LOG_SK) {
+            let sk = string_attr(image, "SK").unwrap_or_default();
+            if sk == JOURNEY_EVENT_SK {
+                let event: domain::journey::JourneyEvent =
+                    serde_dynamo::from_item(image.clone())
+                        .map_err(|e| format!("not a user-journey event: {e}"))?;
+                return Ok(Some(Change::JourneyEvent(JourneyEventSeen {
+                    sequence: sequence_of(record),
+                    tenant: tenant_of_key(&pk)?,
+                    member_id: event.member_id,
+                    event_id: event.id,
+                    occurred_at: event.occurred_at,
+                    received_at: event.received_at,
+                    key: (pk, sk),
+                })));
+            }
+            if sk != LOG_SK {
                 return Ok(None);
             }
             let log: ActivityLog =
@@ -74,6 +107,7 @@ pub fn parse(record: &EventRecord) -> Result<Option<Change>, String> {
                 sequence: sequence_of(record),
                 tenant: tenant_of_key(&pk)?,
                 log,
+                key: (pk, sk),
             })))
         }
         "REMOVE" => {
@@ -109,8 +143,9 @@ mod tests {
     }
 
     #[test]
-    fn logs_and_member_removals_are_changes_other_records_are_not() {
+    fn logs_events_and_member_removals_are_changes_other_records_are_not() {
         let mut logs = 0;
+        let mut events = 0;
         let mut removals = 0;
         let mut ignored = 0;
         let mut poison = 0;
@@ -121,6 +156,11 @@ mod tests {
                     assert_eq!(e.sequence, record.change.sequence_number.clone().unwrap());
                     logs += 1;
                 }
+                Ok(Some(Change::JourneyEvent(e))) => {
+                    assert_eq!(e.event_id, "evt-checkout-7");
+                    assert_eq!(e.key.1, "JEVENT");
+                    events += 1;
+                }
                 Ok(Some(Change::MemberRemoved { member_id, .. })) => {
                     assert!(!member_id.is_empty());
                     removals += 1;
@@ -130,8 +170,8 @@ mod tests {
             }
         }
         assert!(
-            logs >= 1 && removals >= 1 && ignored >= 1 && poison >= 1,
-            "{logs} {removals} {ignored} {poison}"
+            logs >= 1 && events == 1 && removals >= 1 && ignored >= 1 && poison >= 1,
+            "{logs} {events} {removals} {ignored} {poison}"
         );
     }
 }

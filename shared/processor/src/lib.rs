@@ -23,7 +23,7 @@ mod programs;
 pub mod reconcile;
 mod records;
 
-pub use change::{parse, Change, CountedEvent};
+pub use change::{parse, Change, CountedEvent, JourneyEventSeen};
 
 use change::*;
 use group::*;
@@ -36,7 +36,6 @@ use aws_lambda_events::dynamodb::EventRecord;
 use futures_util::StreamExt;
 
 use domain::analytics::{BatchFacts, LogFact};
-use domain::log::ActivityLog;
 use domain::member::Member;
 use domain::tenant::Tenant;
 use domain::time::Timestamp;
@@ -134,8 +133,21 @@ async fn process_member(
         .iter()
         .filter_map(|c| match c {
             Change::Log(e) => Some(e),
-            Change::MemberRemoved { .. } => None,
+            _ => None,
         })
+        .collect();
+    let journey: Vec<&JourneyEventSeen> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::JourneyEvent(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    // Table keys of what this batch wrote for the member: removed too if the member is gone.
+    let written: Vec<(String, String)> = events
+        .iter()
+        .map(|e| e.key.clone())
+        .chain(journey.iter().map(|e| e.key.clone()))
         .collect();
     let member = match store.member_by_id(tenant, member_id).await {
         Ok(m) => m,
@@ -145,7 +157,7 @@ async fn process_member(
         }
     };
     let Some(member) = member else {
-        return match delete_what_is_left(store, tenant, member_id, &events).await {
+        return match delete_what_is_left(store, tenant, member_id, &written).await {
             Ok(()) => Vec::new(),
             Err(_) => all(),
         };
@@ -161,6 +173,13 @@ async fn process_member(
                 activity_at: e.log.activity_at,
                 counted: e.log.counts_toward_progress,
             })
+            // An event is an uncounted log to the analytics: an event, not a play.
+            .chain(journey.iter().map(|e| LogFact {
+                id: e.event_id.clone(),
+                created_at: e.received_at,
+                activity_at: e.occurred_at,
+                counted: false,
+            }))
             .collect(),
         ..Default::default()
     };
@@ -205,10 +224,12 @@ async fn delete_what_is_left(
     store: &Store,
     tenant: &Tenant,
     member_id: &str,
-    events: &[&CountedEvent],
+    written: &[(String, String)],
 ) -> Result<(), StoreError> {
-    let logs: Vec<&ActivityLog> = events.iter().map(|e| &e.log).collect();
-    match store.delete_member_activity(tenant, member_id, &logs).await {
+    match store
+        .delete_member_activity(tenant, member_id, written)
+        .await
+    {
         Ok(deleted) => {
             tracing::info!(member = %member_id, deleted, "deleted member's activity removed");
             Ok(())
@@ -238,7 +259,7 @@ async fn record_activity(
         }
         let mut activity = member.activity.clone().unwrap_or_default();
         activity.apply(facts, now.date_naive());
-        // Every log is a sighting (SPEC §3 lastSeenAt), whether it counts or not.
+        // Every log and event is a sighting (SPEC §3 lastSeenAt), whether it counts or not.
         let last_seen = member.last_seen_at.max(latest_log);
         if store
             .update_member_activity(tenant, &member, &activity, last_seen.as_ref())
@@ -248,10 +269,7 @@ async fn record_activity(
         }
         match store.member_by_id(tenant, &member.id).await? {
             Some(m) => member = m,
-            None => {
-                let events: Vec<&CountedEvent> = Vec::new();
-                return delete_what_is_left(store, tenant, &member.id, &events).await;
-            }
+            None => return delete_what_is_left(store, tenant, &member.id, &[]).await,
         }
     }
     Err(StoreError::Contended)

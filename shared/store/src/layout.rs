@@ -7,6 +7,7 @@
 //! | member | `T#{acct}#{env}#EXT#{externalId}` | `MEMBER` | `T#{acct}#{env}#MEMBERS` / member id |
 //! | member id → externalId | `T#{acct}#{env}#MEMBER#{id}` | `ID` | |
 //! | activity log | `T#{acct}#{env}#LOG#{programId}#{uniqueIdentifier}` | `LOG` | GSI1 `…#LIST#{slug}` / id; GSI2 `…#MEMBER#{memberId}#{slug}` / id |
+//! | user-journey event (key: its event id) | `T#{acct}#{env}#JEVENT#{eventId}` | `JEVENT` | GSI2 `…#MEMBER#{memberId}#journey_event` / `{occurredAt}#{eventId}` |
 //! | counted logs of a period | `T#{acct}#{env}#MEMBER#{memberId}` | `AGG#{programId}#{periodDay}` | |
 //! | progress record (streak run, challenge window; the last one carries the processor's `ver`) | member's partition | `PROGRESS#{programId}#{run or window key}` | GSI1, GSI2 |
 //! | reward | member's partition | `REWARD#{milestoneId}#{run or window key}` | GSI1, GSI2 |
@@ -102,6 +103,14 @@ pub(super) fn log_pk(tenant: &Tenant, program_id: &str, unique_identifier: &str)
         "{}#LOG#{program_id}#{unique_identifier}",
         tenant.key_prefix()
     )
+}
+
+/// The sort key of a user-journey event item (what the stream processor takes from the stream).
+pub const JOURNEY_EVENT_SK: &str = "JEVENT";
+
+/// An event's key is its event id: one conditional put makes copies count once.
+pub(super) fn journey_event_pk(tenant: &Tenant, event_id: &str) -> String {
+    format!("{}#JEVENT#{event_id}", tenant.key_prefix())
 }
 
 /// Where a list of one kind reads: a member's records (GSI2) or the tenant's (GSI1).
@@ -213,6 +222,7 @@ mod tests {
             program_pk(&tenant, "p-1"),
             list_index_pk(&tenant, "streak_log"),
             log_pk(&tenant, "p-1", "order-1"),
+            journey_event_pk(&tenant, "evt-1"),
             member_activity_pk(&tenant, "m-1", "reward_log"),
             members_index_pk(&tenant),
         ] {

@@ -53,18 +53,48 @@ impl Store {
         log: &ActivityLog,
         member: Option<&MemberWrite<'_>>,
     ) -> Result<LogWrite, StoreError> {
-        let put_log = Put::builder()
+        let result = self
+            .insert_with_member(tenant, self.log_item(tenant, log)?, member)
+            .await;
+        match result {
+            Ok(()) => Ok(LogWrite::Created),
+            Err(StoreError::Conflict) => {
+                let existing = self
+                    .get(
+                        log_pk(tenant, &log.program_id, &log.unique_identifier),
+                        LOG_SK,
+                        true,
+                    )
+                    .await?
+                    .ok_or(StoreError::Contended)?;
+                Ok(LogWrite::Exists(Box::new(from_item::<ActivityLog>(
+                    existing,
+                )?)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Puts a new item (a log, a user-journey event) once, with the inline member write if any, all
+    /// or nothing: `Conflict` when the item already exists, `Contended` when the member changed.
+    pub(super) async fn insert_with_member(
+        &self,
+        tenant: &Tenant,
+        item: Item,
+        member: Option<&MemberWrite<'_>>,
+    ) -> Result<(), StoreError> {
+        let put_new = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(self.log_item(tenant, log)?))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(PK)")
             .build()
             .map_err(|e| StoreError::Other(e.to_string()))?;
-        let result = match member {
+        match member {
             None => self
                 .client
                 .put_item()
                 .table_name(&self.table)
-                .set_item(Some(put_log.item))
+                .set_item(Some(put_new.item))
                 .condition_expression("attribute_not_exists(PK)")
                 .send()
                 .await
@@ -95,8 +125,8 @@ impl Store {
                         vec![TransactWriteItem::builder().update(op).build()]
                     }
                 };
-                let log_index = items.len();
-                items.push(TransactWriteItem::builder().put(put_log).build());
+                let new_index = items.len();
+                items.push(TransactWriteItem::builder().put(put_new).build());
                 match self
                     .client
                     .transact_write_items()
@@ -106,7 +136,7 @@ impl Store {
                 {
                     Ok(_) => Ok(()),
                     Err(err) => {
-                        // One reason per item, in order: did the log's condition fail, or the member's?
+                        // One reason per item, in order: did the new item's condition fail, or the member's?
                         let message = err.message().unwrap_or_default().to_string();
                         let reasons: Vec<String> = message
                             .split_once('[')
@@ -117,7 +147,7 @@ impl Store {
                                     .collect()
                             })
                             .unwrap_or_default();
-                        match reasons.get(log_index) {
+                        match reasons.get(new_index) {
                             Some(r) if r.starts_with("ConditionalCheckFailed") => {
                                 Err(StoreError::Conflict)
                             }
@@ -132,23 +162,6 @@ impl Store {
                     }
                 }
             }
-        };
-        match result {
-            Ok(()) => Ok(LogWrite::Created),
-            Err(StoreError::Conflict) => {
-                let existing = self
-                    .get(
-                        log_pk(tenant, &log.program_id, &log.unique_identifier),
-                        LOG_SK,
-                        true,
-                    )
-                    .await?
-                    .ok_or(StoreError::Contended)?;
-                Ok(LogWrite::Exists(Box::new(from_item::<ActivityLog>(
-                    existing,
-                )?)))
-            }
-            Err(e) => Err(e),
         }
     }
 

@@ -6,7 +6,8 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
 
 use domain::cursor::Position;
-use domain::log::{ActivityLog, LogKind};
+use domain::journey::EVENT_SLUG;
+use domain::log::LogKind;
 use domain::member::{Member, MemberInput, MemberStatus};
 use domain::tenant::Tenant;
 use domain::time::{self, Timestamp};
@@ -14,8 +15,7 @@ use domain::time::{self, Timestamp};
 use super::codec::{from_item, from_items, member_update, s, stored, unchanged_since, Keys};
 use super::error::{applied, classify, StoreError};
 use super::layout::{
-    log_pk, member_activity_pk, member_id_pk, member_pk, members_index_pk, Index, LOG_SK,
-    MEMBER_ID_SK, MEMBER_SK,
+    member_activity_pk, member_id_pk, member_pk, members_index_pk, Index, MEMBER_ID_SK, MEMBER_SK,
 };
 use super::queries::Condition;
 use super::*;
@@ -261,38 +261,36 @@ impl Store {
     }
 
     /// Removes everything a deleted member left behind (SPEC §3): its partition (period items,
-    /// progress, rewards, processor state) and its logs (found on GSI2), plus `orphans`, logs known
-    /// to be its own (GSI2 may not show a just-written log yet). Idempotent; repeats until a pass
+    /// progress, rewards, processor state), its logs and user-journey events (found on GSI2), plus
+    /// `orphans`, the table keys of logs or events known to be its own (GSI2 may not show a
+    /// just-written one yet). Idempotent; repeats until a pass
     /// finds nothing. Refuses (`Contended`) while the member's id is still taken.
     pub async fn delete_member_activity(
         &self,
         tenant: &Tenant,
         member_id: &str,
-        orphans: &[&ActivityLog],
+        orphans: &[(String, String)],
     ) -> Result<usize, StoreError> {
         let pk = member_id_pk(tenant, member_id);
         if self.get(pk.clone(), MEMBER_ID_SK, true).await?.is_some() {
             return Err(StoreError::Contended);
         }
-        let mut keys: Vec<(String, String)> = orphans
-            .iter()
-            .map(|log| {
-                (
-                    log_pk(tenant, &log.program_id, &log.unique_identifier),
-                    LOG_SK.to_string(),
-                )
-            })
-            .collect();
+        let mut keys: Vec<(String, String)> = orphans.to_vec();
         let mut deleted = 0;
         loop {
             let mut items = self.query_range(pk.clone(), "!", "~").await?;
-            for kind in [LogKind::Streak, LogKind::Challenge] {
+            let slugs = [
+                LogKind::Streak.slug(),
+                LogKind::Challenge.slug(),
+                EVENT_SLUG,
+            ];
+            for slug in slugs {
                 let mut start = None;
                 loop {
                     let (page, next) = self
                         .query_index_entries(
                             Index::Gsi2,
-                            member_activity_pk(tenant, member_id, kind.slug()),
+                            member_activity_pk(tenant, member_id, slug),
                             &[],
                             1000,
                             start,

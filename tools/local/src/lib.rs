@@ -431,7 +431,7 @@ impl Functions {
             log_streak: logs::App::new(LogKind::Streak, store.clone(), cursors.clone()),
             log_challenge: logs::App::new(LogKind::Challenge, store.clone(), cursors.clone()),
             progress_reads: progress_reads::App::new(store.clone(), cursors.clone()),
-            track_user: track_user::App::new(store.clone()),
+            track_user: track_user::App::new(store.clone(), cursors.clone()),
             // The local run delivers to the developer's machine: private URLs are allowed.
             webhooks: webhooks::App::new(store.clone(), cursors, UrlPolicy::AllowPrivate),
             authorizer: authorizer::Authorizer::new(store, key_cache),

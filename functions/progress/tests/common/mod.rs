@@ -48,7 +48,10 @@ impl World {
             streaks: logs::App::new(LogKind::Streak, store.clone(), CursorCodec::from_env()),
             challenges: logs::App::new(LogKind::Challenge, store.clone(), CursorCodec::from_env()),
             members: ::members::App::new(store.clone(), CursorCodec::from_env()),
-            track_user: track_user::App::new(store.clone()),
+            track_user: track_user::App::new(
+                store.clone(),
+                domain::cursor::CursorCodec::from_env(),
+            ),
             processor: Processor::new(store.clone()),
             poller,
             store,

@@ -22,6 +22,9 @@ const PROCESS: &str = "(the stream processor runs)";
 const STORY: &[&str] = &[
     "trackUser",
     "getTrackedUser",
+    "recordJourneyEvent",
+    "trackJourneyEvents",
+    "getUserTimeline",
     "createMember",
     "listMembers",
     "getMember",

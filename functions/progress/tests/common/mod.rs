@@ -48,10 +48,7 @@ impl World {
             streaks: logs::App::new(LogKind::Streak, store.clone(), CursorCodec::from_env()),
             challenges: logs::App::new(LogKind::Challenge, store.clone(), CursorCodec::from_env()),
             members: ::members::App::new(store.clone(), CursorCodec::from_env()),
-            track_user: track_user::App::new(
-                store.clone(),
-                domain::cursor::CursorCodec::from_env(),
-            ),
+            track_user: track_user::App::new(store.clone(), CursorCodec::from_env()),
             processor: Processor::new(store.clone()),
             poller,
             store,
@@ -154,6 +151,12 @@ impl World {
     /// `POST /v1/user-journeys/users` with `body`.
     pub async fn track(&self, body: Value) -> (u16, Value) {
         let event = events::with_body(events::load("track-user/post.json"), &body.to_string());
+        self.call_track_user(event).await
+    }
+
+    /// `POST /v1/user-journeys/events` with `body`.
+    pub async fn journey_event(&self, body: Value) -> (u16, Value) {
+        let event = events::with_body(events::load("track-user/event.json"), &body.to_string());
         self.call_track_user(event).await
     }
 

@@ -249,25 +249,32 @@ async fn a_cursor_forged_with_the_signing_secret_is_400_not_500() {
         query: "account_user",
         filters: &filters,
     };
+    // Positions name shards (`{shard}.PK`, `.SK`, `.ISK`, or `{shard}` = done); the shard's
+    // partition key never comes from a cursor.
     let other_partition = [
-        ("PK", "T#x#live#EXT#f1"),
-        ("SK", "MEMBER"),
-        ("GSI1PK", "T#someone-else#MEMBERS"),
-        ("GSI1SK", "z"),
+        ("0.PK", "T#x#live#EXT#f1"),
+        ("0.SK", "MEMBER"),
+        ("0.GSI1PK", "T#someone-else#LIST#account_user#0"),
+        ("0.ISK", "z"),
     ];
     let extra_attribute = [
-        ("PK", "a"),
-        ("SK", "b"),
-        ("GSI1PK", "c"),
-        ("GSI1SK", "d"),
-        ("status", "live"),
+        ("0.PK", "a"),
+        ("0.SK", "b"),
+        ("0.ISK", "d"),
+        ("0.status", "live"),
     ];
     let too_long = [
-        ("PK", "a".repeat(3000)),
-        ("SK", "b".into()),
-        ("GSI1PK", format!("{}#MEMBERS", tenant.key_prefix())),
-        ("GSI1SK", "d".into()),
+        ("3.PK", "a".repeat(3000)),
+        ("3.SK", "b".into()),
+        ("3.ISK", "d".into()),
     ];
+    let unsharded = [
+        ("PK", "T#x#live#EXT#f1".to_string()),
+        ("SK", "MEMBER".to_string()),
+        ("GSI1PK", format!("{}#MEMBERS", tenant.key_prefix())),
+        ("GSI1SK", "z".to_string()),
+    ];
+    let no_such_shard = [("8", "done")];
     let positions: Vec<domain::cursor::Position> = vec![
         other_partition
             .iter()
@@ -280,6 +287,14 @@ async fn a_cursor_forged_with_the_signing_secret_is_400_not_500() {
         too_long
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        unsharded
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        no_such_shard
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         Default::default(),
     ];

@@ -4,13 +4,13 @@
 //! |---|---|---|---|
 //! | API key | `KEY#{apiKey}` | `KEY` | |
 //! | account | `ACCOUNT#{accountId}` | `ACCOUNT` | |
-//! | member | `T#{acct}#{env}#EXT#{externalId}` | `MEMBER` | `T#{acct}#{env}#MEMBERS` / member id |
+//! | member | `T#{acct}#{env}#EXT#{externalId}` | `MEMBER` | `T#{acct}#{env}#LIST#account_user#{shard}` / member id |
 //! | member id → externalId | `T#{acct}#{env}#MEMBER#{id}` | `ID` | |
-//! | activity log | `T#{acct}#{env}#LOG#{programId}#{uniqueIdentifier}` | `LOG` | GSI1 `…#LIST#{slug}` / id; GSI2 `…#MEMBER#{memberId}#{slug}` / id |
+//! | activity log | `T#{acct}#{env}#LOG#{programId}#{uniqueIdentifier}` | `LOG` | GSI1 `…#LIST#{slug}#{shard}` / id; GSI2 `…#MEMBER#{memberId}#{slug}` / id |
 //! | user-journey event (key: its event id) | `T#{acct}#{env}#JEVENT#{eventId}` | `JEVENT` | GSI2 `…#MEMBER#{memberId}#journey_event` / `{occurredAt}#{eventId}` |
 //! | counted logs of a period | `T#{acct}#{env}#MEMBER#{memberId}` | `AGG#{programId}#{periodDay}` | |
-//! | progress record (streak run, challenge window; the last one carries the processor's `ver`) | member's partition | `PROGRESS#{programId}#{run or window key}` | GSI1, GSI2 |
-//! | reward | member's partition | `REWARD#{milestoneId}#{run or window key}` | GSI1, GSI2 |
+//! | progress record (streak run, challenge window; the last one carries the processor's `ver`) | member's partition | `PROGRESS#{programId}#{run or window key}` | GSI1 (sharded), GSI2 |
+//! | reward | member's partition | `REWARD#{milestoneId}#{run or window key}` | GSI1 (sharded), GSI2 |
 //! | marker: the member has progress in the program (makes first commits collide) | member's partition | `STATE#{programId}` | |
 //! | program (streak, challenge, milestone) | `T#{acct}#{env}#PROGRAM#{id}` | `PROGRAM` | `T#{acct}#{env}#LIST#{slug}` / id |
 //! | webhook endpoint | `T#{acct}#{env}#WEBHOOK#{id}` | `WEBHOOK` | `T#{acct}#{env}#LIST#webhook_endpoint` / id |
@@ -21,6 +21,9 @@
 //! the hot track-user path is one conditional write. The id item lets `{id}` lookups stay strongly
 //! consistent. The member item also carries the processor's `activity` (analytics) and a revision
 //! `rev` raised by every write, which the processor's read-modify-write is conditional on.
+//!
+//! `{shard}` is `shard_of(id)`, 0–7: the lists that grow with activity are write-sharded
+//! (`LIST_SHARDS`); programs and webhook endpoints, written by an operator, are one partition.
 //!
 //! Indexes project keys and the attributes list filters test (`template.yaml`), so updates that
 //! leave those alone write no index entry; lists read their items by key after the index.
@@ -63,10 +66,45 @@ pub(super) fn program_pk(tenant: &Tenant, id: &str) -> String {
     format!("{}#PROGRAM#{id}", tenant.key_prefix())
 }
 
-/// GSI1 partition listing one kind of record of a tenant.
+/// GSI1 partition listing one kind of record of a tenant that is written rarely (programs,
+/// webhook endpoints): one partition.
 pub(super) fn list_index_pk(tenant: &Tenant, slug: &str) -> String {
     format!("{}#LIST#{slug}", tenant.key_prefix())
 }
+
+/// Shards of a tenant-wide list that grows with activity (logs, progress records, rewards,
+/// members). One partition takes about 1,000 writes a second and DynamoDB cannot split one whose
+/// sort key only grows, so each such list is spread over this many GSI1 partitions by a hash of
+/// the record's id, and read by merging them (docs/BENCHMARKS.md, "Per-tenant ceiling").
+pub const LIST_SHARDS: usize = 8;
+
+/// The shard of a record id: FNV-1a (stable across builds and platforms, unlike std's hasher).
+pub(super) fn shard_of(id: &str) -> usize {
+    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % LIST_SHARDS as u64) as usize
+}
+
+/// The GSI1 partition of one shard of a tenant's activity list of one kind.
+pub(super) fn list_shard_pk(tenant: &Tenant, slug: &str, shard: usize) -> String {
+    format!("{}#LIST#{slug}#{shard}", tenant.key_prefix())
+}
+
+/// Where a record of a sharded list is listed: the shard of its id.
+pub(super) fn sharded_list_pk(tenant: &Tenant, slug: &str, id: &str) -> String {
+    list_shard_pk(tenant, slug, shard_of(id))
+}
+
+/// Every shard of a tenant's activity list of one kind, in shard order.
+pub(super) fn list_shard_pks(tenant: &Tenant, slug: &str) -> Vec<String> {
+    (0..LIST_SHARDS)
+        .map(|shard| list_shard_pk(tenant, slug, shard))
+        .collect()
+}
+
+/// The slug members are listed under (GSI1, sharded like activity).
+pub(super) const MEMBERS_SLUG: &str = "account_user";
 
 pub(super) const PROGRAM_SK: &str = "PROGRAM";
 
@@ -113,15 +151,16 @@ pub(super) fn journey_event_pk(tenant: &Tenant, event_id: &str) -> String {
     format!("{}#JEVENT#{event_id}", tenant.key_prefix())
 }
 
-/// Where a list of one kind reads: a member's records (GSI2) or the tenant's (GSI1).
-pub(super) fn list_partition(
+/// Where a list of one kind reads: a member's records (one GSI2 partition) or the tenant's (the
+/// GSI1 shards).
+pub(super) fn list_partitions(
     tenant: &Tenant,
     slug: &str,
     member_id: Option<&str>,
-) -> (Index, String) {
+) -> (Index, Vec<String>) {
     match member_id {
-        Some(m) => (Index::Gsi2, member_activity_pk(tenant, m, slug)),
-        None => (Index::Gsi1, list_index_pk(tenant, slug)),
+        Some(m) => (Index::Gsi2, vec![member_activity_pk(tenant, m, slug)]),
+        None => (Index::Gsi1, list_shard_pks(tenant, slug)),
     }
 }
 
@@ -130,14 +169,10 @@ pub(super) fn member_activity_pk(tenant: &Tenant, member_id: &str, slug: &str) -
     format!("{}#MEMBER#{member_id}#{slug}", tenant.key_prefix())
 }
 
-pub(super) fn members_index_pk(tenant: &Tenant) -> String {
-    format!("{}#MEMBERS", tenant.key_prefix())
-}
-
 /// The secondary indexes of the table (see `template.yaml`).
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Index {
-    /// Tenant-wide lists by kind: `T#…#LIST#{slug}` / id (members: `T#…#MEMBERS`).
+    /// Tenant-wide lists by kind: `T#…#LIST#{slug}[#{shard}]` / id.
     Gsi1,
     /// A member's activity by kind: `T#…#MEMBER#{memberId}#{slug}` / id.
     Gsi2,
@@ -220,11 +255,11 @@ mod tests {
             member_pk(&tenant, "user_1"),
             member_id_pk(&tenant, "m-1"),
             program_pk(&tenant, "p-1"),
-            list_index_pk(&tenant, "streak_log"),
+            list_index_pk(&tenant, "streak"),
+            sharded_list_pk(&tenant, "streak_log", "id-1"),
             log_pk(&tenant, "p-1", "order-1"),
             journey_event_pk(&tenant, "evt-1"),
             member_activity_pk(&tenant, "m-1", "reward_log"),
-            members_index_pk(&tenant),
         ] {
             assert!(key.starts_with("T#acc-1#test#"), "{key}");
             assert_eq!(tenant_of_key(&key), Ok(tenant.clone()), "{key}");
@@ -250,7 +285,10 @@ mod tests {
         assert_eq!(log_pk(&t, "p", "o"), "T#a#live#LOG#p#o");
         assert_eq!(program_pk(&t, "p"), "T#a#live#PROGRAM#p");
         assert_eq!(list_index_pk(&t, "streak"), "T#a#live#LIST#streak");
-        assert_eq!(members_index_pk(&t), "T#a#live#MEMBERS");
+        assert_eq!(
+            list_shard_pk(&t, "reward_log", 7),
+            "T#a#live#LIST#reward_log#7"
+        );
         assert_eq!(
             member_activity_pk(&t, "m", "reward_log"),
             "T#a#live#MEMBER#m#reward_log"
@@ -265,6 +303,33 @@ mod tests {
     }
 
     #[test]
+    fn ids_spread_evenly_over_the_shards_and_always_to_the_same_one() {
+        let mut counts = [0usize; LIST_SHARDS];
+        for _ in 0..8000 {
+            counts[shard_of(&domain::ids::new_id())] += 1;
+        }
+        // 1,000 expected per shard; 4.5 standard deviations either side.
+        assert!(
+            counts.iter().all(|c| (860..=1140).contains(c)),
+            "{counts:?}"
+        );
+        // Stable: the shard of an id never changes (it is part of stored keys).
+        assert_eq!(
+            shard_of("01a20be0-7634-727c-bf19-0d670d17a72e"),
+            shard_of("01a20be0-7634-727c-bf19-0d670d17a72e")
+        );
+        assert_eq!(
+            shard_of(""),
+            (0xcbf2_9ce4_8422_2325_u64 % LIST_SHARDS as u64) as usize
+        );
+        let t = Tenant::new("a", Environment::Live);
+        assert_eq!(
+            sharded_list_pk(&t, "streak_log", "x"),
+            list_shard_pk(&t, "streak_log", shard_of("x"))
+        );
+    }
+
+    #[test]
     fn keys_longer_than_dynamodb_takes_cannot_exist() {
         let t = Tenant::new("a", Environment::Live);
         assert!(can_exist(&program_pk(&t, &"p".repeat(1000)), PROGRAM_SK));
@@ -273,14 +338,15 @@ mod tests {
     }
 
     #[test]
-    fn list_partitions_pick_the_index() {
+    fn list_partitions_pick_the_index_and_the_shards() {
         let t = Tenant::new("a", Environment::Live);
-        assert!(
-            matches!(list_partition(&t, "streak_log", None), (Index::Gsi1, pk) if pk == "T#a#live#LIST#streak_log")
-        );
-        assert!(
-            matches!(list_partition(&t, "streak_log", Some("m")), (Index::Gsi2, pk) if pk == "T#a#live#MEMBER#m#streak_log")
-        );
+        let (index, pks) = list_partitions(&t, "streak_log", None);
+        assert!(matches!(index, Index::Gsi1));
+        assert_eq!(pks.len(), LIST_SHARDS);
+        assert_eq!(pks[3], "T#a#live#LIST#streak_log#3");
+        let (index, pks) = list_partitions(&t, "streak_log", Some("m"));
+        assert!(matches!(index, Index::Gsi2));
+        assert_eq!(pks, ["T#a#live#MEMBER#m#streak_log"]);
         assert_eq!(
             (Index::Gsi1.name(), Index::Gsi2.pk_attribute()),
             ("GSI1", "GSI2PK")

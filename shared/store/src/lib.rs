@@ -13,6 +13,7 @@ mod members;
 mod programs;
 mod progress;
 mod queries;
+mod shards;
 mod webhooks;
 
 pub use accounts::{Account, AccountStatus};
@@ -20,7 +21,7 @@ pub use connect::{LOCAL_ACCESS_KEY, LOCAL_REGION};
 pub use error::StoreError;
 pub use idempotency::{Claim, SavedAnswer};
 pub use journeys::EventWrite;
-pub use layout::{tenant_of_key, GSI1, GSI2, JOURNEY_EVENT_SK, LOG_SK, MEMBER_SK};
+pub use layout::{tenant_of_key, GSI1, GSI2, JOURNEY_EVENT_SK, LIST_SHARDS, LOG_SK, MEMBER_SK};
 pub use logs::{LogWrite, MemberWrite};
 pub use members::MemberFilter;
 pub use progress::{ProgressCommit, ProgressHead, RewardWrite};

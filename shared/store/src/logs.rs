@@ -10,7 +10,7 @@ use domain::time::Timestamp;
 
 use super::codec::{from_item, member_update, s, stored, Keys};
 use super::error::{classify, StoreError};
-use super::layout::{list_index_pk, log_pk, member_activity_pk, member_pk, LOG_SK, MEMBER_SK};
+use super::layout::{log_pk, member_activity_pk, member_pk, sharded_list_pk, LOG_SK, MEMBER_SK};
 use super::*;
 
 /// The member side of a log sent with `ownedBy`.
@@ -37,7 +37,10 @@ impl Store {
             log_pk(tenant, &log.program_id, &log.unique_identifier),
             LOG_SK,
         )
-        .listed(list_index_pk(tenant, log.kind.slug()), log.id.clone())
+        .listed(
+            sharded_list_pk(tenant, log.kind.slug(), &log.id),
+            log.id.clone(),
+        )
         .member_listed(
             member_activity_pk(tenant, &log.owned_by_id, log.kind.slug()),
             log.id.clone(),
@@ -172,7 +175,7 @@ impl Store {
         id: &str,
     ) -> Result<Option<ActivityLog>, StoreError> {
         let item = self
-            .get_listed(list_index_pk(tenant, kind.slug()), id)
+            .get_listed(sharded_list_pk(tenant, kind.slug(), id), id)
             .await?;
         item.map(from_item::<ActivityLog>).transpose()
     }

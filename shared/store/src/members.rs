@@ -15,7 +15,8 @@ use domain::time::{self, Timestamp};
 use super::codec::{from_item, from_items, member_update, s, stored, unchanged_since, Keys};
 use super::error::{applied, classify, StoreError};
 use super::layout::{
-    member_activity_pk, member_id_pk, member_pk, members_index_pk, Index, MEMBER_ID_SK, MEMBER_SK,
+    member_activity_pk, member_id_pk, member_pk, sharded_list_pk, Index, MEMBERS_SLUG,
+    MEMBER_ID_SK, MEMBER_SK,
 };
 use super::queries::Condition;
 use super::*;
@@ -34,8 +35,10 @@ impl Store {
         member: &Member,
     ) -> Result<(Item, Item), StoreError> {
         let item = stored(
-            Keys::table(member_pk(tenant, &member.external_id), MEMBER_SK)
-                .listed(members_index_pk(tenant), member.id.clone()),
+            Keys::table(member_pk(tenant, &member.external_id), MEMBER_SK).listed(
+                sharded_list_pk(tenant, MEMBERS_SLUG, &member.id),
+                member.id.clone(),
+            ),
             member,
         )?;
         let id_item = HashMap::from([
@@ -333,9 +336,9 @@ impl Store {
             conditions.push(Condition::equals("email", email.clone()));
         }
         let (items, next) = self
-            .query_index(
+            .query_index_shards(
                 Index::Gsi1,
-                members_index_pk(tenant),
+                super::layout::list_shard_pks(tenant, MEMBERS_SLUG),
                 &conditions,
                 limit,
                 start,

@@ -18,8 +18,8 @@ use domain::time::{self, Timestamp};
 use super::codec::{from_items, period_logs, s, to_item};
 use super::error::{classify, StoreError};
 use super::layout::{
-    list_index_pk, member_activity_pk, member_id_pk, period_sk, progress_prefix, progress_sk,
-    reward_sk, state_sk,
+    member_activity_pk, member_id_pk, period_sk, progress_prefix, progress_sk, reward_sk,
+    sharded_list_pk, state_sk,
 };
 use super::queries::Condition;
 use super::*;
@@ -391,7 +391,7 @@ impl Store {
         let mut keys = serde_json::Map::new();
         keys.insert("PK".into(), member_id_pk(tenant, member_id).into());
         keys.insert("SK".into(), sk.into());
-        keys.insert("GSI1PK".into(), list_index_pk(tenant, slug).into());
+        keys.insert("GSI1PK".into(), sharded_list_pk(tenant, slug, id).into());
         keys.insert("GSI1SK".into(), id.into());
         keys.insert(
             "GSI2PK".into(),

@@ -14,7 +14,9 @@ use domain::time::{self, Timestamp};
 
 use super::codec::{from_item, from_items, s};
 use super::error::{classify, StoreError};
-use super::layout::{list_index_pk, list_partition, member_id_pk, Index, GSI1};
+use super::layout::{
+    list_partitions, member_activity_pk, member_id_pk, sharded_list_pk, Index, GSI1,
+};
 use super::*;
 
 /// A list filter on one attribute.
@@ -288,9 +290,9 @@ impl Store {
         limit: usize,
         start: Option<Position>,
     ) -> Result<(Vec<T>, Option<Position>), StoreError> {
-        let (index, pk) = list_partition(tenant, slug, member_id);
+        let (index, pks) = list_partitions(tenant, slug, member_id);
         let (items, next) = self
-            .query_index(index, pk, conditions, limit, start)
+            .query_index_shards(index, pks, conditions, limit, start)
             .await?;
         Ok((from_items(items)?, next))
     }
@@ -305,8 +307,8 @@ impl Store {
         for kind in [LogKind::Streak, LogKind::Challenge] {
             let mut start = None;
             loop {
-                let (index, pk) = list_partition(tenant, kind.slug(), Some(member_id));
-                let (items, next) = self.query_index(index, pk, &[], 1000, start).await?;
+                let pk = member_activity_pk(tenant, member_id, kind.slug());
+                let (items, next) = self.query_index(Index::Gsi2, pk, &[], 1000, start).await?;
                 all.extend(items);
                 match next {
                     Some(next) => start = Some(next),
@@ -323,7 +325,9 @@ impl Store {
         slug: &str,
         id: &str,
     ) -> Result<Option<serde_json::Value>, StoreError> {
-        let item = self.get_listed(list_index_pk(tenant, slug), id).await?;
+        let item = self
+            .get_listed(sharded_list_pk(tenant, slug, id), id)
+            .await?;
         item.map(from_item::<serde_json::Value>).transpose()
     }
 

@@ -105,6 +105,13 @@ async fn member_reads_and_upserts_stay_within_budget() {
     assert_eq!(status, 200);
     meter.take();
 
+    // The profile's recommendations read the tenant's live programs once a minute per instance
+    // (two small index queries when there are none), and the member's current progress in the
+    // programs it joined (none here).
+    assert_eq!(w.profile("kim").await.0, 200);
+    let (reads, writes) = units(&meter);
+    println!("track-user GET, programs not cached: {reads} RCU");
+    assert!(reads <= 2.0 && writes == 0.0, "{reads} RCU, {writes} WCU");
     // Member GET by the customer's key: one strongly consistent read of one item.
     assert_eq!(w.profile("kim").await.0, 200);
     assert_eq!(units(&meter), (1.0, 0.0), "track-user GET");

@@ -14,11 +14,16 @@ use store::Store;
 pub struct App {
     store: Store,
     cursors: CursorCodec,
+    programs: journeys::LivePrograms,
 }
 
 impl App {
     pub fn new(store: Store, cursors: CursorCodec) -> Self {
-        Self { store, cursors }
+        Self {
+            store,
+            cursors,
+            programs: journeys::LivePrograms::default(),
+        }
     }
 
     pub async fn from_env() -> Self {
@@ -56,13 +61,13 @@ impl App {
                 let (member, _) =
                     members::upsert(&self.store, &tenant, input, WriteMode::Upsert, now, true)
                         .await?;
-                let profile = journeys::profile(&self.store, &tenant, &member, now).await?;
-                Ok(http::success(200, profile))
+                Ok(http::success(200, member.to_profile(&tenant, now)))
             }
             "GET /v1/user-journeys/users/{externalId}" => {
                 let external_id = http::path_param(req, "externalId")?;
                 let member = journeys::user(&self.store, &tenant, &external_id).await?;
-                let profile = journeys::profile(&self.store, &tenant, &member, now).await?;
+                let profile =
+                    journeys::profile(&self.store, &self.programs, &tenant, &member, now).await?;
                 Ok(http::success(200, profile))
             }
             "POST /v1/user-journeys/events" => {

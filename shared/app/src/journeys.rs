@@ -2,7 +2,9 @@
 //! the profile with its recommendations. Events are stored once per event id; the stream
 //! processor folds them into the member's `totalEvents` and `lastSeenAt` like logs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -13,7 +15,7 @@ use domain::error::ApiError;
 use domain::journey::{self, Candidate, EventInput, JourneyEvent, NewEvent, EVENT_SLUG};
 use domain::member::{Member, MemberInput};
 use domain::patch::Patch;
-use domain::program::{ProgramKind, ProgramStatus};
+use domain::program::{Program, ProgramKind, ProgramStatus};
 use domain::tenant::Tenant;
 use domain::time::Timestamp;
 use rust_decimal::Decimal;
@@ -192,25 +194,74 @@ pub async fn user(store: &Store, tenant: &Tenant, external_id: &str) -> Result<M
         .ok_or_else(|| ApiError::NotFound("No user with this externalId.".into()))
 }
 
-/// The track-user profile (seed 001) with `recommendations`.
+/// The track-user profile (seed 001) with `recommendations` (what `GET` answers; the `POST`
+/// answer stays one write and carries none).
 pub async fn profile(
     store: &Store,
+    programs: &LivePrograms,
     tenant: &Tenant,
     member: &Member,
     now: Timestamp,
 ) -> Result<Value, ApiError> {
     let mut profile = member.to_profile(tenant, now);
-    profile["recommendations"] = Value::Array(recommendations(store, tenant, member, now).await?);
+    let picks = recommendations(store, programs, tenant, member, now).await?;
+    profile["recommendations"] = Value::Array(picks);
     Ok(profile)
 }
 
 /// Live programs a recommendation may name, per kind; more are not read (a profile stays cheap).
 const PROGRAMS_READ: usize = 100;
 
+/// How long an instance reuses a tenant's live programs: programs change rarely, profiles are read
+/// often, and a recommendation a minute late is harmless.
+const PROGRAMS_FRESH_FOR: Duration = Duration::from_secs(60);
+
+/// Tenants whose programs an instance keeps (bounded memory).
+const PROGRAMS_TENANTS: usize = 10_000;
+
+type LiveList = Arc<Vec<(ProgramKind, Program)>>;
+
+/// The live streaks and challenges of each tenant, as this instance last read them.
+#[derive(Default)]
+pub struct LivePrograms {
+    cache: Mutex<HashMap<String, (Instant, LiveList)>>,
+}
+
+impl LivePrograms {
+    async fn get(&self, store: &Store, tenant: &Tenant) -> Result<LiveList, ApiError> {
+        let key = tenant.key_prefix();
+        if let Some((at, list)) = self.lock().get(&key) {
+            if at.elapsed() < PROGRAMS_FRESH_FOR {
+                return Ok(list.clone());
+            }
+        }
+        let live = [Condition::equals("status", ProgramStatus::Live.as_str())];
+        let mut list = Vec::new();
+        for kind in [ProgramKind::Streak, ProgramKind::Challenge] {
+            let (programs, _) = store
+                .list_programs(tenant, kind, &live, PROGRAMS_READ, None)
+                .await?;
+            list.extend(programs.into_iter().map(|p| (kind, p)));
+        }
+        let list = Arc::new(list);
+        let mut cache = self.lock();
+        if cache.len() >= PROGRAMS_TENANTS {
+            cache.clear();
+        }
+        cache.insert(key, (Instant::now(), list.clone()));
+        Ok(list)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, LiveList)>> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// The live streaks and challenges, each with the member's standing in it (its current run or
 /// window as read now), ranked by `journey::recommend`.
 async fn recommendations(
     store: &Store,
+    programs: &LivePrograms,
     tenant: &Tenant,
     member: &Member,
     now: Timestamp,
@@ -220,35 +271,30 @@ async fn recommendations(
         .as_ref()
         .map(|a| a.campaigns.clone())
         .unwrap_or_default();
-    let live = [Condition::equals("status", ProgramStatus::Live.as_str())];
     let mut candidates = Vec::new();
-    for kind in [ProgramKind::Streak, ProgramKind::Challenge] {
-        let (programs, _) = store
-            .list_programs(tenant, kind, &live, PROGRAMS_READ, None)
-            .await?;
-        // A program that has ended takes no more logs: nothing to recommend.
-        for program in programs
-            .into_iter()
-            .filter(|p| p.end_at.is_none_or(|e| e > now))
-        {
-            let target = program.completion_target_value.map(|t| t.decimal());
-            let in_progress = match target {
-                Some(target) if joined.contains_key(&program.id) => {
-                    current(store, tenant, member, &program.id, kind, now)
-                        .await?
-                        .map(|value| (value, target))
-                }
-                _ => None,
-            };
-            candidates.push(Candidate {
-                joined: joined.contains_key(&program.id),
-                program_id: program.id,
-                program_type: kind.slug(),
-                name: program.name,
-                created_at: program.created_at,
-                in_progress,
-            });
-        }
+    // A program that has ended takes no more logs: nothing to recommend.
+    let open = programs.get(store, tenant).await?;
+    for (kind, program) in open
+        .iter()
+        .filter(|(_, p)| p.end_at.is_none_or(|e| e > now))
+    {
+        let target = program.completion_target_value.map(|t| t.decimal());
+        let in_progress = match target {
+            Some(target) if joined.contains_key(&program.id) => {
+                current(store, tenant, member, &program.id, *kind, now)
+                    .await?
+                    .map(|value| (value, target))
+            }
+            _ => None,
+        };
+        candidates.push(Candidate {
+            joined: joined.contains_key(&program.id),
+            program_id: program.id.clone(),
+            program_type: kind.slug(),
+            name: program.name.clone(),
+            created_at: program.created_at,
+            in_progress,
+        });
     }
     Ok(journey::recommend(&candidates))
 }

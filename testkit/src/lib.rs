@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use store::Store;
 
 pub mod events;
+pub mod heat;
 pub mod meter;
 pub mod stream;
 mod table;

@@ -41,6 +41,16 @@ impl Condition {
     }
 }
 
+/// The string attributes of an index key (a page's end, or an entry): a cursor's position.
+pub(super) fn position_of(key: &Item) -> Position {
+    key.iter()
+        .filter_map(|(k, v)| match v {
+            AttributeValue::S(v) => Some((k.clone(), v.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
 impl Index {
     /// The start key of a page from a cursor's position. A position resumes only a query of
     /// this index partition, and holds nothing but the keys a page ends on: anything else (a
@@ -189,15 +199,7 @@ impl Store {
                 break;
             }
         }
-        let next = position.map(|key| {
-            key.into_iter()
-                .filter_map(|(k, v)| match v {
-                    AttributeValue::S(v) => Some((k, v)),
-                    _ => None,
-                })
-                .collect()
-        });
-        Ok((items, next))
+        Ok((items, position.as_ref().map(position_of)))
     }
 
     /// A listed record by id: GSI1's sort key is the id, so this is one key lookup on the index.

@@ -8,7 +8,7 @@ use domain::cursor::Position;
 
 use super::error::StoreError;
 use super::layout::Index;
-use super::queries::Condition;
+use super::queries::{position_of, Condition};
 use super::*;
 
 /// Where one shard stands in a list read.
@@ -147,13 +147,7 @@ fn merge(
             },
             Some(_) => match last[i] {
                 None => start.clone(),
-                Some(e) => {
-                    let key: Position = e
-                        .iter()
-                        .filter_map(|(k, _)| Some((k.clone(), string(e, k)?)))
-                        .collect();
-                    ShardStart::After(after(index, &key))
-                }
+                Some(e) => ShardStart::After(after(index, &position_of(e))),
             },
         })
         .collect();
@@ -248,12 +242,8 @@ mod tests {
                         .filter(|id| !hidden.contains(id))
                         .map(|id| entry(i, id))
                         .collect();
-                    let next = (from + limit < ids.len()).then(|| {
-                        let last = entry(i, scanned[scanned.len() - 1]);
-                        last.iter()
-                            .map(|(k, _)| (k.clone(), string(&last, k).unwrap()))
-                            .collect()
-                    });
+                    let next = (from + limit < ids.len())
+                        .then(|| position_of(&entry(i, scanned[scanned.len() - 1])));
                     Some(ShardPage { entries, next })
                 })
                 .collect();

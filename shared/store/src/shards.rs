@@ -6,8 +6,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use domain::cursor::Position;
 
-use super::error::StoreError;
-use super::layout::Index;
+use super::codec::s;
+use super::error::{applied, classify, StoreError};
+use super::layout::{sharded_list_pk, tenant_of_key, Index, MEMBERS_SLUG};
 use super::queries::{position_of, Condition};
 use super::*;
 
@@ -200,6 +201,85 @@ impl Store {
     }
 }
 
+/// The slugs whose tenant-wide lists are sharded (everything written with `sharded_list_pk`).
+const SHARDED_SLUGS: [&str; 6] = [
+    "streak_log",
+    "challenge_log",
+    "streak_progress",
+    "challenge_progress",
+    "reward_log",
+    MEMBERS_SLUG,
+];
+
+/// Where an item listed before the lists were sharded belongs now: `T#…#LIST#{slug}` of a sharded
+/// slug (or `T#…#MEMBERS`) → the shard of its id. `None` for every other GSI1 key.
+fn resharded(gsi1pk: &str, id: &str) -> Option<String> {
+    let (prefix, slug) = match gsi1pk.strip_suffix("#MEMBERS") {
+        Some(prefix) => (prefix, MEMBERS_SLUG),
+        None => {
+            let (prefix, slug) = gsi1pk.rsplit_once("#LIST#")?;
+            (prefix, SHARDED_SLUGS.into_iter().find(|s| *s == slug)?)
+        }
+    };
+    let tenant = tenant_of_key(prefix).ok()?;
+    (tenant.key_prefix() == prefix).then(|| sharded_list_pk(&tenant, slug, id))
+}
+
+impl Store {
+    /// Moves every item listed before the lists were sharded into its shard (one conditional
+    /// update each: safe to run again, or while the API runs). Returns how many moved.
+    pub async fn reshard_lists(&self) -> Result<usize, StoreError> {
+        let mut moved = 0;
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("attribute_exists(GSI1PK)")
+                .projection_expression("PK, SK, GSI1PK, GSI1SK")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in out.items.unwrap_or_default() {
+                let (Some(pk), Some(sk), Some(old), Some(id)) = (
+                    string(&item, "PK"),
+                    string(&item, "SK"),
+                    string(&item, "GSI1PK"),
+                    string(&item, "GSI1SK"),
+                ) else {
+                    continue;
+                };
+                let Some(new) = resharded(&old, &id) else {
+                    continue;
+                };
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("PK", s(pk))
+                    .key("SK", s(sk))
+                    .update_expression("SET GSI1PK = :new")
+                    .condition_expression("GSI1PK = :old")
+                    .expression_attribute_values(":new", s(new))
+                    .expression_attribute_values(":old", s(old))
+                    .send()
+                    .await
+                    .map_err(classify);
+                // A changed or deleted item meanwhile was written by the sharded code: skip it.
+                if applied(result)? {
+                    moved += 1;
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(moved);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,6 +362,28 @@ mod tests {
         for limit in 1..=10 {
             assert_eq!(read_all(&shards, limit, &hidden), visible, "limit {limit}");
         }
+    }
+
+    #[test]
+    fn items_listed_before_sharding_move_to_the_shard_of_their_id() {
+        let t = domain::tenant::Tenant::new("acc", domain::tenant::Environment::Live);
+        assert_eq!(
+            resharded("T#acc#live#LIST#streak_log", "id-1"),
+            Some(sharded_list_pk(&t, "streak_log", "id-1"))
+        );
+        assert_eq!(
+            resharded("T#acc#live#MEMBERS", "m"),
+            Some(sharded_list_pk(&t, MEMBERS_SLUG, "m"))
+        );
+        // Already sharded, or lists that stay one partition, or not a tenant's: left alone.
+        assert_eq!(
+            resharded(&sharded_list_pk(&t, "streak_log", "x"), "x"),
+            None
+        );
+        assert_eq!(resharded("T#acc#live#LIST#streak", "p"), None);
+        assert_eq!(resharded("T#acc#live#LIST#webhook_endpoint", "w"), None);
+        assert_eq!(resharded("ACCOUNTS", "a"), None);
+        assert_eq!(resharded("WEBHOOKS_DUE", "d"), None);
     }
 
     #[test]

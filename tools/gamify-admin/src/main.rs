@@ -71,6 +71,12 @@ const COMMANDS: &[Command] = &[
         help: "reconcile --account ID [--env live|test] [--member ID_OR_EXTERNAL_ID]\n  Recomputes progress, rewards and analytics from the stored logs: of one member, or of every\n  member of the account's environment (default live). Safe to run any time, any number of times.",
     },
     Command {
+        name: "reshard-lists",
+        options: &[],
+        required: &[],
+        help: "reshard-lists\n  Once, after upgrading a table written before the lists were sharded (issue 12): moves every\n  log, progress record, reward and member listed under its tenant's single list partition into\n  its shard, so tenant-wide lists show it again. Safe to repeat and to run while the API runs.",
+    },
+    Command {
         name: "mint-token",
         options: &["--api-key", "--api-secret", "--account", "--external-id", "--minutes"],
         required: &["--api-key", "--api-secret", "--account", "--external-id"],
@@ -256,6 +262,10 @@ async fn run(command: &Command, options: HashMap<String, String>, aws: bool) -> 
                     "{failing} failure messages still fail; they stay in {source}"
                 ));
             }
+        }
+        "reshard-lists" => {
+            let moved = store.reshard_lists().await.map_err(|e| format!("{e:?}"))?;
+            print(json!({"moved": moved}));
         }
         "reconcile" => {
             let tenant = Tenant::new(required(&options, "--account")?, environment(&options)?);

@@ -204,3 +204,60 @@ async fn redrive_and_reconcile_run_against_the_local_store() {
     .await;
     assert!(!ok && said.contains("nobody"), "{said}");
 }
+
+#[tokio::test]
+async fn reshard_lists_moves_items_listed_before_sharding_into_their_shards() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use domain::tenant::{Environment, Tenant};
+    let store = test_store().await;
+    let tenant = Tenant::new(uuid::Uuid::now_v7().to_string(), Environment::Live);
+    let input =
+        serde_json::from_value(serde_json::json!({"externalId": "old", "status": "live"})).unwrap();
+    let member = app::members::create(&store, &tenant, input, domain::time::now())
+        .await
+        .unwrap();
+    let listed = |store: Store, tenant: Tenant| async move {
+        let (members, _) = store
+            .list_members(&tenant, &store::MemberFilter::default(), 20, None)
+            .await
+            .unwrap();
+        members.len()
+    };
+    assert_eq!(listed(store.clone(), tenant.clone()).await, 1);
+    // As the member was listed before the lists were sharded.
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key(
+            "PK",
+            AttributeValue::S(format!("{}#EXT#old", tenant.key_prefix())),
+        )
+        .key("SK", AttributeValue::S("MEMBER".into()))
+        .update_expression("SET GSI1PK = :old")
+        .expression_attribute_values(
+            ":old",
+            AttributeValue::S(format!("{}#MEMBERS", tenant.key_prefix())),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed(store.clone(), tenant.clone()).await,
+        0,
+        "not in any shard"
+    );
+
+    let (ok, printed, stderr) = admin(&store, &["reshard-lists"]).await;
+    assert!(ok, "{stderr}");
+    assert!(printed[0]["moved"].as_u64().unwrap() >= 1, "{printed:?}");
+    assert_eq!(
+        listed(store.clone(), tenant.clone()).await,
+        1,
+        "listed again"
+    );
+    let (_, again, _) = admin(&store, &["reshard-lists"]).await;
+    assert_eq!(again[0]["moved"], 0, "nothing left to move");
+    let found = app::members::resolve(&store, &tenant, &member.id).await;
+    assert!(found.is_ok());
+}

@@ -240,3 +240,48 @@ async fn the_processor_collapses_a_burst_of_one_member() {
     );
     assert!(per_log < 1.0, "{per_log} WCU per log");
 }
+
+async fn list_streak_logs(w: &World, query: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let event = testkit::events::with_query(testkit::events::load("logs/streak-list.json"), query);
+    let event = testkit::events::as_caller(event, &w.tenant.account_id, "live", "admin");
+    testkit::events::parse(w.streaks.handle(testkit::events::request(&event)).await)
+}
+
+/// A page of a tenant-wide list reads every shard's index partition (small entries: keys and
+/// filtered attributes) and then the page's items by key; a member's list reads one partition.
+#[tokio::test]
+async fn a_tenant_wide_list_page_reads_its_shards_then_its_items() {
+    let (store, meter) = metered_test_store().await;
+    let w = World::on(store).await;
+    let streak = w.program(ProgramKind::Streak, json!({"name": "daily", "status": "live", "completionTargetValue": 30, "aggregationTargetValue": 1, "aggregationMethod": "count"})).await;
+    for m in 0..6 {
+        for d in 1..=5 {
+            let body = json!({"streakId": streak, "ownedBy": {"externalId": format!("u{m}"), "status": "live"}, "uniqueIdentifier": format!("u{m}-{d}"), "activityAt": days_ago(d)});
+            assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
+        }
+    }
+    meter.take();
+    let (status, page) = list_streak_logs(&w, &[("limit", "20")]).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["data"].as_array().unwrap().len(), 20);
+    let charges = meter.take();
+    let queries = charges.iter().filter(|c| c.operation == "Query").count();
+    let (reads, writes) = totals(&charges);
+    println!("tenant-wide log list, 20 of 30: {queries} queries, {reads} RCU: {charges:?}");
+    assert_eq!(queries, store::LIST_SHARDS, "one query per shard");
+    assert_eq!(writes, 0.0);
+    let (status, page) = list_streak_logs(&w, &[("limit", "20"), ("ownedById", "u1")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(page["data"].as_array().unwrap().len(), 5);
+    let charges = meter.take();
+    let (reads, _) = totals(&charges);
+    println!(
+        "one member's log list (5): {} calls, {reads} RCU",
+        charges.len()
+    );
+    assert_eq!(
+        charges.iter().filter(|c| c.operation == "Query").count(),
+        1,
+        "one partition"
+    );
+}

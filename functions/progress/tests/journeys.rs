@@ -57,6 +57,33 @@ async fn events_count_toward_total_events_and_last_seen_once_and_never_toward_pl
 }
 
 #[tokio::test]
+async fn reconcile_counts_events_a_lost_batch_left_out_once() {
+    let mut w = World::new().await;
+    let member = w.member("lost", "live").await;
+    w.drain().await;
+    for id in ["l1", "l2"] {
+        let body = json!({"eventId": id, "externalId": "lost", "eventType": "visit"});
+        assert_eq!(w.journey_event(body).await.0, 201);
+    }
+    // The batch with the events is lost (never processed).
+    let lost = w.collect().await;
+    assert!(!lost.records.is_empty());
+    let (_, before) = w.profile("lost").await;
+    assert_eq!(before["data"]["totalEvents"], 0);
+    for _ in 0..2 {
+        let done = processor::reconcile::member(&w.store, &w.tenant, &member, domain::time::now())
+            .await
+            .unwrap();
+        assert_eq!((done.logs, done.failed), (2, 0));
+        let (_, after) = w.profile("lost").await;
+        assert_eq!(
+            after["data"]["totalEvents"], 2,
+            "counted once, however often"
+        );
+    }
+}
+
+#[tokio::test]
 async fn recommendations_follow_progress_closest_first_then_programs_not_joined() {
     let mut w = World::new().await;
     let near = w.program(ProgramKind::Challenge, json!({"name": "5 visits a week", "status": "live", "aggregationMethod": "count", "aggregationPeriod": "weekly", "completionTargetValue": 5})).await;

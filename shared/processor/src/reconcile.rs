@@ -1,5 +1,5 @@
-//! Reconciliation: a member's progress, rewards and analytics recomputed from the logs stored for
-//! them. Progress is a pure function of the counted logs and the processor is idempotent, so
+//! Reconciliation: a member's progress, rewards and analytics recomputed from the logs (and
+//! user-journey events) stored for them. Progress is a pure function of the counted logs and the processor is idempotent, so
 //! handing it every stored log again, as stream INSERT records, repairs whatever a lost batch
 //! left out and changes nothing that is already right.
 
@@ -59,7 +59,7 @@ pub async fn member(
     now: Timestamp,
 ) -> Result<Reconciled, String> {
     let items = store
-        .member_log_items(tenant, member_id)
+        .member_activity_items(tenant, member_id)
         .await
         .map_err(|e| format!("read the logs of {member_id}: {e:?}"))?;
     let mut event = Event::default();

@@ -164,6 +164,11 @@ pub(super) fn list_partitions(
     }
 }
 
+/// The member's own writes listed on GSI2 (what reconciliation replays and the deletion cascade
+/// removes besides the member's partition): logs of both kinds and user-journey events.
+pub(super) const MEMBER_ACTIVITY_SLUGS: [&str; 3] =
+    ["streak_log", "challenge_log", domain::journey::EVENT_SLUG];
+
 /// GSI2 partition of one member's records of one kind.
 pub(super) fn member_activity_pk(tenant: &Tenant, member_id: &str, slug: &str) -> String {
     format!("{}#MEMBER#{member_id}#{slug}", tenant.key_prefix())
@@ -326,6 +331,19 @@ mod tests {
         assert_eq!(
             sharded_list_pk(&t, "streak_log", "x"),
             list_shard_pk(&t, "streak_log", shard_of("x"))
+        );
+    }
+
+    #[test]
+    fn member_activity_is_both_log_kinds_and_events() {
+        use domain::log::LogKind;
+        assert_eq!(
+            MEMBER_ACTIVITY_SLUGS,
+            [
+                LogKind::Streak.slug(),
+                LogKind::Challenge.slug(),
+                domain::journey::EVENT_SLUG
+            ]
         );
     }
 

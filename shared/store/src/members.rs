@@ -6,8 +6,6 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
 
 use domain::cursor::Position;
-use domain::journey::EVENT_SLUG;
-use domain::log::LogKind;
 use domain::member::{Member, MemberInput, MemberStatus};
 use domain::tenant::Tenant;
 use domain::time::{self, Timestamp};
@@ -16,7 +14,7 @@ use super::codec::{from_item, from_items, member_update, s, stored, unchanged_si
 use super::error::{applied, classify, StoreError};
 use super::layout::{
     member_activity_pk, member_id_pk, member_pk, sharded_list_pk, Index, MEMBERS_SLUG,
-    MEMBER_ID_SK, MEMBER_SK,
+    MEMBER_ACTIVITY_SLUGS, MEMBER_ID_SK, MEMBER_SK,
 };
 use super::queries::Condition;
 use super::*;
@@ -282,12 +280,7 @@ impl Store {
         let mut deleted = 0;
         loop {
             let mut items = self.query_range(pk.clone(), "!", "~").await?;
-            let slugs = [
-                LogKind::Streak.slug(),
-                LogKind::Challenge.slug(),
-                EVENT_SLUG,
-            ];
-            for slug in slugs {
+            for slug in MEMBER_ACTIVITY_SLUGS {
                 let mut start = None;
                 loop {
                     let (page, next) = self

@@ -8,7 +8,6 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 use serde::Deserialize;
 
 use domain::cursor::Position;
-use domain::log::LogKind;
 use domain::tenant::Tenant;
 use domain::time::{self, Timestamp};
 
@@ -16,6 +15,7 @@ use super::codec::{from_item, from_items, s};
 use super::error::{classify, StoreError};
 use super::layout::{
     list_partitions, member_activity_pk, member_id_pk, sharded_list_pk, Index, GSI1,
+    MEMBER_ACTIVITY_SLUGS,
 };
 use super::*;
 
@@ -299,17 +299,18 @@ impl Store {
         Ok((from_items(items)?, next))
     }
 
-    /// Every stored log of one member, both kinds, as stored (what a reconciliation replays).
-    pub async fn member_log_items(
+    /// Every stored log (both kinds) and user-journey event of one member, as stored (what a
+    /// reconciliation replays).
+    pub async fn member_activity_items(
         &self,
         tenant: &Tenant,
         member_id: &str,
     ) -> Result<Vec<Item>, StoreError> {
         let mut all = Vec::new();
-        for kind in [LogKind::Streak, LogKind::Challenge] {
+        for slug in MEMBER_ACTIVITY_SLUGS {
             let mut start = None;
             loop {
-                let pk = member_activity_pk(tenant, member_id, kind.slug());
+                let pk = member_activity_pk(tenant, member_id, slug);
                 let (items, next) = self.query_index(Index::Gsi2, pk, &[], 1000, start).await?;
                 all.extend(items);
                 match next {

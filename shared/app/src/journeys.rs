@@ -38,8 +38,22 @@ pub async fn record(
     body: Value,
     now: Timestamp,
 ) -> Result<Recorded, ApiError> {
+    record_valid(store, tenant, validate(body, now)?, now).await
+}
+
+/// The rules an event meets before it is looked at (SPEC §7, docs/DECISIONS.md).
+fn validate(body: Value, now: Timestamp) -> Result<NewEvent, ApiError> {
     let input: EventInput = domain::validate::decode(body.clone())?;
-    let new = input.validate(&body, now)?;
+    input.validate(&body, now)
+}
+
+/// Records a validated event (see `record`).
+async fn record_valid(
+    store: &Store,
+    tenant: &Tenant,
+    new: NewEvent,
+    now: Timestamp,
+) -> Result<Recorded, ApiError> {
     let id = new.event_id.clone().unwrap_or_else(domain::ids::new_id);
     for _ in 0..domain::retry::CONFLICT_ATTEMPTS {
         let (member_id, create) = match store
@@ -105,22 +119,21 @@ pub async fn track(
     let items = journey::batch_items(body)?;
     // Validate first (no I/O), then group by user: a user's events run in order.
     let mut results: Vec<Value> = vec![Value::Null; items.len()];
-    let mut by_user: BTreeMap<String, Vec<(usize, Value)>> = BTreeMap::new();
+    let mut by_user: BTreeMap<String, Vec<(usize, NewEvent)>> = BTreeMap::new();
     for (index, item) in items.into_iter().enumerate() {
-        let checked = domain::validate::decode::<EventInput>(item.clone())
-            .and_then(|input| input.validate(&item, now));
-        match checked {
-            Ok(NewEvent { external_id, .. }) => {
-                by_user.entry(external_id).or_default().push((index, item))
-            }
+        match validate(item, now) {
+            Ok(new) => by_user
+                .entry(new.external_id.clone())
+                .or_default()
+                .push((index, new)),
             Err(e) => results[index] = item_result(index, Err(e)),
         }
     }
     let mut work = futures_util::stream::iter(by_user.into_values())
         .map(|events| async move {
             let mut done = Vec::new();
-            for (index, item) in events {
-                done.push((index, record(store, tenant, item, now).await));
+            for (index, new) in events {
+                done.push((index, record_valid(store, tenant, new, now).await));
             }
             done
         })

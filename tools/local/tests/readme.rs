@@ -8,7 +8,7 @@ mod common;
 
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use testkit::repo_root;
 
 /// The shell between the quick start's markers (one or more ```sh blocks).
@@ -64,14 +64,14 @@ fn the_quick_start_works_as_written() {
         "the quick start failed: {stderr}\n{stdout}"
     );
 
-    // Every answer, in order: profile, milestone, log, progress, rewards, profile.
+    // Every answer, in order: profile, milestone, log, event, progress, rewards, profile.
     let answers: Vec<Value> = serde_json::Deserializer::from_str(&stdout)
         .into_iter::<Value>()
         .collect::<Result<_, _>>()
         .unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    // The six answers of the API, then what the webhook receiver got.
-    assert!(answers.len() > 6, "{stdout}");
-    let (answers, received) = answers.split_at(6);
+    // The seven answers of the API, then what the webhook receiver got.
+    assert!(answers.len() > 7, "{stdout}");
+    let (answers, received) = answers.split_at(7);
     assert!(answers.iter().all(|a| a["status"] == "success"), "{stdout}");
     let types: Vec<&str> = received
         .iter()
@@ -81,13 +81,15 @@ fn the_quick_start_works_as_written() {
     for expected in ["member.created", "reward_log.created"] {
         assert!(types.contains(&expected), "{expected}: {received:#?}");
     }
-    let (member, log, progress, rewards, profile) = (
+    let (member, log, event, progress, rewards, profile) = (
         &answers[0],
         &answers[2],
         &answers[3],
         &answers[4],
         &answers[5],
+        &answers[6],
     );
+    assert_eq!(event["data"]["eventId"], "evt-1");
     assert_eq!(member["data"]["externalId"], "user_12345");
     assert_eq!(log["data"]["ownedById"], member["data"]["id"]);
     let runs = progress["data"].as_array().unwrap();
@@ -100,13 +102,22 @@ fn the_quick_start_works_as_written() {
     assert_eq!(rewards[0]["milestone"]["name"], "First day");
     assert_eq!(rewards[0]["couponCode"], Value::Null);
     for (field, value) in [
-        ("totalPlays", 1),
-        ("plays7d", 1),
-        ("pointsEarned7d", 50),
-        ("campaignsJoined", 1),
+        ("totalEvents", json!(2)),
+        ("totalPlays", json!(1)),
+        ("plays7d", json!(1)),
+        ("pointsEarned7d", json!(50)),
+        ("campaignsJoined", json!(1)),
+        ("lifecycleStage", json!("new")),
+        ("engagementTier", json!("casual")),
+        // Seen today 30, 1 play 1, 50 points 2, 1 campaign 4 (docs/DECISIONS.md).
+        ("engagementScore", json!(37)),
     ] {
         assert_eq!(profile["data"][field], value, "{field}");
     }
+    let picks = &profile["data"]["recommendations"];
+    assert_eq!(picks[0]["reason"], "close_to_completion", "{picks}");
+    assert_eq!(picks[0]["progress"]["current"], 1);
+    assert_eq!(picks[0]["progress"]["target"], 7);
     drop(run);
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -94,8 +94,11 @@ async fn no_partition_of_a_busy_tenant_takes_more_than_one_shard_of_its_writes()
             "  {slug}: {sum} writes over {} shards, hottest {max} ({fair:.1} fair)",
             spread.len()
         );
-        assert_eq!(spread.len() as u64, shards.min(sum), "{slug}: {spread:?}");
-        // A hash spreads like chance: far above 4.5 standard deviations is not chance.
+        // A hash spreads like chance: with hundreds of writes every shard gets some (with 40, one
+        // may get none — 4 % of runs), and far above 4.5 standard deviations is not chance.
+        if sum >= 200 {
+            assert_eq!(spread.len() as u64, shards, "{slug}: {spread:?}");
+        }
         assert!(
             (max as f64) <= fair + 4.5 * fair.sqrt() + 1.0,
             "{slug}: {spread:?}"

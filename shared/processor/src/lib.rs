@@ -173,9 +173,10 @@ async fn process_member(
                 activity_at: e.log.activity_at,
                 counted: e.log.counts_toward_progress,
             })
-            // An event is an uncounted log to the analytics: an event, not a play.
+            // An event is an uncounted log to the analytics: an event, not a play. Its id is the
+            // client's, so it is kept apart from log ids (which are ours).
             .chain(journey.iter().map(|e| LogFact {
-                id: e.event_id.clone(),
+                id: format!("event:{}", e.event_id),
                 created_at: e.received_at,
                 activity_at: e.occurred_at,
                 counted: false,

@@ -38,7 +38,7 @@ pub async fn record(
     body: Value,
     now: Timestamp,
 ) -> Result<Recorded, ApiError> {
-    record_valid(store, tenant, validate(body, now)?, now).await
+    record_valid(store, tenant, validate(body, now)?, None, now).await
 }
 
 /// The rules an event meets before it is looked at (SPEC §7, docs/DECISIONS.md).
@@ -47,20 +47,27 @@ fn validate(body: Value, now: Timestamp) -> Result<NewEvent, ApiError> {
     input.validate(&body, now)
 }
 
-/// Records a validated event (see `record`).
+/// Records a validated event (see `record`). `member_id`: the user's id when the caller has just
+/// seen it (a batch's earlier event of the same user), which saves the lookup.
 async fn record_valid(
     store: &Store,
     tenant: &Tenant,
     new: NewEvent,
+    member_id: Option<String>,
     now: Timestamp,
 ) -> Result<Recorded, ApiError> {
     let id = new.event_id.clone().unwrap_or_else(domain::ids::new_id);
+    let mut known = member_id;
     for _ in 0..domain::retry::CONFLICT_ATTEMPTS {
-        let (member_id, create) = match store
-            .member_by_external_id(tenant, &new.external_id)
-            .await?
-        {
-            Some(member) => (member.id, None),
+        let found = match known.take() {
+            Some(id) => Some(id),
+            None => store
+                .member_by_external_id(tenant, &new.external_id)
+                .await?
+                .map(|m| m.id),
+        };
+        let (member_id, create) = match found {
+            Some(member_id) => (member_id, None),
             None => {
                 let input = MemberInput {
                     external_id: Patch::Value(new.external_id.clone()),
@@ -132,8 +139,14 @@ pub async fn track(
     let mut work = futures_util::stream::iter(by_user.into_values())
         .map(|events| async move {
             let mut done = Vec::new();
+            let mut member_id = None;
             for (index, new) in events {
-                done.push((index, record_valid(store, tenant, new, now).await));
+                let outcome = record_valid(store, tenant, new, member_id.clone(), now).await;
+                // A replay names the user the event was first recorded for, maybe long ago.
+                if let Some(recorded) = outcome.as_ref().ok().filter(|r| !r.replayed) {
+                    member_id = Some(recorded.event.member_id.clone());
+                }
+                done.push((index, outcome));
             }
             done
         })

@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use crate::lists::{self, Scope};
+use crate::records::RecordKind;
 use domain::cursor::CursorCodec;
 use domain::error::ApiError;
 use domain::journey::{self, Candidate, EventInput, JourneyEvent, NewEvent, EVENT_SLUG};
@@ -262,14 +263,16 @@ impl LivePrograms {
             }
         }
         let live = [Condition::equals("status", ProgramStatus::Live.as_str())];
-        let mut list = Vec::new();
-        for kind in [ProgramKind::Streak, ProgramKind::Challenge] {
-            let (programs, _) = store
-                .list_programs(tenant, kind, &live, PROGRAMS_READ, None)
-                .await?;
-            list.extend(programs.into_iter().map(|p| (kind, p)));
-        }
-        let list = Arc::new(list);
+        let read = |kind| store.list_programs(tenant, kind, &live, PROGRAMS_READ, None);
+        let (streaks, challenges) =
+            futures_util::try_join!(read(ProgramKind::Streak), read(ProgramKind::Challenge))?;
+        let tag =
+            |kind, (programs, _): (Vec<Program>, _)| programs.into_iter().map(move |p| (kind, p));
+        let list: LiveList = Arc::new(
+            tag(ProgramKind::Streak, streaks)
+                .chain(tag(ProgramKind::Challenge, challenges))
+                .collect(),
+        );
         let mut cache = self.lock();
         if cache.len() >= PROGRAMS_TENANTS {
             cache.clear();
@@ -292,36 +295,37 @@ async fn recommendations(
     member: &Member,
     now: Timestamp,
 ) -> Result<Vec<Value>, ApiError> {
-    let joined = member
-        .activity
-        .as_ref()
-        .map(|a| a.campaigns.clone())
-        .unwrap_or_default();
-    let mut candidates = Vec::new();
+    let empty = Default::default();
+    let joined = member.activity.as_ref().map_or(&empty, |a| &a.campaigns);
     // A program that has ended takes no more logs: nothing to recommend.
     let open = programs.get(store, tenant).await?;
-    for (kind, program) in open
+    let open: Vec<&(ProgramKind, Program)> = open
         .iter()
         .filter(|(_, p)| p.end_at.is_none_or(|e| e > now))
-    {
-        let target = program.completion_target_value.map(|t| t.decimal());
-        let in_progress = match target {
+        .collect();
+    // The member's standing in each program it joined, read at once (one query each).
+    let standings = open.iter().map(|(kind, program)| async move {
+        match program.completion_target_value {
             Some(target) if joined.contains_key(&program.id) => {
-                current(store, tenant, member, &program.id, *kind, now)
-                    .await?
-                    .map(|value| (value, target))
+                let value = current(store, tenant, member, &program.id, *kind, now).await?;
+                Ok::<_, ApiError>(value.map(|v| (v, target.decimal())))
             }
-            _ => None,
-        };
-        candidates.push(Candidate {
+            _ => Ok(None),
+        }
+    });
+    let standings = futures_util::future::try_join_all(standings).await?;
+    let candidates: Vec<Candidate> = open
+        .iter()
+        .zip(standings)
+        .map(|((kind, program), in_progress)| Candidate {
             joined: joined.contains_key(&program.id),
             program_id: program.id.clone(),
             program_type: kind.slug(),
             name: program.name.clone(),
             created_at: program.created_at,
             in_progress,
-        });
-    }
+        })
+        .collect();
     Ok(journey::recommend(&candidates))
 }
 
@@ -342,11 +346,8 @@ async fn current(
     let Some(head) = head.map(|h| crate::records::as_read(h, now)) else {
         return Ok(None);
     };
-    let status_field = match kind {
-        ProgramKind::Streak => "streakProgressStatus",
-        _ => "challengeProgressStatus",
-    };
-    if head[status_field] != "in_progress" {
+    let status_field = RecordKind::progress_of(kind).and_then(RecordKind::status_field);
+    if status_field.is_none_or(|field| head[field] != "in_progress") {
         return Ok(None);
     }
     Ok(head["currentProgressValue"].to_string().parse().ok())

@@ -56,7 +56,17 @@ impl RecordKind {
         params
     }
 
-    fn status_field(self) -> Option<&'static str> {
+    /// The progress records of a program kind (a milestone has none).
+    pub fn progress_of(kind: domain::program::ProgramKind) -> Option<Self> {
+        match kind {
+            domain::program::ProgramKind::Streak => Some(RecordKind::StreakProgress),
+            domain::program::ProgramKind::Challenge => Some(RecordKind::ChallengeProgress),
+            domain::program::ProgramKind::Milestone => None,
+        }
+    }
+
+    /// The attribute that holds a record's status (`in_progress`, …); rewards have none.
+    pub fn status_field(self) -> Option<&'static str> {
         match self {
             RecordKind::StreakProgress => Some("streakProgressStatus"),
             RecordKind::ChallengeProgress => Some("challengeProgressStatus"),

@@ -108,19 +108,22 @@ async fn mint_token_signs_end_user_tokens_the_stored_key_verifies() {
         printed["live"]["apiKey"].as_str().unwrap(),
         printed["live"]["apiSecret"].as_str().unwrap(),
     );
-    let out = admin(&[
-        "mint-token",
-        "--api-key",
-        key,
-        "--api-secret",
-        secret,
-        "--account",
-        account,
-        "--external-id",
-        "user_7",
-        "--minutes",
-        "5",
-    ]);
+    let mint = |secret: &str, external_id: &str, minutes: &str| {
+        admin(&[
+            "mint-token",
+            "--api-key",
+            key,
+            "--api-secret",
+            secret,
+            "--account",
+            account,
+            "--external-id",
+            external_id,
+            "--minutes",
+            minutes,
+        ])
+    };
+    let out = mint(secret, "user_7", "5");
     assert!(
         out.status.success(),
         "{}",
@@ -133,31 +136,13 @@ async fn mint_token_signs_end_user_tokens_the_stored_key_verifies() {
         .expect("verifies against the stored hash");
     assert_eq!(user.external_id, "user_7");
 
-    let too_long = admin(&[
-        "mint-token",
-        "--api-key",
-        key,
-        "--api-secret",
-        secret,
-        "--account",
-        account,
-        "--external-id",
-        "u",
-        "--minutes",
-        "31",
-    ]);
+    let too_long = mint(secret, "u", "31");
     assert!(!too_long.status.success());
-    let old_secret = admin(&[
-        "mint-token",
-        "--api-key",
-        key,
-        "--api-secret",
+    let old_secret = mint(
         "sk_live_0123456789abcdef0123456789abcdef0123456789abcdef",
-        "--account",
-        account,
-        "--external-id",
         "u",
-    ]);
+        "15",
+    );
     assert!(!old_secret.status.success());
     assert!(String::from_utf8_lossy(&old_secret.stderr).contains("rotate-key"));
 }

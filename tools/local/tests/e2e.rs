@@ -12,17 +12,8 @@ use serde_json::{json, Value};
 #[test]
 fn a_client_uses_the_local_run_over_http() {
     let run = start(None);
-    let live = &run.demo["live"];
-    let (key, secret, public) = (
-        live["apiKey"].as_str().unwrap(),
-        live["apiSecret"].as_str().unwrap(),
-        live["publicKey"].as_str().unwrap(),
-    );
-    let admin = [
-        ("x-api-key", key),
-        ("x-api-secret", secret),
-        ("content-type", "application/json"),
-    ];
+    let (key, secret, public) = run.live_keys();
+    let admin = run.admin();
     let members = format!("{}/schema/account_user/record", run.base);
 
     // 401 without or with wrong credentials, 403 for a public key on an admin route.

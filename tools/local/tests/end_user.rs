@@ -30,18 +30,9 @@ fn minted_by(program: &str, script: &str, args: [&str; 4]) -> String {
 #[test]
 fn an_end_user_token_reads_its_own_member_and_nothing_else() {
     let run = start(None);
-    let live = &run.demo["live"];
     let account = run.demo["accountId"].as_str().unwrap();
-    let (key, secret, public) = (
-        live["apiKey"].as_str().unwrap(),
-        live["apiSecret"].as_str().unwrap(),
-        live["publicKey"].as_str().unwrap(),
-    );
-    let admin = [
-        ("x-api-key", key),
-        ("x-api-secret", secret),
-        ("content-type", "application/json"),
-    ];
+    let (key, secret, public) = run.live_keys();
+    let admin = run.admin();
     let base = &run.base;
     let members = format!("{base}/schema/account_user/record");
     for fan in ["fan-1", "fan-2"] {

@@ -87,12 +87,7 @@ fn events_arrive_signed_retried_under_one_id_and_accepted_once() {
         &[("WEBHOOK_RETRY_DELAYS", "0.3,0.3,0.3,0.3")],
         Stdio::null(),
     );
-    let live = &run.demo["live"];
-    let admin = [
-        ("x-api-key", live["apiKey"].as_str().unwrap()),
-        ("x-api-secret", live["apiSecret"].as_str().unwrap()),
-        ("content-type", "application/json"),
-    ];
+    let admin = run.admin();
     let base = &run.base;
     let post = |path: &str, body: Value| {
         call(

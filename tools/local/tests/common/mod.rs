@@ -18,6 +18,25 @@ pub struct LocalRun {
     pub printed: Vec<String>,
 }
 
+impl LocalRun {
+    /// The demo account's live API key, secret and public key.
+    pub fn live_keys(&self) -> (&str, &str, &str) {
+        let live = &self.demo["live"];
+        let key = |name: &str| live[name].as_str().expect("the demo account's keys");
+        (key("apiKey"), key("apiSecret"), key("publicKey"))
+    }
+
+    /// Headers of a JSON request with the demo account's live secret key.
+    pub fn admin(&self) -> [(&'static str, &str); 3] {
+        let (key, secret, _) = self.live_keys();
+        [
+            ("x-api-key", key),
+            ("x-api-secret", secret),
+            ("content-type", "application/json"),
+        ]
+    }
+}
+
 impl Drop for LocalRun {
     fn drop(&mut self) {
         // SIGTERM, as Ctrl-C would: the run stops DynamoDB Local itself.

@@ -8,10 +8,9 @@
 //! envelope with a request id (a simple-response deny would be API Gateway's bare 403 for both).
 //! Authorization (which role may call which route) is `app::http::authorize`, in one place.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use app::cache::Recent;
 use app::http::authorizer_context as ctx;
 use aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
@@ -29,8 +28,7 @@ pub struct Authorizer {
     limiter: RateLimiter,
     /// Key records per warm instance, so most requests cost no read; a key's status change is
     /// seen within `ttl`.
-    cache: Mutex<HashMap<String, (Instant, Option<KeyRecord>)>>,
-    ttl: Duration,
+    keys: Recent<Option<KeyRecord>>,
 }
 
 /// Largest cache before it is cleared; bounds memory under a flood of random keys.
@@ -44,8 +42,7 @@ impl Authorizer {
         Self {
             store,
             limiter,
-            cache: Mutex::new(HashMap::new()),
-            ttl,
+            keys: Recent::new(ttl, MAX_CACHED_KEYS),
         }
     }
 
@@ -63,20 +60,11 @@ impl Authorizer {
     }
 
     async fn key(&self, api_key: &str) -> Result<Option<KeyRecord>, StoreError> {
-        if let Ok(cache) = self.cache.lock() {
-            if let Some((at, record)) = cache.get(api_key) {
-                if at.elapsed() < self.ttl {
-                    return Ok(record.clone());
-                }
-            }
+        if let Some(record) = self.keys.get(api_key) {
+            return Ok(record);
         }
         let record = self.store.get_key(api_key).await?;
-        if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() >= MAX_CACHED_KEYS {
-                cache.clear();
-            }
-            cache.insert(api_key.to_string(), (Instant::now(), record.clone()));
-        }
+        self.keys.put(api_key.to_string(), record.clone());
         Ok(record)
     }
 

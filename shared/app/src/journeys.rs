@@ -2,13 +2,14 @@
 //! the profile with its recommendations. Events are stored once per event id; the stream
 //! processor folds them into the member's `totalEvents` and `lastSeenAt` like logs.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
+use crate::cache::Recent;
 use crate::lists::{self, Scope};
 use crate::records::RecordKind;
 use domain::cursor::CursorCodec;
@@ -249,18 +250,19 @@ const PROGRAMS_TENANTS: usize = 10_000;
 type LiveList = Arc<Vec<(ProgramKind, Program)>>;
 
 /// The live streaks and challenges of each tenant, as this instance last read them.
-#[derive(Default)]
-pub struct LivePrograms {
-    cache: Mutex<HashMap<String, (Instant, LiveList)>>,
+pub struct LivePrograms(Recent<LiveList>);
+
+impl Default for LivePrograms {
+    fn default() -> Self {
+        LivePrograms(Recent::new(PROGRAMS_FRESH_FOR, PROGRAMS_TENANTS))
+    }
 }
 
 impl LivePrograms {
     async fn get(&self, store: &Store, tenant: &Tenant) -> Result<LiveList, ApiError> {
         let key = tenant.key_prefix();
-        if let Some((at, list)) = self.lock().get(&key) {
-            if at.elapsed() < PROGRAMS_FRESH_FOR {
-                return Ok(list.clone());
-            }
+        if let Some(list) = self.0.get(&key) {
+            return Ok(list);
         }
         let live = [Condition::equals("status", ProgramStatus::Live.as_str())];
         let read = |kind| store.list_programs(tenant, kind, &live, PROGRAMS_READ, None);
@@ -273,16 +275,8 @@ impl LivePrograms {
                 .chain(tag(ProgramKind::Challenge, challenges))
                 .collect(),
         );
-        let mut cache = self.lock();
-        if cache.len() >= PROGRAMS_TENANTS {
-            cache.clear();
-        }
-        cache.insert(key, (Instant::now(), list.clone()));
+        self.0.put(key, list.clone());
         Ok(list)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, LiveList)>> {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

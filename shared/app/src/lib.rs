@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod cache;
 pub mod http;
 pub mod idempotency;
 pub mod journeys;

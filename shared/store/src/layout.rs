@@ -91,8 +91,23 @@ pub(super) fn list_shard_pk(tenant: &Tenant, slug: &str, shard: usize) -> String
     format!("{}#LIST#{slug}#{shard}", tenant.key_prefix())
 }
 
+/// The slugs whose tenant-wide lists are sharded: what `sharded_list_pk` lists, and what
+/// `gamify-admin reshard-lists` moves.
+pub(super) const SHARDED_SLUGS: [&str; 6] = [
+    "streak_log",
+    "challenge_log",
+    "streak_progress",
+    "challenge_progress",
+    "reward_log",
+    MEMBERS_SLUG,
+];
+
 /// Where a record of a sharded list is listed: the shard of its id.
 pub(super) fn sharded_list_pk(tenant: &Tenant, slug: &str, id: &str) -> String {
+    debug_assert!(
+        SHARDED_SLUGS.contains(&slug),
+        "{slug} is not a sharded list"
+    );
     list_shard_pk(tenant, slug, shard_of(id))
 }
 

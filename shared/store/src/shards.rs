@@ -8,7 +8,7 @@ use domain::cursor::Position;
 
 use super::codec::s;
 use super::error::{applied, classify, StoreError};
-use super::layout::{sharded_list_pk, tenant_of_key, Index, MEMBERS_SLUG};
+use super::layout::{sharded_list_pk, tenant_of_key, Index, MEMBERS_SLUG, SHARDED_SLUGS};
 use super::queries::{position_of, Condition};
 use super::*;
 
@@ -200,16 +200,6 @@ impl Store {
         Ok((self.items_of(entries).await?, encode(&next)))
     }
 }
-
-/// The slugs whose tenant-wide lists are sharded (everything written with `sharded_list_pk`).
-const SHARDED_SLUGS: [&str; 6] = [
-    "streak_log",
-    "challenge_log",
-    "streak_progress",
-    "challenge_progress",
-    "reward_log",
-    MEMBERS_SLUG,
-];
 
 /// Where an item listed before the lists were sharded belongs now: `T#…#LIST#{slug}` of a sharded
 /// slug (or `T#…#MEMBERS`) → the shard of its id. `None` for every other GSI1 key.

@@ -46,10 +46,14 @@ fn expected_analytics(
             .map(|r| decimal(&r["milestone"]["rewardPoints"]))
             .sum::<Decimal>()
     };
-    // GamifyHost's weighted composite (docs/DECISIONS.md): seen today (recency 30), a point per
-    // play up to 30, 20 at 500 points, 4 per campaign up to 5; two decimals.
+    // GamifyHost's weighted composite (docs/DECISIONS.md): recency 30 less a point per whole day
+    // since the latest log's activityAt (a profile sync is not activity), a point per play up to
+    // 30, 20 at 500 points, 4 per campaign up to 5; two decimals.
     let plays30 = plays(30) as u64;
-    let score = (Decimal::from(30 + plays30.min(30) + 4 * (programs as u64).min(5))
+    let recency = logs.iter().map(|l| l.0).max().map_or(0, |last| {
+        30 - (Utc::now() - last).num_days().clamp(0, 30) as u64
+    });
+    let score = (Decimal::from(recency + plays30.min(30) + 4 * (programs as u64).min(5))
         + points(30).min(Decimal::from(500)) / Decimal::from(25))
     .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
     let tier = match plays30 {
@@ -219,6 +223,11 @@ async fn analytics_follow_weeks_of_backfilled_activity_and_survive_replays() {
     let (status, record) = w.member_route("get.json", &member_id, None).await;
     assert_eq!(status, 200);
     assert_eq!(analytics_of(&record), expected);
+    // A profile sync is not activity: it moves lastSeenAt, not the score.
+    let (status, synced) = w.track(json!({"externalId": "kim", "country": "FR"})).await;
+    assert_eq!(status, 200);
+    assert_eq!(analytics_of(&synced), expected);
+    let (_, answer) = w.profile("kim").await;
 
     // Every batch delivered again, then the whole stream as one batch: nothing changes.
     for batch in batches {

@@ -49,6 +49,13 @@ pub struct ActivityStats {
     /// of the member costs its size) at the price of keeping an id up to an hour longer.
     #[serde(skip_serializing_if = "BTreeMap::is_empty", with = "applied_by_hour")]
     pub applied: BTreeMap<String, i64>,
+    /// The latest `activityAt` of the member's logs and user-journey events (counted or not):
+    /// what the score's recency counts from. A profile sync is not activity (SPEC §7).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "crate::time::rfc3339_ms::option"
+    )]
+    pub last_activity_at: Option<Timestamp>,
 }
 
 /// The stored form of `ActivityStats::applied`: `{hour since the epoch: digests, concatenated}`.
@@ -182,6 +189,7 @@ impl ActivityStats {
             self.applied
                 .insert(digest(&log.id), log.created_at.timestamp());
             self.total_events += 1;
+            self.last_activity_at = self.last_activity_at.max(Some(log.activity_at));
             if log.counted {
                 self.total_plays += 1;
                 let day = log.activity_at.date_naive();
@@ -265,8 +273,9 @@ fn in_last_days(day: NaiveDate, today: NaiveDate, n: i64) -> bool {
 /// What the engagement score is computed from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScoreInputs {
-    /// Whole days since the member was last seen (0 = within the last 24 hours).
-    pub days_since_seen: i64,
+    /// Whole days since the member's last activity (0 = within the last 24 hours); `None` when
+    /// the member has no activity at all.
+    pub days_since_activity: Option<i64>,
     pub plays30d: u64,
     pub points30d: Decimal,
     pub campaigns_joined: u64,
@@ -279,7 +288,8 @@ pub const FULL_MONETARY_POINTS: u64 = 500;
 pub const FULL_BREADTH_CAMPAIGNS: u64 = 5;
 
 /// GamifyHost's weighted composite, 0–100, two decimals (half away from zero). Each factor is
-/// linear from 0 to full marks and capped: recency 30 (seen today) down to 0 (30 days or more),
+/// linear from 0 to full marks and capped: recency 30 (activity today) down to 0 (30 days or
+/// more, or no activity),
 /// frequency 30 (30 plays in 30 days), monetary 20 (500 points in 30 days), breadth 20 (5
 /// campaigns). In exact decimals, so 62.5 reads 62.5.
 pub fn engagement_score(inputs: ScoreInputs) -> Amount {
@@ -291,7 +301,9 @@ pub fn engagement_score(inputs: ScoreInputs) -> Amount {
         };
         share * Decimal::from(weight)
     };
-    let recency_left = Decimal::from((RECENCY_DAYS - inputs.days_since_seen.max(0)).max(0));
+    let recency_left = inputs.days_since_activity.map_or(Decimal::ZERO, |days| {
+        Decimal::from((RECENCY_DAYS - days.max(0)).max(0))
+    });
     let score = factor(recency_left, Decimal::from(RECENCY_DAYS), 30)
         + factor(
             Decimal::from(inputs.plays30d),
@@ -393,8 +405,12 @@ impl Analytics {
         let points30d = sum_points(WINDOW_DAYS);
         let campaigns_joined = stats.campaigns.len() as u64;
         let last_seen_at = last_seen_at.unwrap_or(first_seen_at).max(first_seen_at);
+        // Stats stored before `last_activity_at` existed: their last sighting stands in.
+        let last_activity_at = stats
+            .last_activity_at
+            .or_else(|| (stats.total_events > 0).then_some(last_seen_at));
         let score = engagement_score(ScoreInputs {
-            days_since_seen: (now - last_seen_at).num_days(),
+            days_since_activity: last_activity_at.map(|t| (now - t).num_days()),
             plays30d,
             points30d,
             campaigns_joined,

@@ -91,6 +91,8 @@ fn the_quick_start_works_as_written() {
     );
     assert_eq!(event["data"]["eventId"], "evt-1");
     assert_eq!(member["data"]["externalId"], "user_12345");
+    // No activity yet: seed 001's example answer scores a fresh profile 0.
+    assert_eq!(member["data"]["engagementScore"], 0, "{member}");
     assert_eq!(log["data"]["ownedById"], member["data"]["id"]);
     let runs = progress["data"].as_array().unwrap();
     assert_eq!(runs.len(), 1, "{progress}");
@@ -109,7 +111,7 @@ fn the_quick_start_works_as_written() {
         ("campaignsJoined", json!(1)),
         ("lifecycleStage", json!("new")),
         ("engagementTier", json!("casual")),
-        // Seen today 30, 1 play 1, 50 points 2, 1 campaign 4 (docs/DECISIONS.md).
+        // Activity today 30, 1 play 1, 50 points 2, 1 campaign 4 (docs/DECISIONS.md).
         ("engagementScore", json!(37)),
     ] {
         assert_eq!(profile["data"][field], value, "{field}");

@@ -62,8 +62,10 @@ fn a_member_without_activity_is_new_then_active_then_at_risk_then_churned() {
     let a = Analytics::compute(None, first, Some(first), at(2026, 11, 3));
     assert_eq!(a.lifecycle_stage, LifecycleStage::New);
     assert_eq!(a.engagement_tier, EngagementTier::Casual);
-    // Seen 2 days ago: recency 30 × 28/30 = 28, nothing else.
-    assert_eq!(a.engagement_score, Amount::from(Decimal::from(28)));
+    // Seen 2 days ago by a profile sync, no activity: no recency, nothing else (seed 001's 0).
+    assert_eq!(a.engagement_score, Amount::default());
+    let synced_now = Analytics::compute(None, first, Some(first), first);
+    assert_eq!(synced_now.engagement_score, Amount::default());
     assert_eq!(a.win_rate, Amount::default());
     let json = serde_json::to_value(&a).unwrap();
     assert_eq!(json["pointsEarned7d"], serde_json::json!(0));
@@ -103,9 +105,9 @@ fn tiers_follow_plays_in_30_days_at_every_boundary() {
     }
 }
 
-fn score(days_since_seen: i64, plays30d: u64, points: Decimal, campaigns: u64) -> Amount {
+fn score(days_since_activity: i64, plays30d: u64, points: Decimal, campaigns: u64) -> Amount {
     engagement_score(ScoreInputs {
-        days_since_seen,
+        days_since_activity: Some(days_since_activity),
         plays30d,
         points30d: points,
         campaigns_joined: campaigns,
@@ -126,6 +128,13 @@ fn score_factors_are_linear_capped_and_weighted_30_30_20_20() {
     assert_eq!(score(1, 0, zero, 0), amount("29"));
     assert_eq!(score(29, 0, zero, 0), amount("1"));
     assert_eq!(score(400, 0, zero, 0), amount("0"));
+    let no_activity = ScoreInputs {
+        days_since_activity: None,
+        plays30d: 0,
+        points30d: zero,
+        campaigns_joined: 0,
+    };
+    assert_eq!(engagement_score(no_activity), amount("0"));
     // Frequency: 1 point a play up to 30 plays.
     assert_eq!(score(30, 29, zero, 0), amount("29"));
     assert_eq!(score(30, 30, zero, 0), amount("30"));
@@ -226,6 +235,7 @@ fn windows_by_utc_day() {
             (day(2026, 11, 17), Amount::from(Decimal::new(2, 1))),
             (day(2026, 10, 25), Amount::from(Decimal::from(50))),
         ]),
+        last_activity_at: Some(at(2026, 11, 18)),
         ..Default::default()
     };
     let a = Analytics::compute(Some(&stats), at(2026, 1, 1), Some(at(2026, 11, 18)), now);
@@ -280,6 +290,64 @@ fn applying_counts_each_log_and_reward_once() {
     };
     stats.apply(&stale, today);
     assert_eq!(stats.campaigns["p"].version, 3);
+}
+
+/// Recency counts from the latest `activityAt` of the member's logs and events, never from a
+/// profile sync (SPEC §7).
+#[test]
+fn recency_counts_from_the_last_activity_not_the_last_sync() {
+    let first = at(2026, 1, 1);
+    let now = at(2026, 11, 24) + Duration::hours(12);
+    let with_activity = |activity_at: Timestamp| {
+        let mut stats = ActivityStats::default();
+        stats.apply(
+            &BatchFacts {
+                logs: vec![LogFact {
+                    created_at: now,
+                    ..log("x", activity_at, false)
+                }],
+                ..Default::default()
+            },
+            now.date_naive(),
+        );
+        stats
+    };
+    let score_at = |stats: &ActivityStats, last_seen: Timestamp| {
+        Analytics::compute(Some(stats), first, Some(last_seen), now).engagement_score
+    };
+    // Activity today: full recency (the log does not count, so nothing else scores).
+    assert_eq!(score_at(&with_activity(now), now), amount("30"));
+    assert_eq!(
+        score_at(&with_activity(now - Duration::hours(23)), now),
+        amount("30")
+    );
+    // 29 days ago: 1 point; 30 days ago: none.
+    let days_ago = |n| now - Duration::days(n);
+    assert_eq!(score_at(&with_activity(days_ago(29)), now), amount("1"));
+    assert_eq!(score_at(&with_activity(days_ago(30)), now), amount("0"));
+    // A sync today after activity 20 days ago does not raise the score.
+    let old = with_activity(days_ago(20));
+    assert_eq!(score_at(&old, days_ago(20)), amount("10"));
+    assert_eq!(score_at(&old, now), amount("10"));
+    // The latest activity wins, whatever order the logs came in.
+    let mut both = with_activity(days_ago(2));
+    both.apply(
+        &BatchFacts {
+            logs: vec![LogFact {
+                created_at: now,
+                ..log("y", days_ago(10), false)
+            }],
+            ..Default::default()
+        },
+        now.date_naive(),
+    );
+    assert_eq!(both.last_activity_at, Some(days_ago(2)));
+    // Stats stored before the field existed: the last sighting stands in, as before.
+    let legacy = ActivityStats {
+        total_events: 1,
+        ..Default::default()
+    };
+    assert_eq!(score_at(&legacy, days_ago(5)), amount("25"));
 }
 
 #[test]

@@ -27,7 +27,10 @@ pub const FUNCTIONS: &[(&str, &str)] = &[
     ("log-streak", "logs/streak-get.json"),
     ("log-challenge", "logs/challenge-get.json"),
     ("progress-reads", "progress/streak-progress-get.json"),
+    ("webhooks", "webhooks/endpoint-get.json"),
     ("progress", "stream/batch.json"),
+    // The second reader of the stream: a batch with no event an endpoint wants.
+    ("webhook-delivery", "stream/batch.json"),
 ];
 
 #[derive(Debug, Serialize)]

@@ -1,0 +1,113 @@
+//! The local limit (issue 19): how fast DynamoDB Local takes the writes a burst of logs made —
+//! every item the API and the stream processor wrote (logs, period items, windows, members'
+//! analytics), read back from the table's stream — when the same SDK client issues them raw, as
+//! fast as it answers. The progress pipeline's sustained rate over the burst divided by this rate
+//! is the share of the machine's limit the product reaches (target ≥ 80 %). Only writes are
+//! replayed: the pipeline's reads come on top, so the share is a conservative figure.
+//!
+//! The writes go to a second table of the same schema (stream and indexes included, so each
+//! write costs what the original did), where nothing reads them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_lambda_events::dynamodb::EventRecord;
+use aws_sdk_dynamodb::types::AttributeValue;
+use futures_util::StreamExt;
+use serde::Serialize;
+use store::Store;
+
+#[derive(Debug, Serialize)]
+pub struct LocalLimit {
+    /// Logs of the burst whose writes were replayed.
+    pub logs: usize,
+    /// The burst's writes (stream records), replayed raw.
+    pub writes: usize,
+    pub concurrency: usize,
+    pub seconds: f64,
+    /// `logs / seconds`: the rate DynamoDB Local takes these logs' writes.
+    pub logs_per_s: f64,
+}
+
+/// One write of the burst: the item as written, or the key removed.
+enum Write {
+    Put(HashMap<String, AttributeValue>),
+    Delete(HashMap<String, AttributeValue>),
+}
+
+fn write_of(record: EventRecord) -> Option<Write> {
+    let to_sdk = |item: serde_dynamo::Item| -> HashMap<String, AttributeValue> { item.into() };
+    if record.event_name == "REMOVE" {
+        return Some(Write::Delete(to_sdk(record.change.keys)));
+    }
+    (!record.change.new_image.is_empty()).then(|| Write::Put(to_sdk(record.change.new_image)))
+}
+
+/// Replays `records` (the burst's stream records, in order) into `raw` at each concurrency and
+/// answers the fastest run.
+pub async fn measure(
+    raw: &Store,
+    records: Vec<EventRecord>,
+    logs: usize,
+    concurrencies: &[usize],
+) -> Result<LocalLimit, String> {
+    let writes: Arc<Vec<Write>> = Arc::new(records.into_iter().filter_map(write_of).collect());
+    let mut best: Option<LocalLimit> = None;
+    for &concurrency in concurrencies {
+        let started = Instant::now();
+        let results: Vec<bool> = futures_util::stream::iter(0..writes.len())
+            .map(|i| {
+                let (writes, raw) = (writes.clone(), raw.clone());
+                async move {
+                    match &writes[i] {
+                        Write::Put(item) => raw
+                            .client()
+                            .put_item()
+                            .table_name(raw.table())
+                            .set_item(Some(item.clone()))
+                            .send()
+                            .await
+                            .is_ok(),
+                        Write::Delete(key) => raw
+                            .client()
+                            .delete_item()
+                            .table_name(raw.table())
+                            .set_key(Some(key.clone()))
+                            .send()
+                            .await
+                            .is_ok(),
+                    }
+                }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        let seconds = started.elapsed().as_secs_f64();
+        let failed = results.iter().filter(|ok| !**ok).count();
+        if failed > 0 {
+            return Err(format!("{failed} raw writes failed"));
+        }
+        let limit = LocalLimit {
+            logs,
+            writes: writes.len(),
+            concurrency,
+            seconds,
+            logs_per_s: logs as f64 / seconds,
+        };
+        eprintln!(
+            "local limit: the burst's {} writes ({:.1} a log) raw at concurrency {concurrency} in {:.0} ms: {:.0} logs/s",
+            limit.writes,
+            limit.writes as f64 / logs.max(1) as f64,
+            seconds * 1000.0,
+            limit.logs_per_s
+        );
+        if best
+            .as_ref()
+            .is_none_or(|b| limit.logs_per_s > b.logs_per_s)
+        {
+            best = Some(limit);
+        }
+    }
+    best.ok_or_else(|| "no concurrency to measure".to_string())
+}

@@ -285,3 +285,50 @@ async fn a_tenant_wide_list_page_reads_its_shards_then_its_items() {
         "one partition"
     );
 }
+
+/// DynamoDB calls per log, by operation, as "op×n" sorted.
+fn calls(charges: &[testkit::meter::Charge]) -> String {
+    let mut by_op = std::collections::BTreeMap::<&str, usize>::new();
+    for c in charges {
+        *by_op.entry(c.operation.as_str()).or_default() += 1;
+    }
+    let parts: Vec<String> = by_op.iter().map(|(op, n)| format!("{op}×{n}")).collect();
+    parts.join(" ")
+}
+
+/// The progress bench's shape (BENCHMARKS.md §4, §5): a count challenge, a member that already
+/// has its window, one more log. Calls and units at the API and in the processor, one log per
+/// batch (the paced case: nothing collapses).
+#[tokio::test]
+async fn a_challenge_log_costs_eight_calls_end_to_end() {
+    let (store, meter) = metered_test_store().await;
+    let mut w = World::on(store).await;
+    let challenge = w.program(ProgramKind::Challenge, json!({"name": "bench", "status": "live", "aggregationMethod": "count", "aggregationPeriod": "monthly", "completionTargetValue": 1_000_000_000})).await;
+    let (status, _) = w.track(json!({"externalId": "lat"})).await;
+    assert_eq!(status, 200);
+    let now = || domain::time::format(&domain::time::now());
+    let body = json!({"challengeId": challenge, "ownedById": "lat", "uniqueIdentifier": "first", "activityAt": now()});
+    assert_eq!(w.log(LogKind::Challenge, body).await.0, 201);
+    w.drain().await;
+    meter.take();
+
+    let body = json!({"challengeId": challenge, "ownedById": "lat", "uniqueIdentifier": "second", "activityAt": now()});
+    assert_eq!(w.log(LogKind::Challenge, body).await.0, 201);
+    let api = meter.take();
+    w.drain().await;
+    let processor = meter.take();
+    let ((api_r, api_w), (p_r, p_w)) = (totals(&api), totals(&processor));
+    println!(
+        "challenge log: API {} calls ({}), {api_r} RCU, {api_w} WCU; processor {} calls ({}), {p_r} RCU, {p_w} WCU",
+        api.len(),
+        calls(&api),
+        processor.len(),
+        calls(&processor)
+    );
+    // The program, the member, the log's conditional put (item + two list entries).
+    assert_eq!(api.len(), 3, "{}", calls(&api));
+    assert_eq!(api_w, 3.0);
+    // The member, the window (head), the period item, the window's put, the analytics.
+    assert_eq!(processor.len(), 5, "{}", calls(&processor));
+    assert!(p_w <= 3.0, "processor wrote {p_w} WCU");
+}

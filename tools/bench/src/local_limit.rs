@@ -5,8 +5,9 @@
 //! is the share of the machine's limit the product reaches (target ≥ 80 %). Only writes are
 //! replayed: the pipeline's reads come on top, so the share is a conservative figure.
 //!
-//! The writes go to a second table of the same schema (stream and indexes included, so each
-//! write costs what the original did), where nothing reads them.
+//! The writes go to the same table (stream and indexes included, so each write costs what the
+//! original did) under keys of their own. (A second table of the same schema took the same writes
+//! ten times slower in DynamoDB Local once the first held a few bursts: its limit, not ours.)
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,12 +37,29 @@ enum Write {
     Delete(HashMap<String, AttributeValue>),
 }
 
+/// The burst's write under keys of its own: `RAW#` before every key (table and index), and a
+/// log's sort key renamed, so that neither the stream processor nor webhook delivery takes the
+/// copies for real items (they parse no tenant from `RAW#…` and no log from `LOG-RAW`), and no
+/// list shows them.
 fn write_of(record: EventRecord) -> Option<Write> {
-    let to_sdk = |item: serde_dynamo::Item| -> HashMap<String, AttributeValue> { item.into() };
+    let keyed = |item: serde_dynamo::Item| -> HashMap<String, AttributeValue> {
+        let mut item: HashMap<String, AttributeValue> = item.into();
+        for name in ["PK", "GSI1PK", "GSI2PK"] {
+            if let Some(AttributeValue::S(key)) = item.get_mut(name) {
+                *key = format!("RAW#{key}");
+            }
+        }
+        if let Some(AttributeValue::S(sk)) = item.get_mut("SK") {
+            if sk == store::LOG_SK {
+                *sk = format!("{}-RAW", store::LOG_SK);
+            }
+        }
+        item
+    };
     if record.event_name == "REMOVE" {
-        return Some(Write::Delete(to_sdk(record.change.keys)));
+        return Some(Write::Delete(keyed(record.change.keys)));
     }
-    (!record.change.new_image.is_empty()).then(|| Write::Put(to_sdk(record.change.new_image)))
+    (!record.change.new_image.is_empty()).then(|| Write::Put(keyed(record.change.new_image)))
 }
 
 /// Replays `records` (the burst's stream records, in order) into `raw` at each concurrency and

@@ -144,11 +144,9 @@ fn main() -> Result<(), String> {
     let unpaced = latency(None, Quiet);
     let paced = latency(Some(100.0), Quiet);
     // The local limit, on the members and window records of the unpaced run.
-    // The local limit: the unpaced burst's own writes, replayed raw into a table of the same
-    // schema by a client of this runtime (a client keeps connections on the runtime that opened
-    // them).
-    let raw = Store::new(Store::local_client(&endpoint), "gamify-raw");
-    runtime.block_on(spec.ensure(raw.client(), raw.table()))?;
+    // The local limit: the unpaced burst's own writes replayed raw, by a client of this runtime
+    // (a client keeps connections on the runtime that opened them).
+    let raw = Store::new(Store::local_client(&endpoint), table);
     let limit = runtime.block_on(local_limit::measure(
         &raw,
         unpaced.writes.clone(),

@@ -25,7 +25,12 @@ for c in results["coldStart"]:
     reference_ratio = (
         "—" if name.startswith("hello") and name != "hello-dynamodb" else f"{c['median_ms'] / reference['median_ms']:.2f}×"
     )
-    zip_size = f"{c['zip_bytes'] / 1e6:.2f} MB" if c.get("zip_bytes") else "—"
+    # Zips come from `make build-lambda`, usually run after the bench: read them where they are.
+    zip_bytes = c.get("zip_bytes")
+    built = ROOT / "target" / "lambda" / name / "bootstrap.zip"
+    if not zip_bytes and built.exists():
+        zip_bytes = built.stat().st_size
+    zip_size = f"{zip_bytes / 1e6:.2f} MB" if zip_bytes else "—"
     print(
         f"| {NAMES.get(name, name)} | {c['init_median_ms']:.2f} ms | {c['init_median_ms'] / hello['init_median_ms']:.2f}× "
         f"| {c['median_ms']:.2f} ms ({c['min_ms']:.1f}–{c['max_ms']:.1f}) | {reference_ratio} | {c['peak_rss_mb']:.1f} MB | {zip_size} |"

@@ -54,36 +54,48 @@ impl tower_service::Service<Name> for CheckedResolver {
     }
 }
 
+type HttpsClient = Client<HttpsConnector<HttpConnector<CheckedResolver>>, Full<Bytes>>;
+
 pub struct HttpSender {
-    client: Client<HttpsConnector<HttpConnector<CheckedResolver>>, Full<Bytes>>,
+    /// Built on the first delivery: reading the system's trust store is most of a cold start's
+    /// init (BENCHMARKS.md §1), and most stream batches deliver nothing.
+    client: std::sync::OnceLock<HttpsClient>,
     policy: UrlPolicy,
 }
 
 impl HttpSender {
     pub fn new(policy: UrlPolicy) -> Self {
-        let mut http = HttpConnector::new_with_resolver(CheckedResolver { policy });
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(Duration::from_secs(5)));
-        let roots = rustls_native_certs::load_native_certs();
-        let mut store = rustls::RootCertStore::empty();
-        store.add_parsable_certificates(roots.certs);
-        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("the default protocol versions are supported")
-        .with_root_certificates(store)
-        .with_no_client_auth();
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
         Self {
-            client: Client::builder(TokioExecutor::new()).build(https),
+            client: std::sync::OnceLock::new(),
             policy,
         }
     }
+
+    fn client(&self) -> &HttpsClient {
+        self.client.get_or_init(|| https_client(self.policy))
+    }
+}
+
+fn https_client(policy: UrlPolicy) -> HttpsClient {
+    let mut http = HttpConnector::new_with_resolver(CheckedResolver { policy });
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(Duration::from_secs(5)));
+    let roots = rustls_native_certs::load_native_certs();
+    let mut store = rustls::RootCertStore::empty();
+    store.add_parsable_certificates(roots.certs);
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("the default protocol versions are supported")
+    .with_root_certificates(store)
+    .with_no_client_auth();
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new()).build(https)
 }
 
 impl Sender for HttpSender {
@@ -110,7 +122,7 @@ impl Sender for HttpSender {
             Err(e) => return Attempt::NoAnswer(format!("request: {e}")),
         };
         // The answer's body is not read: a status is all a delivery needs.
-        match tokio::time::timeout(TIMEOUT, self.client.request(request)).await {
+        match tokio::time::timeout(TIMEOUT, self.client().request(request)).await {
             Ok(Ok(response)) => Attempt::Answered(response.status().as_u16()),
             Ok(Err(e)) => Attempt::NoAnswer(format!("{e:?}").chars().take(300).collect()),
             Err(_) => Attempt::NoAnswer(format!("no answer in {} s", TIMEOUT.as_secs())),

@@ -10,7 +10,6 @@
 //! ten times slower in DynamoDB Local once the first held a few bursts: its limit, not ours.)
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Instant;
 
 use aws_lambda_events::dynamodb::EventRecord;
@@ -70,32 +69,29 @@ pub async fn measure(
     logs: usize,
     concurrencies: &[usize],
 ) -> Result<LocalLimit, String> {
-    let writes: Arc<Vec<Write>> = Arc::new(records.into_iter().filter_map(write_of).collect());
+    let writes: Vec<Write> = records.into_iter().filter_map(write_of).collect();
     let mut best: Option<LocalLimit> = None;
     for &concurrency in concurrencies {
         let started = Instant::now();
-        let results: Vec<bool> = futures_util::stream::iter(0..writes.len())
-            .map(|i| {
-                let (writes, raw) = (writes.clone(), raw.clone());
-                async move {
-                    match &writes[i] {
-                        Write::Put(item) => raw
-                            .client()
-                            .put_item()
-                            .table_name(raw.table())
-                            .set_item(Some(item.clone()))
-                            .send()
-                            .await
-                            .is_ok(),
-                        Write::Delete(key) => raw
-                            .client()
-                            .delete_item()
-                            .table_name(raw.table())
-                            .set_key(Some(key.clone()))
-                            .send()
-                            .await
-                            .is_ok(),
-                    }
+        let results: Vec<bool> = futures_util::stream::iter(&writes)
+            .map(|write| async move {
+                match write {
+                    Write::Put(item) => raw
+                        .client()
+                        .put_item()
+                        .table_name(raw.table())
+                        .set_item(Some(item.clone()))
+                        .send()
+                        .await
+                        .is_ok(),
+                    Write::Delete(key) => raw
+                        .client()
+                        .delete_item()
+                        .table_name(raw.table())
+                        .set_key(Some(key.clone()))
+                        .send()
+                        .await
+                        .is_ok(),
                 }
             })
             .buffer_unordered(concurrency)

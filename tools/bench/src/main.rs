@@ -7,7 +7,7 @@
 //! 3. progress latency under a burst of 1,000 logs over 100 members: with a dashboard listing
 //!    progress every 100 ms (issue 5's measure) and without, unpaced and paced; the highest paced
 //!    rate whose p99 stays under a second; the pipeline's sustained rate against the local limit
-//!    (the same DynamoDB calls issued raw, `local_limit`).
+//!    (the burst's own writes replayed raw, `local_limit`).
 //!
 //! Writes `benchmarks/results.json` and `benchmarks/chart.svg` (not with `--cold-start-only`, which
 //! only prints the cold starts). Handler overhead is the criterion
@@ -141,15 +141,14 @@ fn main() -> Result<(), String> {
     // bursts with nobody listing: the burst as fast as the machine answers and paced.
     let dashboard = latency(None, Dashboard);
     let dashboard_paced = latency(Some(100.0), Dashboard);
-    let unpaced = latency(None, Quiet);
+    let mut unpaced = latency(None, Quiet);
     let paced = latency(Some(100.0), Quiet);
-    // The local limit, on the members and window records of the unpaced run.
     // The local limit: the unpaced burst's own writes replayed raw, by a client of this runtime
     // (a client keeps connections on the runtime that opened them).
     let raw = Store::new(Store::local_client(&endpoint), table);
     let limit = runtime.block_on(local_limit::measure(
         &raw,
-        unpaced.writes.clone(),
+        std::mem::take(&mut unpaced.writes),
         unpaced.logs,
         &[8, 32, 64],
     ))?;

@@ -276,7 +276,8 @@ fn written_latencies(
             .map(|t| t.with_timezone(&chrono::Utc))
     };
     let mut created: HashMap<usize, Vec<chrono::DateTime<chrono::Utc>>> = HashMap::new();
-    let mut writes: HashMap<usize, Vec<(u64, chrono::DateTime<chrono::Utc>)>> = HashMap::new();
+    let mut window_writes: HashMap<usize, Vec<(u64, chrono::DateTime<chrono::Utc>)>> =
+        HashMap::new();
     let ours = |i: &&serde_json::Value| {
         i["challengeId"] == challenge_id
             || (i["SK"] == store::LOG_SK && i["programId"] == challenge_id)
@@ -295,16 +296,16 @@ fn written_latencies(
             image["currentProgressValue"].as_u64(),
             time(image, "updatedAt"),
         ) {
-            writes.entry(m).or_default().push((value, at));
+            window_writes.entry(m).or_default().push((value, at));
         }
     }
+    let first = created.values().flatten().min().copied();
     let mut latencies = Vec::new();
-    let (mut first, mut last) = (None, None);
+    let mut last = None;
     for (m, mut logs) in created {
         logs.sort();
-        let member_writes = writes.remove(&m).unwrap_or_default();
+        let member_writes = window_writes.remove(&m).unwrap_or_default();
         for (k, log_at) in logs.iter().take(per_member).enumerate() {
-            first = first.min(Some(*log_at)).or(Some(*log_at));
             let counted = member_writes
                 .iter()
                 .filter(|(value, _)| *value as usize > k)

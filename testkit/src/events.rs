@@ -66,8 +66,10 @@ pub fn with_header(mut event: Value, name: &str, value: &str) -> Value {
     event
 }
 
-pub fn request(event: &Value) -> lambda_http::Request {
-    lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
+pub fn request(event: &Value) -> app::http::Request<'static> {
+    app::http::Request::parse(&event.to_string())
+        .expect("a valid API Gateway v2 event")
+        .into_owned()
 }
 
 /// Status and parsed JSON body of a handler's response.

@@ -1,6 +1,7 @@
 //! Activity logs (SPEC §5): create (idempotent, with inline member upsert), get and list of
 //! `streak_log` or `challenge_log`. Admin key only. One crate, two Lambda binaries.
 
+use app::http::Request;
 use app::http::{self, Access};
 use app::idempotency;
 use app::lists::Scope;
@@ -9,7 +10,7 @@ use domain::cursor::CursorCodec;
 use domain::log::LogKind;
 use domain::time;
 use domain::ApiError;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::json;
 use store::Store;
 
@@ -32,11 +33,11 @@ impl App {
         Self::new(kind, Store::from_env().await, CursorCodec::from_env())
     }
 
-    pub async fn handle(&self, req: Request) -> Response<Body> {
+    pub async fn handle(&self, req: Request<'_>) -> Response<Body> {
         idempotency::respond(&self.store, &req, self.route(&req)).await
     }
 
-    async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn route(&self, req: &Request<'_>) -> Result<Response<Body>, ApiError> {
         let (tenant, _) = http::authorize(req, Access::AdminOnly)?;
         let collection = format!("/schema/{}/record", self.kind.slug());
         let route = http::route_key(req);
@@ -92,5 +93,14 @@ impl App {
         }
         // Logs are immutable: no PATCH or DELETE route exists.
         Err(http::no_such_route())
+    }
+}
+
+impl app::http::Handler for App {
+    fn handle<'a>(
+        &'a self,
+        req: Request<'a>,
+    ) -> impl std::future::Future<Output = Response<Body>> + 'a {
+        App::handle(self, req)
     }
 }

@@ -1,5 +1,6 @@
 //! Members (`account_user`, SPEC §3): CRUD, upsert, lists and the member activity lists. Admin key only.
 
+use app::http::Request;
 use app::http::{self, Access};
 use app::idempotency;
 use app::members;
@@ -8,7 +9,7 @@ use domain::member::{MemberInput, WriteMode};
 use domain::tenant::Tenant;
 use domain::time::{self, Timestamp};
 use domain::ApiError;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::json;
 use store::Store;
 
@@ -26,7 +27,7 @@ impl App {
         Self::new(Store::from_env().await, CursorCodec::from_env())
     }
 
-    pub async fn handle(&self, req: Request) -> Response<Body> {
+    pub async fn handle(&self, req: Request<'_>) -> Response<Body> {
         // This function also holds the API's catch-all route: requests no route matches.
         if http::route_key(&req) == http::DEFAULT_ROUTE {
             return http::unmatched(&req);
@@ -34,7 +35,7 @@ impl App {
         idempotency::respond(&self.store, &req, self.route(&req)).await
     }
 
-    async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn route(&self, req: &Request<'_>) -> Result<Response<Body>, ApiError> {
         let route = http::route_key(req);
         // A member's own reads also take an end-user token (its own member only).
         let access = match route.as_str() {
@@ -56,7 +57,7 @@ impl App {
                 None => {
                     http::query(req, &[])?;
                     let member = members::resolve(&self.store, &tenant, &me).await?;
-                    Ok(http::success(200, member.to_record(now)))
+                    Ok(http::success(200, member.record(now)))
                 }
                 Some(activity) => {
                     self.activity(req, &tenant, &me, Some(&me), activity, now)
@@ -94,14 +95,14 @@ impl App {
                     ))
                 } else {
                     let member = members::create(&self.store, &tenant, input, now).await?;
-                    Ok(http::success(201, member.to_record(now)))
+                    Ok(http::success(201, member.record(now)))
                 }
             }
             "GET /schema/account_user/record/{id}" => {
                 http::query(req, &[])?;
                 let id = http::path_param(req, "id")?;
                 let member = members::resolve_as(&self.store, &tenant, &id, own.as_deref()).await?;
-                Ok(http::success(200, member.to_record(now)))
+                Ok(http::success(200, member.record(now)))
             }
             "PATCH /schema/account_user/record/{id}" => {
                 http::query(req, &[])?;
@@ -114,7 +115,7 @@ impl App {
                     now,
                 )
                 .await?;
-                Ok(http::success(200, member.to_record(now)))
+                Ok(http::success(200, member.record(now)))
             }
             "DELETE /schema/account_user/record/{id}" => {
                 http::query(req, &[])?;
@@ -139,7 +140,7 @@ impl App {
     /// A member's logs, progress or rewards of one kind (`own`: an end user's member).
     async fn activity(
         &self,
-        req: &Request,
+        req: &Request<'_>,
         tenant: &Tenant,
         id: &str,
         own: Option<&str>,
@@ -161,5 +162,14 @@ impl App {
         )
         .await?;
         Ok(http::list(found, limit, next))
+    }
+}
+
+impl app::http::Handler for App {
+    fn handle<'a>(
+        &'a self,
+        req: Request<'a>,
+    ) -> impl std::future::Future<Output = Response<Body>> + 'a {
+        App::handle(self, req)
     }
 }

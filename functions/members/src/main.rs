@@ -1,5 +1,5 @@
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
+async fn main() -> Result<(), app::http::ServeError> {
     let app = members::App::from_env().await;
-    app::http::serve(|req| app.handle(req)).await
+    app::http::serve(app).await
 }

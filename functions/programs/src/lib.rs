@@ -1,6 +1,7 @@
 //! Programs (SPEC §4): CRUD of `streak`, `challenge` and `milestone` under `/schema/{slug}/record`.
 //! Admin key only.
 
+use app::http::Request;
 use app::http::{self, Access};
 use app::idempotency;
 use app::programs;
@@ -8,7 +9,7 @@ use domain::cursor::CursorCodec;
 use domain::program::{ProgramInput, ProgramKind};
 use domain::time;
 use domain::ApiError;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::json;
 use store::Store;
 
@@ -26,11 +27,11 @@ impl App {
         Self::new(Store::from_env().await, CursorCodec::from_env())
     }
 
-    pub async fn handle(&self, req: Request) -> Response<Body> {
+    pub async fn handle(&self, req: Request<'_>) -> Response<Body> {
         idempotency::respond(&self.store, &req, self.route(&req)).await
     }
 
-    async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn route(&self, req: &Request<'_>) -> Result<Response<Body>, ApiError> {
         let (tenant, _) = http::authorize(req, Access::AdminOnly)?;
         let now = time::now();
         // Route keys look like `GET /schema/streak/record/{id}`.
@@ -95,5 +96,14 @@ impl App {
             }
             _ => Err(http::no_such_route()),
         }
+    }
+}
+
+impl app::http::Handler for App {
+    fn handle<'a>(
+        &'a self,
+        req: Request<'a>,
+    ) -> impl std::future::Future<Output = Response<Body>> + 'a {
+        App::handle(self, req)
     }
 }

@@ -2,13 +2,14 @@
 //! gets, as of the time of the read; `reward_log` PATCH of `couponCode`, `rewardIssuedAt`,
 //! `rewardExpiryAt`. Admin key only.
 
+use app::http::Request;
 use app::http::{self, Access};
 use app::lists::Scope;
 use app::records::{self, RecordKind, RewardPatch};
 use domain::cursor::CursorCodec;
 use domain::time;
 use domain::ApiError;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use store::Store;
 
 pub struct App {
@@ -25,11 +26,11 @@ impl App {
         Self::new(Store::from_env().await, CursorCodec::from_env())
     }
 
-    pub async fn handle(&self, req: Request) -> Response<Body> {
+    pub async fn handle(&self, req: Request<'_>) -> Response<Body> {
         http::respond(&req, self.route(&req)).await
     }
 
-    async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn route(&self, req: &Request<'_>) -> Result<Response<Body>, ApiError> {
         let (tenant, _) = http::authorize(req, Access::AdminOnly)?;
         let now = time::now();
         let route = http::route_key(req);
@@ -87,5 +88,14 @@ impl App {
             }
             _ => Err(http::no_such_route()),
         }
+    }
+}
+
+impl app::http::Handler for App {
+    fn handle<'a>(
+        &'a self,
+        req: Request<'a>,
+    ) -> impl std::future::Future<Output = Response<Body>> + 'a {
+        App::handle(self, req)
     }
 }

@@ -326,3 +326,28 @@ async fn progress_and_reward_lists_are_newest_first() {
         assert_eq!(times, newest_first, "{slug}");
     }
 }
+
+/// The processor keeps the programs it read for the version logs name (`Program::version`): a
+/// milestone added between two logs is a new version, so the second log is judged with it.
+#[tokio::test]
+async fn a_milestone_added_after_a_processed_log_counts_for_the_next_one() {
+    let mut w = World::new().await;
+    let challenge = w.program(ProgramKind::Challenge, json!({"name": "spend", "status": "live", "completionTargetValue": 100, "aggregationPeriod": "monthly"})).await;
+    let member = w.member("ev", "live").await;
+    let at = || (Utc::now() - Duration::minutes(1)).to_rfc3339();
+    let body = json!({"challengeId": challenge, "ownedById": "ev", "uniqueIdentifier": "a", "activityValue": 10, "activityAt": at()});
+    assert_eq!(w.log(LogKind::Challenge, body).await.0, 201);
+    w.drain().await;
+    assert!(w.records(&member, "REWARD#").await.is_empty());
+
+    w.program(ProgramKind::Milestone, json!({"name": "20", "status": "live", "linkedSchemaSlug": "challenge", "linkedSchemaRecordId": challenge, "milestoneTargetValue": 20, "rewardPoints": 5})).await;
+    let body = json!({"challengeId": challenge, "ownedById": "ev", "uniqueIdentifier": "b", "activityValue": 20, "activityAt": at()});
+    assert_eq!(w.log(LogKind::Challenge, body).await.0, 201);
+    w.drain().await;
+    let rewards = w.records(&member, "REWARD#").await;
+    assert_eq!(
+        rewards.len(),
+        1,
+        "the new milestone was applied: {rewards:?}"
+    );
+}

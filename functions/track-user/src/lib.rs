@@ -1,13 +1,14 @@
 //! GamifyHost's User Journeys (seed 001 and SPEC §7): track / enrich user, events, the batch,
 //! the timeline. Public or admin key.
 
+use app::http::Request;
 use app::http::{self, Access};
 use app::{idempotency, journeys, members};
 use domain::cursor::CursorCodec;
 use domain::member::{TrackUserInput, WriteMode};
 use domain::time;
 use domain::ApiError;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::json;
 use store::Store;
 
@@ -30,11 +31,11 @@ impl App {
         Self::new(Store::from_env().await, CursorCodec::from_env())
     }
 
-    pub async fn handle(&self, req: Request) -> Response<Body> {
+    pub async fn handle(&self, req: Request<'_>) -> Response<Body> {
         idempotency::respond(&self.store, &req, self.route(&req)).await
     }
 
-    async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn route(&self, req: &Request<'_>) -> Result<Response<Body>, ApiError> {
         let (tenant, _) = http::authorize(req, Access::PublicOrAdmin)?;
         let now = time::now();
         let route = http::route_key(req);
@@ -61,7 +62,7 @@ impl App {
                 let (member, _) =
                     members::upsert(&self.store, &tenant, input, WriteMode::Upsert, now, true)
                         .await?;
-                Ok(http::success(200, member.to_profile(&tenant, now)))
+                Ok(http::success(200, member.profile(&tenant, now)))
             }
             "GET /v1/user-journeys/users/{externalId}" => {
                 let external_id = http::path_param(req, "externalId")?;
@@ -90,5 +91,14 @@ impl App {
             }
             _ => Err(http::no_such_route()),
         }
+    }
+}
+
+impl app::http::Handler for App {
+    fn handle<'a>(
+        &'a self,
+        req: Request<'a>,
+    ) -> impl std::future::Future<Output = Response<Body>> + 'a {
+        App::handle(self, req)
     }
 }

@@ -5,6 +5,7 @@
 pub mod delivery;
 pub mod sender;
 
+use app::http::Request;
 use app::http::{self, Access};
 use app::idempotency;
 use app::webhooks;
@@ -12,7 +13,7 @@ use domain::cursor::CursorCodec;
 use domain::time;
 use domain::webhooks::{EndpointInput, UrlPolicy};
 use domain::ApiError;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::json;
 use store::Store;
 
@@ -40,11 +41,11 @@ impl App {
         )
     }
 
-    pub async fn handle(&self, req: Request) -> Response<Body> {
+    pub async fn handle(&self, req: Request<'_>) -> Response<Body> {
         idempotency::respond(&self.store, &req, self.route(&req)).await
     }
 
-    async fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+    async fn route(&self, req: &Request<'_>) -> Result<Response<Body>, ApiError> {
         let (tenant, _) = http::authorize(req, Access::AdminOnly)?;
         let now = time::now();
         let store = &self.store;
@@ -122,5 +123,14 @@ impl App {
             }
             _ => Err(http::no_such_route()),
         }
+    }
+}
+
+impl app::http::Handler for App {
+    fn handle<'a>(
+        &'a self,
+        req: Request<'a>,
+    ) -> impl std::future::Future<Output = Response<Body>> + 'a {
+        App::handle(self, req)
     }
 }

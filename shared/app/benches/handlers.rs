@@ -1,4 +1,4 @@
-//! Handler overhead (issue 5): what a function does per request besides the store call — parse
+//! Handler overhead (issues 5, 19): what a function does per request besides the store call — parse
 //! the API Gateway event into a request, authorize from the authorizer's context, parse and
 //! validate the body, build the domain record, serialize the answer — for the three hot routes.
 //! `cargo bench -p app --bench handlers`; results in BENCHMARKS.md.
@@ -31,27 +31,27 @@ fn handlers(c: &mut Criterion) {
     let member_event = with_body("members/create.json", MEMBER);
     c.bench_function("member create", |b| {
         b.iter(|| {
-            let req = lambda_http::request::from_str(black_box(&member_event)).unwrap();
+            let req = http::Request::parse(black_box(&member_event)).unwrap();
             let (_tenant, _role) = http::authorize(&req, Access::AdminOnly).unwrap();
             let input: MemberInput = http::json_body(&req).unwrap();
             input.validate(WriteMode::Create).unwrap();
             let member =
                 input.into_new_member("01a20b5c-26f3-75fa-a0d6-27c5f10ba6b6".into(), now, false);
-            black_box(http::success(201, member.to_record(now)))
+            black_box(http::success(201, member.record(now)))
         })
     });
 
     let track_event = event("track-user/post.json");
     c.bench_function("track-user", |b| {
         b.iter(|| {
-            let req = lambda_http::request::from_str(black_box(&track_event)).unwrap();
+            let req = http::Request::parse(black_box(&track_event)).unwrap();
             let (tenant, _role) = http::authorize(&req, Access::PublicOrAdmin).unwrap();
             let input: TrackUserInput = http::json_body(&req).unwrap();
             let input = input.into_member_input().unwrap();
             input.validate(WriteMode::Upsert).unwrap();
             let member =
                 input.into_new_member("01a20b5c-26f3-75fa-a0d6-27c5f10ba6b6".into(), now, true);
-            black_box(http::success(200, member.to_profile(&tenant, now)))
+            black_box(http::success(200, member.profile(&tenant, now)))
         })
     });
 
@@ -62,7 +62,7 @@ fn handlers(c: &mut Criterion) {
     let log_event = with_body("logs/streak-create.json", &log_body);
     c.bench_function("streak log", |b| {
         b.iter(|| {
-            let req = lambda_http::request::from_str(black_box(&log_event)).unwrap();
+            let req = http::Request::parse(black_box(&log_event)).unwrap();
             let (_tenant, _role) = http::authorize(&req, Access::AdminOnly).unwrap();
             let body = http::json_object(&req).unwrap();
             let input: LogInput = domain::validate::decode(body.clone()).unwrap();
@@ -80,6 +80,7 @@ fn handlers(c: &mut Criterion) {
                 request_hash: new.request_hash,
                 created_at: now,
                 updated_at: now,
+                program_version: None,
             };
             black_box(http::success(201, log.to_record()))
         })

@@ -10,12 +10,11 @@
 use std::future::Future;
 
 use chrono::Duration;
-use lambda_http::http::Method;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::{json, Value};
 use store::{Claim, SavedAnswer, Store};
 
-use crate::http::{self, Access};
+use crate::http::{self, Access, Request};
 use domain::time;
 use domain::ApiError;
 
@@ -43,19 +42,17 @@ where
 
 /// Runs `route` at most once per key: see the module's comment. Without the header (or on a
 /// method other than POST) it just runs `route`.
-pub async fn once<F>(store: &Store, req: &Request, route: F) -> Result<Response<Body>, ApiError>
+pub async fn once<F>(store: &Store, req: &Request<'_>, route: F) -> Result<Response<Body>, ApiError>
 where
     F: Future<Output = Result<Response<Body>, ApiError>>,
 {
-    let Some(raw) = req.headers().get(HEADER) else {
+    let Some(raw) = req.idempotency_key() else {
         return route.await;
     };
-    if req.method() != Method::POST {
+    if req.method() != "POST" {
         return route.await;
     }
-    let key = raw
-        .to_str()
-        .ok()
+    let key = Some(raw)
         .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_CHARS)
         .filter(|k| k.chars().all(|c| c.is_ascii_graphic()))
         .ok_or_else(|| {
@@ -123,17 +120,18 @@ where
 
 /// What makes two requests "the same": route, path, query and body, the body in the canonical
 /// form log replays use (key order, whitespace and number spelling do not count).
-fn fingerprint(req: &Request) -> String {
-    let body: Value = match req.body() {
-        Body::Text(t) => serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.clone())),
-        Body::Binary(b) => serde_json::from_slice(b)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(b).into_owned())),
-        _ => Value::Null,
+fn fingerprint(req: &Request<'_>) -> String {
+    let bytes = req.body();
+    let body: Value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
     };
     domain::log::request_hash(&json!({
         "route": http::route_key(req),
-        "path": req.uri().path(),
-        "query": req.uri().query(),
+        "path": req.path(),
+        "query": req.raw_query(),
         "body": body,
     }))
 }

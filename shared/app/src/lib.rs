@@ -13,6 +13,7 @@ pub mod logs;
 pub mod members;
 pub mod programs;
 pub mod records;
+pub mod request;
 pub mod telemetry;
 pub mod webhook_delivery;
 pub mod webhook_events;

@@ -133,6 +133,7 @@ pub async fn create(
             request_hash: new.request_hash.clone(),
             created_at: now,
             updated_at: now,
+            program_version: Some(program.version()),
         };
         match store.insert_log(tenant, &log, member_write.as_ref()).await {
             Ok(LogWrite::Created) => {

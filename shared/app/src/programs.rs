@@ -43,7 +43,20 @@ pub async fn create(
         check_parent(store, tenant, &program).await?;
     }
     store.insert_program(tenant, &program).await?;
+    bump_parent(store, tenant, &program).await?;
     Ok(program)
+}
+
+/// A milestone's change is a change of its parent's rules: logs accepted from now on name the
+/// parent's new version, so the stream processor reads the milestones again.
+async fn bump_parent(store: &Store, tenant: &Tenant, program: &Program) -> Result<(), ApiError> {
+    if program.kind != ProgramKind::Milestone {
+        return Ok(());
+    }
+    if let Some(parent) = program.linked_schema_record_id.as_deref() {
+        store.bump_program_rules(tenant, parent).await?;
+    }
+    Ok(())
 }
 
 pub async fn get(
@@ -78,7 +91,13 @@ pub async fn patch(
             .replace_program(tenant, &updated, &current.updated_at)
             .await
         {
-            Ok(()) => return Ok(updated),
+            Ok(()) => {
+                bump_parent(store, tenant, &current).await?;
+                if updated.linked_schema_record_id != current.linked_schema_record_id {
+                    bump_parent(store, tenant, &updated).await?;
+                }
+                return Ok(updated);
+            }
             Err(StoreError::Contended) => continue,
             Err(e) => return Err(e.into()),
         }
@@ -94,6 +113,7 @@ pub async fn delete(
 ) -> Result<Program, ApiError> {
     let program = get(store, tenant, kind, id).await?;
     if store.delete_program(tenant, id).await? {
+        bump_parent(store, tenant, &program).await?;
         Ok(program)
     } else {
         Err(not_found(kind))

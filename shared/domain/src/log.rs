@@ -75,6 +75,10 @@ pub struct ActivityLog {
     pub created_at: Timestamp,
     #[serde(with = "time::rfc3339_ms")]
     pub updated_at: Timestamp,
+    /// The program's `version` when the log was accepted (absent on logs stored before it).
+    /// Not in any answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program_version: Option<String>,
 }
 
 impl ActivityLog {

@@ -283,50 +283,128 @@ impl Member {
 
     /// The `account_user` record as the `/schema` routes return it.
     pub fn to_record(&self, now: Timestamp) -> Value {
-        let mut out = serde_json::to_value(self).unwrap_or(Value::Null);
-        if let Value::Object(map) = &mut out {
-            map.remove("activity");
-            map.remove("rev");
-            if let Ok(Value::Object(analytics)) = serde_json::to_value(self.analytics(now)) {
-                map.extend(analytics);
-            }
+        serde_json::to_value(self.record(now)).unwrap_or(Value::Null)
+    }
+
+    /// The member as the API answers it, serialized straight to text by `http::success`.
+    pub fn record(&self, now: Timestamp) -> MemberRecord<'_> {
+        MemberRecord {
+            id: &self.id,
+            external_id: &self.external_id,
+            first_name: &self.first_name,
+            last_name: &self.last_name,
+            display_name: &self.display_name,
+            email: &self.email,
+            phone_number: &self.phone_number,
+            status: self.status,
+            timezone: &self.timezone,
+            country: &self.country,
+            device: self.device,
+            source: &self.source,
+            tags: &self.tags,
+            metadata: &self.metadata,
+            first_seen_at: self.first_seen_at,
+            last_seen_at: self.last_seen_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            analytics: self.analytics(now),
         }
-        out
     }
 
     /// The GamifyHost profile (seed 001) as track-user returns it.
     pub fn to_profile(&self, tenant: &Tenant, now: Timestamp) -> Value {
-        let analytics = self.analytics(now);
-        let mut out = serde_json::json!({
-            "id": self.id,
-            "partnerId": tenant.account_id,
-            "externalId": self.external_id,
-            "environment": tenant.environment.upper(),
-            "displayName": self.display_name,
-            "firstName": self.first_name,
-            "lastName": self.last_name,
-            "email": self.email,
-            "phone": self.phone_number.clone().unwrap_or_default(),
-            "phoneNumber": self.phone_number,
-            "status": self.status,
-            "timezone": self.timezone,
-            "country": self.country,
-            "device": self.device,
-            "source": self.source,
-            "firstSeenAt": time::format(&self.first_seen_at),
-            "lastSeenAt": self.last_seen_at.as_ref().map(time::format),
-            "createdAt": time::format(&self.created_at),
-            "updatedAt": time::format(&self.updated_at),
-            "tags": self.tags,
-            "metadata": self.metadata,
-        });
-        if let (Value::Object(map), Ok(Value::Object(a))) =
-            (&mut out, serde_json::to_value(analytics))
-        {
-            map.extend(a);
-        }
-        out
+        serde_json::to_value(self.profile(tenant, now)).unwrap_or(Value::Null)
     }
+
+    pub fn profile<'a>(&'a self, tenant: &'a Tenant, now: Timestamp) -> Profile<'a> {
+        Profile {
+            id: &self.id,
+            partner_id: &tenant.account_id,
+            external_id: &self.external_id,
+            environment: tenant.environment.upper(),
+            display_name: &self.display_name,
+            first_name: &self.first_name,
+            last_name: &self.last_name,
+            email: &self.email,
+            phone: self.phone_number.as_deref().unwrap_or_default(),
+            phone_number: &self.phone_number,
+            status: self.status,
+            timezone: &self.timezone,
+            country: &self.country,
+            device: self.device,
+            source: &self.source,
+            first_seen_at: self.first_seen_at,
+            last_seen_at: self.last_seen_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            tags: &self.tags,
+            metadata: &self.metadata,
+            analytics: self.analytics(now),
+        }
+    }
+}
+
+/// A member as the API answers it: the stored fields but `activity` and `rev`, with its analytics.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberRecord<'a> {
+    id: &'a str,
+    external_id: &'a str,
+    first_name: &'a Option<String>,
+    last_name: &'a Option<String>,
+    display_name: &'a Option<String>,
+    email: &'a Option<String>,
+    phone_number: &'a Option<String>,
+    status: MemberStatus,
+    timezone: &'a Option<String>,
+    country: &'a Option<String>,
+    device: Option<Device>,
+    source: &'a Option<String>,
+    tags: &'a Option<BTreeMap<String, String>>,
+    metadata: &'a Option<Map<String, Value>>,
+    #[serde(with = "time::rfc3339_ms")]
+    first_seen_at: Timestamp,
+    #[serde(with = "time::rfc3339_ms::option")]
+    last_seen_at: Option<Timestamp>,
+    #[serde(with = "time::rfc3339_ms")]
+    created_at: Timestamp,
+    #[serde(with = "time::rfc3339_ms")]
+    updated_at: Timestamp,
+    #[serde(flatten)]
+    analytics: Analytics,
+}
+
+/// The GamifyHost profile (seed 001): the member in track-user's words, with its analytics.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile<'a> {
+    id: &'a str,
+    partner_id: &'a str,
+    external_id: &'a str,
+    environment: &'static str,
+    display_name: &'a Option<String>,
+    first_name: &'a Option<String>,
+    last_name: &'a Option<String>,
+    email: &'a Option<String>,
+    phone: &'a str,
+    phone_number: &'a Option<String>,
+    status: MemberStatus,
+    timezone: &'a Option<String>,
+    country: &'a Option<String>,
+    device: Option<Device>,
+    source: &'a Option<String>,
+    #[serde(with = "time::rfc3339_ms")]
+    first_seen_at: Timestamp,
+    #[serde(with = "time::rfc3339_ms::option")]
+    last_seen_at: Option<Timestamp>,
+    #[serde(with = "time::rfc3339_ms")]
+    created_at: Timestamp,
+    #[serde(with = "time::rfc3339_ms")]
+    updated_at: Timestamp,
+    tags: &'a Option<BTreeMap<String, String>>,
+    metadata: &'a Option<Map<String, Value>>,
+    #[serde(flatten)]
+    analytics: Analytics,
 }
 
 impl TrackUserInput {

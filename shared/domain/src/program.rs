@@ -117,6 +117,10 @@ pub struct Program {
     pub created_at: Timestamp,
     #[serde(with = "time::rfc3339_ms")]
     pub updated_at: Timestamp,
+    /// Raised whenever one of the program's milestones is created, changed or deleted: with
+    /// `updatedAt` it names the rules a log was accepted under (`version`). Not in any answer.
+    #[serde(default)]
+    pub rules_rev: u64,
 }
 
 /// The body of a program create or PATCH: every field absent, null or set.
@@ -252,6 +256,7 @@ impl ProgramInput {
             reward_points: None,
             created_at: now,
             updated_at: now,
+            rules_rev: 0,
         });
         let creating = base.is_none();
         require(&mut errors, creating, "name", &self.name);
@@ -410,6 +415,13 @@ impl ProgramInput {
 }
 
 impl Program {
+    /// The program's rules as of now: its own fields (`updatedAt`) and its milestones
+    /// (`rulesRev`). A log carries the version the API accepted it under; the stream processor
+    /// reuses what it read for that version (processor::programs).
+    pub fn version(&self) -> String {
+        format!("{}.{}", self.updated_at.timestamp_millis(), self.rules_rev)
+    }
+
     /// The record as the API returns it: its kind's fields only.
     pub fn to_record(&self) -> Value {
         let full = serde_json::to_value(self).unwrap_or(Value::Null);

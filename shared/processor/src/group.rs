@@ -43,7 +43,13 @@ pub(super) async fn process_group(
     if events.is_empty() {
         return Ok(outcome);
     }
-    let Some(context) = programs.get(store, tenant, program_id).await? else {
+    // The version the logs were accepted under, if they all name the same one.
+    let version = events[0].log.program_version.as_deref().filter(|v| {
+        events
+            .iter()
+            .all(|e| e.log.program_version.as_deref() == Some(v))
+    });
+    let Some(context) = programs.get(store, tenant, program_id, version).await? else {
         return Ok(outcome);
     };
     let (program, milestone_programs) = (&context.program, &context.milestones);

@@ -74,6 +74,27 @@ impl Store {
         item.map(from_item::<Program>).transpose()
     }
 
+    /// Raises a program's `rulesRev` (one of its milestones changed), so that logs accepted from
+    /// now on name a new version. Nothing happens if the program is gone.
+    pub async fn bump_program_rules(&self, tenant: &Tenant, id: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(program_pk(tenant, id)))
+            .key("SK", s(PROGRAM_SK))
+            .update_expression("ADD rulesRev :one")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(
+                ":one",
+                aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
+            )
+            .send()
+            .await
+            .map_err(classify);
+        applied(result).map(|_| ())
+    }
+
     /// `false` when there was nothing to delete.
     pub async fn delete_program(&self, tenant: &Tenant, id: &str) -> Result<bool, StoreError> {
         let result = self

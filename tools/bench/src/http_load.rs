@@ -235,6 +235,7 @@ pub fn measure(
                     request_hash: String::new(),
                     created_at: now,
                     updated_at: now,
+                    program_version: None,
                 };
                 s.insert_log(&tn, &log, None).await.is_ok()
             })

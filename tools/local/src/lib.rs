@@ -410,7 +410,7 @@ pub enum Function<'a> {
 }
 
 impl Function<'_> {
-    async fn handle(self, request: lambda_http::Request) -> lambda_http::Response<Body> {
+    async fn handle(self, request: app::http::Request<'_>) -> lambda_http::Response<Body> {
         match self {
             Function::Members(app) => app.handle(request).await,
             Function::Programs(app) => app.handle(request).await,
@@ -476,7 +476,8 @@ impl Functions {
         };
         let mut event = unauthorized;
         event["requestContext"]["authorizer"] = json!({ "lambda": context });
-        let request = match lambda_http::request::from_str(&event.to_string()) {
+        let event = event.to_string();
+        let request = match app::http::Request::parse(&event) {
             Ok(r) => r,
             Err(_) => return Reply::gateway(400, "Bad Request"),
         };

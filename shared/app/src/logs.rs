@@ -23,15 +23,13 @@ pub struct Created {
     pub replayed: bool,
 }
 
-/// The program a log names, if it may take logs now (SPEC §5).
-async fn live_program(
-    store: &Store,
-    tenant: &Tenant,
+/// The program a log names (as read), if it may take logs now (SPEC §5).
+fn live_program(
+    program: Option<Program>,
     kind: LogKind,
-    id: &str,
     activity_at: Timestamp,
 ) -> Result<Program, ApiError> {
-    let program = match store.get_program(tenant, id).await? {
+    let program = match program {
         Some(p) if p.kind == kind.program_kind() => p,
         _ => {
             return Err(ApiError::field(
@@ -57,6 +55,10 @@ async fn live_program(
     Ok(program)
 }
 
+fn no_such_owner() -> ApiError {
+    ApiError::field("ownedById", "no member with this id or externalId")
+}
+
 /// `POST /schema/{streak_log|challenge_log}/record`: 201 created, or the original log on an
 /// identical replay; 409 when the `uniqueIdentifier` was used with another body.
 pub async fn create(
@@ -68,7 +70,21 @@ pub async fn create(
 ) -> Result<Created, ApiError> {
     let input: LogInput = validate::decode(body.clone())?;
     let new = input.validate(kind, &body, now)?;
-    let program = live_program(store, tenant, kind, &new.program_id, new.activity_at).await?;
+    // An owner named by externalId is read with the program, in one round trip; a member id is
+    // read through its id item (`members::resolve`).
+    let external_id = match &new.owner {
+        Owner::Existing(x) if uuid::Uuid::try_parse(x).is_err() => Some(x.as_str()),
+        Owner::Upsert(input) => input.external_id(),
+        Owner::Existing(_) => None,
+    };
+    let (program, mut read_with_program) = match external_id {
+        Some(x) => {
+            let (program, member) = store.program_and_member(tenant, &new.program_id, x).await?;
+            (program, Some(member))
+        }
+        None => (store.get_program(tenant, &new.program_id).await?, None),
+    };
+    let program = live_program(program, kind, new.activity_at)?;
     if program.aggregation_method == Some(AggregationMethod::Sum) && new.activity_value.is_none() {
         return Err(ApiError::field(
             "activityValue",
@@ -80,19 +96,25 @@ pub async fn create(
         // Who owns the log, and whether it counts: only logs of live members ever count.
         let (member_id, status, member_write) = match &new.owner {
             Owner::Existing(id_or_external_id) => {
-                let member = members::resolve(store, tenant, id_or_external_id)
-                    .await
-                    .map_err(|e| match e {
-                        ApiError::NotFound(_) => {
-                            ApiError::field("ownedById", "no member with this id or externalId")
-                        }
-                        other => other,
-                    })?;
+                let member = match read_with_program.take() {
+                    Some(member) => member.ok_or_else(no_such_owner)?,
+                    None => members::resolve(store, tenant, id_or_external_id)
+                        .await
+                        .map_err(|e| match e {
+                            ApiError::NotFound(_) => no_such_owner(),
+                            other => other,
+                        })?,
+                };
                 (member.id, member.status, None)
             }
             Owner::Upsert(input) => {
                 let external_id = input.external_id().unwrap_or_default();
-                match store.member_by_external_id(tenant, external_id).await? {
+                let current = match read_with_program.take() {
+                    Some(member) => member,
+                    // A retry after contention reads it again.
+                    None => store.member_by_external_id(tenant, external_id).await?,
+                };
+                match current {
                     Some(mut current) => {
                         current.apply(input.as_ref().clone(), now);
                         (

@@ -13,6 +13,29 @@ use super::error::{classify, StoreError};
 use super::layout::{log_pk, member_activity_pk, member_pk, sharded_list_pk, LOG_SK, MEMBER_SK};
 use super::*;
 
+impl Store {
+    /// A log's program and its owner by `externalId`, in one round trip (the log routes read
+    /// both before every log).
+    pub async fn program_and_member(
+        &self,
+        tenant: &Tenant,
+        program_id: &str,
+        external_id: &str,
+    ) -> Result<(Option<domain::program::Program>, Option<Member>), StoreError> {
+        let keys = [
+            (layout::program_pk(tenant, program_id), layout::PROGRAM_SK),
+            (member_pk(tenant, external_id), MEMBER_SK),
+        ];
+        let mut items = self.get_consistent(&keys).await?.into_iter();
+        let program = items.next().flatten().map(from_item).transpose()?;
+        let member: Option<Member> = items.next().flatten().map(from_item).transpose()?;
+        if let Some(m) = &member {
+            self.remember_external_id(layout::member_id_pk(tenant, &m.id), external_id);
+        }
+        Ok((program, member))
+    }
+}
+
 /// The member side of a log sent with `ownedBy`.
 pub enum MemberWrite<'a> {
     Create(Box<Member>),

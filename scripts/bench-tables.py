@@ -25,11 +25,10 @@ for c in results["coldStart"]:
     reference_ratio = (
         "—" if name.startswith("hello") and name != "hello-dynamodb" else f"{c['median_ms'] / reference['median_ms']:.2f}×"
     )
-    # Zips come from `make build-lambda`, usually run after the bench: read them where they are.
-    zip_bytes = c.get("zip_bytes")
+    # Zips come from `make build-lambda`, run after the bench at the same commit: read them where
+    # they are (the bench notes only the zips it found, possibly of an older build).
     built = ROOT / "target" / "lambda" / name / "bootstrap.zip"
-    if not zip_bytes and built.exists():
-        zip_bytes = built.stat().st_size
+    zip_bytes = built.stat().st_size if built.exists() else c.get("zip_bytes")
     zip_size = f"{zip_bytes / 1e6:.2f} MB" if zip_bytes else "—"
     print(
         f"| {NAMES.get(name, name)} | {c['init_median_ms']:.2f} ms | {c['init_median_ms'] / hello['init_median_ms']:.2f}× "

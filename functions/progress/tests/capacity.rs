@@ -153,8 +153,9 @@ async fn member_reads_and_upserts_stay_within_budget() {
 
 /// The budgets of one streak log of an existing member whose run goes on: at the API, the log
 /// and its two index entries; in the stream processor, the log's period item, the run's record
-/// (one conditional write: no transaction, no index entry, as its status is unchanged) and the
-/// member's analytics.
+/// (one conditional write: no transaction, no list entry, as its status is unchanged) and the
+/// member's analytics. The first log of a period also moves the run's deadline, so its entry in
+/// the due index (GSI3, SPEC §10) moves: one index delete and one put, once per member and period.
 #[tokio::test]
 async fn a_streak_log_stays_within_budget() {
     let (store, meter) = metered_test_store().await;
@@ -184,7 +185,8 @@ async fn a_streak_log_stays_within_budget() {
         println!("streak log ({uid}): API {api_reads} RCU, {api_writes} WCU; processor {reads} RCU, {writes} WCU: {charges:?}");
         // The log item and its entries in the tenant's and the member's log lists.
         assert_eq!(api_writes, 3.0, "API writes ({uid})");
-        assert!(writes <= 3.0, "processor wrote {writes} WCU ({uid})");
+        let budget = if uid == "today" { 5.0 } else { 3.0 };
+        assert!(writes <= budget, "processor wrote {writes} WCU ({uid})");
     }
     let progress = w
         .records(kim["data"]["id"].as_str().unwrap(), "PROGRESS#")

@@ -83,6 +83,7 @@ const INTERNAL: &[&str] = &[
     "GSI1SK",
     "GSI2PK",
     "GSI2SK",
+    "GSI3PK",
     "breaksAt",
     "runKey",
     "runStartDay",

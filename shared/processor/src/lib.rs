@@ -22,6 +22,7 @@ mod group;
 mod programs;
 pub mod reconcile;
 mod records;
+pub mod sweep;
 
 pub use change::{parse, Change, CountedEvent, JourneyEventSeen};
 

@@ -137,6 +137,27 @@ pub(super) fn with_keys(keys: Map<String, Value>, record: Value) -> Value {
     Value::Object(out)
 }
 
+/// A record in progress is listed in the due index under its deadline, for the clock's sweep; a
+/// settled one is not (a put without the attributes removes its entry).
+fn with_due(mut record: Value, in_progress: bool, deadline: Option<Timestamp>) -> Value {
+    // `breaksAt` is the due index's sort key: present as a string or absent, never null.
+    if let Some(fields) = record.as_object_mut() {
+        if fields.get("breaksAt").is_some_and(Value::is_null) {
+            fields.remove("breaksAt");
+        }
+    }
+    let (Some(deadline), true) = (deadline, in_progress) else {
+        return record;
+    };
+    let (Some(pk), Some(sk)) = (record["PK"].as_str(), record["SK"].as_str()) else {
+        return record;
+    };
+    for (name, value) in Store::due_keys(pk, sk, &time::format(&deadline)) {
+        record[name] = value.into();
+    }
+    record
+}
+
 pub(super) fn streak_record(
     tenant: &Tenant,
     program: &Program,
@@ -156,12 +177,13 @@ pub(super) fn streak_record(
             &run.run_key,
         ],
     );
+    let in_progress = run.status == StreakStatus::InProgress;
     let status = match run.status {
         StreakStatus::InProgress => "in_progress",
         StreakStatus::Completed => "completed",
         StreakStatus::Broken => "broken",
     };
-    with_keys(
+    let record = with_keys(
         Store::progress_keys(
             tenant,
             member_id,
@@ -186,7 +208,8 @@ pub(super) fn streak_record(
             "createdAt": time::format(&run.started_at),
             "updatedAt": time::format(&now),
         }),
-    )
+    );
+    with_due(record, in_progress, run.breaks_at)
 }
 
 pub(super) fn challenge_record(
@@ -206,12 +229,13 @@ pub(super) fn challenge_record(
             &w.window_key,
         ],
     );
+    let in_progress = w.status == ChallengeStatus::InProgress;
     let status = match w.status {
         ChallengeStatus::InProgress => "in_progress",
         ChallengeStatus::Completed => "completed",
         ChallengeStatus::Failed => "failed",
     };
-    with_keys(
+    let record = with_keys(
         Store::progress_keys(
             tenant,
             member_id,
@@ -233,7 +257,8 @@ pub(super) fn challenge_record(
             "createdAt": time::format(&w.task.period_start),
             "updatedAt": time::format(&now),
         }),
-    )
+    );
+    with_due(record, in_progress, Some(w.task.period_end))
 }
 
 pub(super) fn reward_record(

@@ -15,6 +15,7 @@
 //! | program (streak, challenge, milestone) | `T#{acct}#{env}#PROGRAM#{id}` | `PROGRAM` | `T#{acct}#{env}#LIST#{slug}` / id |
 //! | webhook endpoint | `T#{acct}#{env}#WEBHOOK#{id}` | `WEBHOOK` | `T#{acct}#{env}#LIST#webhook_endpoint` / id |
 //! | webhook delivery (one event to one endpoint) | the endpoint's partition | `DELIVERY#{eventId}` | GSI2 `…#WEBHOOK#{endpointId}#deliveries` / `{createdAt}#{eventId}`; while pending GSI1 `WEBHOOKS_DUE` / `{nextAttemptAt}#{PK}#{SK}` |
+//! | due entry of a progress record in progress (sparse; the record's own attributes) | — | — | GSI3 `DUE#{deadline's UTC hour}#{shard}` / `breaksAt` (the deadline: a run's, a window's end) |
 //! | an `Idempotency-Key` and the answer it got (expires: TTL `expiresAt`) | `T#{acct}#{env}#IDEMPOTENCY#{key}` | `IDEMPOTENCY` | |
 //!
 //! Members are keyed by tenant + `externalId` (SPEC §8), so uniqueness is the primary key itself and
@@ -116,6 +117,15 @@ pub(super) fn list_shard_pks(tenant: &Tenant, slug: &str) -> Vec<String> {
     (0..LIST_SHARDS)
         .map(|shard| list_shard_pk(tenant, slug, shard))
         .collect()
+}
+
+/// GSI3, the due index: a progress record in progress is listed under the UTC hour of its
+/// deadline (`breaksAt`: a streak run's, a challenge window's period end), sorted by it, spread over
+/// `LIST_SHARDS` partitions by a hash of its key; settled records leave it. The clock's sweep
+/// reads the hours that have passed, so its cost follows what is due, never all records.
+pub fn due_pk(deadline: &str, pk: &str, sk: &str) -> String {
+    let hour = deadline.get(..13).unwrap_or(deadline);
+    format!("DUE#{hour}#{}", shard_of(&format!("{pk}#{sk}")))
 }
 
 /// The slug members are listed under (GSI1, sharded like activity).
@@ -263,6 +273,7 @@ pub const MEMBER_SK: &str = "MEMBER";
 pub(super) const MEMBER_ID_SK: &str = "ID";
 pub const GSI1: &str = "GSI1";
 pub const GSI2: &str = "GSI2";
+pub const GSI3: &str = "GSI3";
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 mod accounts;
 mod codec;
 mod connect;
+mod deadlines;
 mod error;
 mod idempotency;
 mod journeys;
@@ -18,10 +19,13 @@ mod webhooks;
 
 pub use accounts::{Account, AccountStatus};
 pub use connect::{LOCAL_ACCESS_KEY, LOCAL_REGION};
+pub use deadlines::{due_hour, DueKind, DueRecord};
 pub use error::StoreError;
 pub use idempotency::{Claim, SavedAnswer};
 pub use journeys::EventWrite;
-pub use layout::{tenant_of_key, GSI1, GSI2, JOURNEY_EVENT_SK, LIST_SHARDS, LOG_SK, MEMBER_SK};
+pub use layout::{
+    tenant_of_key, GSI1, GSI2, GSI3, JOURNEY_EVENT_SK, LIST_SHARDS, LOG_SK, MEMBER_SK,
+};
 pub use logs::{LogWrite, MemberWrite};
 pub use members::MemberFilter;
 pub use progress::{ProgressCommit, ProgressHead, RewardWrite};

@@ -367,6 +367,16 @@ impl Store {
         Self::record_keys(tenant, member_id, &sk, slug, id)
     }
 
+    /// The due-index attributes (GSI3) of a progress record in progress whose deadline is
+    /// `deadline` (RFC 3339, UTC): what the clock's sweep finds when the deadline has passed.
+    /// Attributes a record pays for in size: the deadline itself is the record's `breaksAt`.
+    pub fn due_keys(pk: &str, sk: &str, deadline: &str) -> [(&'static str, String); 2] {
+        [
+            ("GSI3PK", super::layout::due_pk(deadline, pk, sk)),
+            ("breaksAt", deadline.to_string()),
+        ]
+    }
+
     /// Key attributes of a reward: one per milestone and run or window.
     pub fn reward_keys(
         tenant: &Tenant,

@@ -196,6 +196,18 @@ async fn run_webhook_delivery(
     }
 }
 
+/// What the clock-sweep function's schedule does on AWS (every minute), every second: deadlines
+/// that passed are stored and sent within seconds (SPEC §10). A failed sweep is retried by the
+/// next one.
+async fn run_clock_sweep(store: Store) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if let Err(e) = processor::sweep::sweep(&store, domain::time::now()).await {
+            tracing::warn!(error = ?e, "clock sweep failed");
+        }
+    }
+}
+
 async fn run() -> Result<(), String> {
     let in_memory = std::env::args().any(|a| a == "--in-memory");
     let port = env_u16("PORT", 3000)?;
@@ -307,6 +319,7 @@ async fn run() -> Result<(), String> {
     );
     let mut webhook_delivery =
         tokio::spawn(run_webhook_delivery(webhook_poller, delivery, give_up));
+    tokio::spawn(run_clock_sweep(store.clone()));
     println!(
         "Stream processor polling the table's stream ({})",
         if resumed > 0 {

@@ -1,0 +1,165 @@
+//! The clock's sweep (SPEC §10) against DynamoDB Local: records in progress are in the due index,
+//! a sweep after their deadline stores them `broken` / `failed` once, however many sweeps race,
+//! and the stream carries that one change (which webhook delivery turns into the event).
+//!
+//! One test function: the sweep reads the whole table's due index and takes `now` from the
+//! test (hours or days ahead), so scenarios of this binary run in sequence.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::*;
+use domain::log::LogKind;
+use domain::program::ProgramKind;
+use processor::sweep::sweep;
+use serde_json::{json, Value};
+
+fn status_change(r: &aws_lambda_events::dynamodb::EventRecord, field: &str) -> (String, String) {
+    let status = |image: Value| image[field]["S"].as_str().unwrap_or_default().to_string();
+    (
+        status(serde_json::to_value(&r.change.old_image).unwrap_or_default()),
+        status(serde_json::to_value(&r.change.new_image).unwrap_or_default()),
+    )
+}
+
+#[tokio::test]
+async fn the_sweep_stores_broken_runs_and_failed_windows_once() {
+    let mut w = World::new().await;
+    let streak = w.program(ProgramKind::Streak, json!({"name": "daily", "status": "live", "completionTargetValue": 30, "aggregationTargetValue": 1})).await;
+    let short = w.program(ProgramKind::Streak, json!({"name": "one day", "status": "live", "completionTargetValue": 1, "aggregationTargetValue": 1})).await;
+    let challenge = w.program(ProgramKind::Challenge, json!({"name": "spend", "status": "live", "completionTargetValue": 100, "aggregationPeriod": "monthly"})).await;
+    let member = w.member("ada", "live").await;
+    let now = Utc::now();
+    let at = (now - Duration::minutes(1)).to_rfc3339();
+    for (kind, program_field, program) in [
+        (LogKind::Streak, "streakId", &streak),
+        (LogKind::Streak, "streakId", &short),
+        (LogKind::Challenge, "challengeId", &challenge),
+    ] {
+        let body = json!({program_field: program, "ownedById": "ada", "uniqueIdentifier": "a", "activityValue": 10, "activityAt": at});
+        assert_eq!(w.log(kind, body).await.0, 201);
+    }
+    w.drain().await;
+
+    // In progress: listed in the due index under its deadline; completed: not listed.
+    let records = w.records(&member, "PROGRESS#").await;
+    let of = |program: &str| -> Value {
+        records
+            .iter()
+            .find(|r| r["streakId"] == program || r["challengeId"] == program)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (run, window, done) = (of(&streak), of(&challenge), of(&short));
+    assert_eq!(run["streakProgressStatus"], "in_progress");
+    let breaks_at = run["breaksAt"].as_str().unwrap().to_string();
+    assert!(run["GSI3PK"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("DUE#{}#", &breaks_at[..13])));
+
+    let period_end = window["taskProgress"]["periodEnd"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        window["breaksAt"],
+        period_end.as_str(),
+        "a window's deadline is its end"
+    );
+    assert!(window["GSI3PK"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("DUE#{}#", &period_end[..13])));
+    assert_eq!(done["streakProgressStatus"], "completed");
+    assert!(
+        done.get("GSI3PK").is_none(),
+        "settled records are not due: {done}"
+    );
+
+    // Before the deadline nothing of ours changes.
+    assert_eq!(sweep(&w.store, Utc::now()).await.unwrap().settled, 0);
+    let run_now = w.records(&member, "PROGRESS#").await;
+    assert!(run_now
+        .iter()
+        .all(|r| r["streakProgressStatus"] != "broken"));
+
+    // After the run's deadline (not yet the window's): two sweeps at once break it once.
+    let after_run = chrono::DateTime::parse_from_rfc3339(&breaks_at)
+        .unwrap()
+        .to_utc()
+        + Duration::seconds(1);
+    // Two sweeps that both read the entry, then both settle it: one write wins.
+    let (hour, shard) = {
+        let pk = run["GSI3PK"].as_str().unwrap();
+        let mut parts = pk.rsplit('#');
+        let shard: usize = parts.next().unwrap().parse().unwrap();
+        (parts.next().unwrap().to_string(), shard)
+    };
+    let due = w
+        .store
+        .due_records(&hour, shard, &after_run, 100)
+        .await
+        .unwrap();
+    let entry = due
+        .iter()
+        .find(|d| run["PK"] == d.pk.as_str() && run["SK"] == d.sk.as_str())
+        .expect("the run is due");
+    let (a, b) = tokio::join!(
+        w.store.settle_due(entry, &after_run),
+        w.store.settle_due(entry, &after_run)
+    );
+    assert_eq!(
+        [a.unwrap(), b.unwrap()].iter().filter(|s| **s).count(),
+        1,
+        "exactly one settle applies"
+    );
+    // Sweeps racing after it find nothing left to settle.
+    let (a, b) = tokio::join!(sweep(&w.store, after_run), sweep(&w.store, after_run));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.settled + b.settled, 0, "{a:?} {b:?}");
+    let records = w.records(&member, "PROGRESS#").await;
+    let run = records
+        .iter()
+        .find(|r| r["streakId"] == streak.as_str())
+        .unwrap();
+    assert_eq!(run["streakProgressStatus"], "broken");
+    assert_eq!(run["streakBrokenAt"], breaks_at.as_str());
+    assert!(
+        run.get("GSI3PK").is_none(),
+        "a broken run leaves the due index"
+    );
+    let window = records
+        .iter()
+        .find(|r| r["challengeId"] == challenge.as_str())
+        .unwrap();
+    assert_eq!(window["challengeProgressStatus"], "in_progress");
+
+    // After the window's end: failed, at its end.
+    let after_window = chrono::DateTime::parse_from_rfc3339(&period_end)
+        .unwrap()
+        .to_utc()
+        + Duration::seconds(1);
+    let first = sweep(&w.store, after_window).await.unwrap();
+    let again = sweep(&w.store, after_window).await.unwrap();
+    assert_eq!((first.settled, again.settled), (1, 0));
+    let records = w.records(&member, "PROGRESS#").await;
+    let window = records
+        .iter()
+        .find(|r| r["challengeId"] == challenge.as_str())
+        .unwrap();
+    assert_eq!(window["challengeProgressStatus"], "failed");
+    assert_eq!(window["challengeFailedAt"], period_end.as_str());
+
+    // The stream carries each change once: what webhook delivery sends.
+    let changes = w.collect().await;
+    let count = |field: &str, to: &str| {
+        changes
+            .records
+            .iter()
+            .filter(|r| status_change(r, field) == ("in_progress".to_string(), to.to_string()))
+            .count()
+    };
+    assert_eq!(count("streakProgressStatus", "broken"), 1);
+    assert_eq!(count("challengeProgressStatus", "failed"), 1);
+}

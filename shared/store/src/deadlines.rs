@@ -1,0 +1,161 @@
+//! Deadlines (SPEC §10): the due index (GSI3) the clock's sweep reads, settling a progress record
+//! whose deadline passed, and the sweep's checkpoint.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use domain::time::{self, Timestamp};
+
+use super::codec::s;
+use super::error::{applied, classify, StoreError};
+use super::layout::{GSI3, LIST_SHARDS};
+use super::*;
+
+/// A progress record in progress whose deadline has passed, as the due index lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueRecord {
+    pub pk: String,
+    pub sk: String,
+    /// RFC 3339 UTC, as stored on the record (`breaksAt`).
+    pub deadline: String,
+    pub kind: DueKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DueKind {
+    /// A streak run: it becomes `broken` at `breaksAt`.
+    StreakRun,
+    /// A challenge window: it becomes `failed` at its period's end.
+    ChallengeWindow,
+}
+
+/// The hour buckets of the due index (`DUE#{hour}#{shard}`) are the deadline's first 13
+/// characters (`2026-12-04T23`).
+pub fn due_hour(t: &Timestamp) -> String {
+    time::format(t)[..13].to_string()
+}
+
+const CHECKPOINT_PK: &str = "CLOCK";
+const CHECKPOINT_SK: &str = "SWEEP";
+
+impl Store {
+    /// Shards of the due index (as many as the tenant lists').
+    pub const DUE_SHARDS: usize = LIST_SHARDS;
+
+    /// Up to `limit` records of one hour and shard of the due index whose deadline is `now` or
+    /// earlier, earliest first.
+    pub async fn due_records(
+        &self,
+        hour: &str,
+        shard: usize,
+        now: &Timestamp,
+        limit: usize,
+    ) -> Result<Vec<DueRecord>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI3)
+            .key_condition_expression("GSI3PK = :pk AND breaksAt <= :now")
+            .expression_attribute_values(":pk", s(format!("DUE#{hour}#{shard}")))
+            // Every entry of this instant or earlier sorts before `{now}$`.
+            .expression_attribute_values(":now", s(format!("{}$", time::format(now))))
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(classify)?;
+        let text = |item: &Item, name: &str| match item.get(name) {
+            Some(AttributeValue::S(v)) => Some(v.clone()),
+            _ => None,
+        };
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|item| {
+                let kind = if item.contains_key("streakProgressStatus") {
+                    DueKind::StreakRun
+                } else if item.contains_key("challengeProgressStatus") {
+                    DueKind::ChallengeWindow
+                } else {
+                    return None;
+                };
+                let deadline = text(item, "breaksAt")?;
+                Some(DueRecord {
+                    pk: text(item, "PK")?,
+                    sk: text(item, "SK")?,
+                    deadline,
+                    kind,
+                })
+            })
+            .collect())
+    }
+
+    /// Stores what the clock decided for `due`: a run `broken` at its deadline, a window
+    /// `failed`; it leaves the due index, and its `ver` moves so that a commit of the stream
+    /// processor that read it before fails and recomputes. `false` if the record is no longer
+    /// in progress with this deadline (settled by another sweep, extended by a log, deleted):
+    /// exactly one write changes the state, whatever the sweeps and logs racing it.
+    pub async fn settle_due(&self, due: &DueRecord, now: &Timestamp) -> Result<bool, StoreError> {
+        let (status, settled_at) = match due.kind {
+            DueKind::StreakRun => ("streakProgressStatus", "streakBrokenAt"),
+            DueKind::ChallengeWindow => ("challengeProgressStatus", "challengeFailedAt"),
+        };
+        let outcome = match due.kind {
+            DueKind::StreakRun => "broken",
+            DueKind::ChallengeWindow => "failed",
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(&due.pk))
+            .key("SK", s(&due.sk))
+            .update_expression(format!(
+                "SET {status} = :outcome, {settled_at} = :deadline, updatedAt = :now \
+                 ADD ver :one REMOVE GSI3PK"
+            ))
+            .condition_expression(format!("{status} = :in_progress AND breaksAt = :deadline"))
+            .expression_attribute_values(":outcome", s(outcome))
+            .expression_attribute_values(":in_progress", s("in_progress"))
+            .expression_attribute_values(":deadline", s(&due.deadline))
+            .expression_attribute_values(":now", s(time::format(now)))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .send()
+            .await
+            .map_err(classify);
+        applied(result)
+    }
+
+    /// The first hour of the due index that may still hold entries (`None`: never swept).
+    pub async fn sweep_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        let item = self.get(CHECKPOINT_PK.into(), CHECKPOINT_SK, true).await?;
+        Ok(item.and_then(|i| match i.get("sweptBefore") {
+            Some(AttributeValue::S(v)) => Some(v.clone()),
+            _ => None,
+        }))
+    }
+
+    /// Moves the checkpoint from `seen` to `hour` (never back); a concurrent sweep that moved it
+    /// first wins.
+    pub async fn advance_sweep_checkpoint(
+        &self,
+        seen: Option<&str>,
+        hour: &str,
+    ) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", s(CHECKPOINT_PK))
+            .item("SK", s(CHECKPOINT_SK))
+            .item("sweptBefore", s(hour));
+        let update = match seen {
+            Some(seen) if hour <= seen => return Ok(()),
+            Some(seen) => update
+                .condition_expression("sweptBefore = :seen")
+                .expression_attribute_values(":seen", s(seen)),
+            None => update.condition_expression("attribute_not_exists(PK)"),
+        };
+        applied(update.send().await.map_err(classify)).map(|_| ())
+    }
+}

@@ -351,3 +351,62 @@ async fn a_milestone_added_after_a_processed_log_counts_for_the_next_one() {
         "the new milestone was applied: {rewards:?}"
     );
 }
+
+/// A backfilled log that fills the day a run broke on heals it (SPEC §6): the stored record goes
+/// from `broken` back to `in_progress`, which webhook delivery sends as `streak_progress.restored`.
+#[tokio::test]
+async fn a_backfill_that_heals_a_broken_run_is_a_restore_on_the_stream() {
+    let mut w = World::new().await;
+    let streak = w.program(ProgramKind::Streak, json!({"name": "daily", "status": "live", "completionTargetValue": 30, "aggregationTargetValue": 1})).await;
+    let member = w.member("fay", "live").await;
+    for (uid, n) in [("a", 3), ("c", 1)] {
+        let body = json!({"streakId": streak, "ownedById": "fay", "uniqueIdentifier": uid, "activityValue": 1, "activityAt": days_ago(n)});
+        assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
+    }
+    w.drain().await;
+    let runs = w.records(&member, "PROGRESS#").await;
+    assert_eq!(
+        summary(&runs),
+        [
+            (day_key(3), "broken".to_string(), 1),
+            (day_key(1), "in_progress".to_string(), 1)
+        ]
+    );
+    let body = json!({"streakId": streak, "ownedById": "fay", "uniqueIdentifier": "b", "activityValue": 1, "activityAt": days_ago(2)});
+    assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
+    let batches = w.drain().await;
+    assert_eq!(
+        summary(&w.records(&member, "PROGRESS#").await),
+        [(day_key(3), "in_progress".to_string(), 3)]
+    );
+    // What webhook delivery reads from the stream: one restore of the healed run.
+    let changes = w.collect().await;
+    let restores: Vec<_> = batches
+        .iter()
+        .chain([&changes])
+        .flat_map(|b| &b.records)
+        .filter_map(|r| {
+            // The images as webhook delivery reads them (functions/webhooks/src/delivery.rs).
+            let image = |item: &serde_dynamo::Item| -> Option<serde_json::Value> {
+                (!item.is_empty())
+                    .then(|| serde_dynamo::from_item(item.clone()).ok())
+                    .flatten()
+            };
+            let (old, new) = (image(&r.change.old_image), image(&r.change.new_image)?);
+            let sk = new["SK"].as_str()?.to_string();
+            app::webhook_events::meaning(
+                &w.tenant.key_prefix(),
+                &sk,
+                old.as_ref(),
+                Some(&new),
+                time::now(),
+            )
+        })
+        .filter_map(|m| match m {
+            app::webhook_events::Meaning::Event(e) => Some(e.event_type),
+            _ => None,
+        })
+        .filter(|t| *t == "streak_progress.restored")
+        .collect();
+    assert_eq!(restores.len(), 1, "{restores:?}");
+}

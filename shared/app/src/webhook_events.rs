@@ -82,6 +82,7 @@ pub fn meaning(
                     &[
                         ("completed", "streak_progress.completed"),
                         ("broken", "streak_progress.broken"),
+                        ("in_progress", "streak_progress.restored"),
                     ],
                 )
             } else {
@@ -94,17 +95,30 @@ pub fn meaning(
                 )
             };
         let status = record[field].as_str()?;
-        if old.and_then(|o| o[field].as_str()) == Some(status) {
+        let before = old.and_then(|o| o[field].as_str());
+        if before == Some(status) {
+            return None;
+        }
+        // Back in progress is news only after a break: a backfilled log healed the run.
+        if status == "in_progress" && before != Some("broken") {
             return None;
         }
         let (_, event_type) = kinds.iter().find(|(s, _)| *s == status)?;
+        // A run can break, heal and break again: each of those changes is its own event, named
+        // by the deadline it is about (a completion happens once per record).
+        let record_id = id_of(record)?;
+        let change = match status {
+            "broken" => record["streakBrokenAt"].as_str(),
+            "in_progress" => record["breaksAt"].as_str(),
+            _ => None,
+        };
+        let event_key = match change {
+            Some(at) => format!("{record_id}@{at}"),
+            None => record_id,
+        };
         let data = crate::records::as_read(record.clone(), at);
         return Some(Meaning::Event(event(
-            key_prefix,
-            event_type,
-            &id_of(record)?,
-            at,
-            data,
+            key_prefix, event_type, &event_key, at, data,
         )));
     }
     if sk == store::MEMBER_SK {
@@ -217,6 +231,54 @@ mod tests {
             at(),
         ));
         assert_eq!(broken.event_type, "streak_progress.broken");
+        // Healed by a backfill, then broken at a later deadline: two more events, each its own id.
+        let run = |status: &str, broken_at: &str, breaks_at: &str| json!({"id": "sp1", "streakProgressStatus": status, "streakBrokenAt": broken_at, "breaksAt": breaks_at});
+        let first_break = run(
+            "broken",
+            "2026-12-02T00:00:00.000Z",
+            "2026-12-02T00:00:00.000Z",
+        );
+        let healed = run("in_progress", "", "2026-12-04T00:00:00.000Z");
+        let second_break = run(
+            "broken",
+            "2026-12-04T00:00:00.000Z",
+            "2026-12-04T00:00:00.000Z",
+        );
+        let restored = only_event(meaning(T, sk, Some(&first_break), Some(&healed), at()));
+        assert_eq!(restored.event_type, "streak_progress.restored");
+        let again = only_event(meaning(T, sk, Some(&healed), Some(&second_break), at()));
+        let first = only_event(meaning(
+            T,
+            sk,
+            Some(&streak("in_progress")),
+            Some(&first_break),
+            at(),
+        ));
+        assert_eq!(again.event_type, "streak_progress.broken");
+        assert_ne!(again.id, first.id, "each break is its own event");
+        assert_eq!(
+            first.id,
+            only_event(meaning(
+                T,
+                sk,
+                Some(&streak("in_progress")),
+                Some(&first_break),
+                at()
+            ))
+            .id,
+            "the same change always has the same id (redelivery)"
+        );
+        assert!(
+            meaning(
+                T,
+                sk,
+                Some(&streak("completed")),
+                Some(&streak("in_progress")),
+                at()
+            )
+            .is_none(),
+            "only a healed break is a restore"
+        );
         let window = |s: &str| json!({"id": "cp1", "challengeProgressStatus": s});
         let failed = only_event(meaning(
             T,

@@ -21,6 +21,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "reward_log.created",
     "streak_progress.completed",
     "streak_progress.broken",
+    "streak_progress.restored",
     "challenge_progress.completed",
     "challenge_progress.failed",
     "member.created",

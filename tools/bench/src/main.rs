@@ -7,7 +7,9 @@
 //! 3. progress latency under a burst of 1,000 logs over 100 members: with a dashboard listing
 //!    progress every 100 ms (issue 5's measure) and without, unpaced and paced; the highest paced
 //!    rate whose p99 stays under a second; the pipeline's sustained rate against the local limit
-//!    (the burst's own writes replayed raw, `local_limit`).
+//!    (the burst's own writes replayed raw, `local_limit`);
+//! 4. the clock's sweep: `--sweep-records` (default 2,000) runs due at one moment, settled by one
+//!    sweep (`sweep_rate`; `--sweep-only` runs this part alone and prints it).
 //!
 //! Writes `benchmarks/results.json` and `benchmarks/chart.svg` (not with `--cold-start-only`, which
 //! only prints the cold starts). Handler overhead is the criterion
@@ -20,6 +22,7 @@ mod local_limit;
 mod progress_latency;
 mod runtime_api;
 mod stats;
+mod sweep_rate;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -65,7 +68,18 @@ fn main() -> Result<(), String> {
             let _ = store.get_key("ak_bench_warm_up").await;
         }
     });
+    // The clock's sweep, before the local run starts (its own sweep would race this one).
+    let sweep_records = arg("--sweep-records", 2000);
+    if std::env::args().any(|a| a == "--sweep-only") {
+        runtime.block_on(sweep_rate::measure(&store, sweep_records))?;
+        return Ok(());
+    }
     let progress_only = std::env::args().any(|a| a == "--progress-only");
+    let sweep = if progress_only {
+        None
+    } else {
+        Some(runtime.block_on(sweep_rate::measure(&store, sweep_records))?)
+    };
     let cold = if progress_only {
         Vec::new()
     } else {
@@ -213,6 +227,7 @@ fn main() -> Result<(), String> {
         "progressShareOfLocalLimit": share,
         "progressPacedRates": sustained,
         "progressHighestRateUnderOneSecond": highest,
+        "clockSweep": sweep.map(|s| s.to_json()),
     });
     let pretty = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
     std::fs::write(out.join("results.json"), pretty).map_err(|e| e.to_string())?;

@@ -13,6 +13,7 @@ use domain::log::LogKind;
 use domain::program::ProgramKind;
 use processor::sweep::sweep;
 use serde_json::{json, Value};
+use testkit::meter::{metered_test_store, totals};
 
 fn status_change(r: &aws_lambda_events::dynamodb::EventRecord, field: &str) -> (String, String) {
     let status = |image: Value| image[field]["S"].as_str().unwrap_or_default().to_string();
@@ -24,7 +25,8 @@ fn status_change(r: &aws_lambda_events::dynamodb::EventRecord, field: &str) -> (
 
 #[tokio::test]
 async fn the_sweep_stores_broken_runs_and_failed_windows_once() {
-    let mut w = World::new().await;
+    let (store, meter) = metered_test_store().await;
+    let mut w = World::on(store).await;
     let streak = w.program(ProgramKind::Streak, json!({"name": "daily", "status": "live", "completionTargetValue": 30, "aggregationTargetValue": 1})).await;
     let short = w.program(ProgramKind::Streak, json!({"name": "one day", "status": "live", "completionTargetValue": 1, "aggregationTargetValue": 1})).await;
     let challenge = w.program(ProgramKind::Challenge, json!({"name": "spend", "status": "live", "completionTargetValue": 100, "aggregationPeriod": "monthly"})).await;
@@ -96,11 +98,13 @@ async fn the_sweep_stores_broken_runs_and_failed_windows_once() {
         let shard: usize = parts.next().unwrap().parse().unwrap();
         (parts.next().unwrap().to_string(), shard)
     };
+    meter.take();
     let due = w
         .store
         .due_records(&hour, shard, &after_run, 100)
         .await
         .unwrap();
+    let (query_reads, _) = totals(&meter.take());
     let entry = due
         .iter()
         .find(|d| run["PK"] == d.pk.as_str() && run["SK"] == d.sk.as_str())
@@ -114,6 +118,13 @@ async fn the_sweep_stores_broken_runs_and_failed_windows_once() {
         1,
         "exactly one settle applies"
     );
+    // What a swept deadline costs (BENCHMARKS.md §8): the due index's page, then the settle — the
+    // record, its due entry deleted, its two list entries (they project the status) — and the
+    // write that lost the race (a failed condition is charged too).
+    let (_, settle_writes) = totals(&meter.take());
+    println!("swept deadline: due-index page {query_reads} RCU; two settles {settle_writes} WCU");
+    assert!(query_reads <= 0.5, "{query_reads}");
+    assert!(settle_writes <= 4.0, "{settle_writes}");
     // Sweeps racing after it find nothing left to settle.
     let (a, b) = tokio::join!(sweep(&w.store, after_run), sweep(&w.store, after_run));
     let (a, b) = (a.unwrap(), b.unwrap());

@@ -112,60 +112,6 @@ impl Store {
         Ok(out.item)
     }
 
-    /// Strongly consistent reads of several items in one BatchGetItem (at most 100 keys), each
-    /// `None` if absent, in the order of `keys`: one round trip where `get` would make several.
-    async fn get_consistent(
-        &self,
-        keys: &[(String, &str)],
-    ) -> Result<Vec<Option<Item>>, StoreError> {
-        let wanted: Vec<Item> = keys
-            .iter()
-            .filter(|(pk, sk)| layout::can_exist(pk, sk))
-            .map(|(pk, sk)| HashMap::from([("PK".into(), s(pk)), ("SK".into(), s(*sk))]))
-            .collect();
-        let found: std::sync::Mutex<Vec<Item>> = Default::default();
-        let found_ref = &found;
-        until_processed(wanted, |keys| async move {
-            let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| StoreError::Other(e.to_string()))?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(classify)?;
-            let items = out
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default();
-            found_ref
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend(items);
-            Ok(out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .map(|k| k.keys)
-                .unwrap_or_default())
-        })
-        .await?;
-        let mut found = found.into_inner().unwrap_or_else(|e| e.into_inner());
-        let is = |item: &Item, name: &str, want: &str| matches!(item.get(name), Some(aws_sdk_dynamodb::types::AttributeValue::S(v)) if v == want);
-        Ok(keys
-            .iter()
-            .map(|(pk, sk)| {
-                let at = found
-                    .iter()
-                    .position(|i| is(i, "PK", pk) && is(i, "SK", sk))?;
-                Some(found.swap_remove(at))
-            })
-            .collect())
-    }
-
     fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)

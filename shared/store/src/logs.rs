@@ -23,10 +23,13 @@ impl Store {
         external_id: &str,
     ) -> Result<(Option<domain::program::Program>, Option<Member>), StoreError> {
         let keys = [
-            (layout::program_pk(tenant, program_id), layout::PROGRAM_SK),
-            (member_pk(tenant, external_id), MEMBER_SK),
+            (
+                layout::program_pk(tenant, program_id),
+                layout::PROGRAM_SK.to_string(),
+            ),
+            (member_pk(tenant, external_id), MEMBER_SK.to_string()),
         ];
-        let mut items = self.get_consistent(&keys).await?.into_iter();
+        let mut items = self.items_by_key(&keys, true).await?.into_iter();
         let program = items.next().flatten().map(from_item).transpose()?;
         let member: Option<Member> = items.next().flatten().map(from_item).transpose()?;
         if let Some(m) = &member {

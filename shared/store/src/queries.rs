@@ -97,27 +97,36 @@ impl Store {
     }
 
     /// The items that index entries point to, in the entries' order, eventually consistent like
-    /// the index itself (an item deleted meanwhile is left out). 100 keys per BatchGetItem.
+    /// the index itself (an item deleted meanwhile is left out).
     pub(super) async fn items_of(&self, entries: Vec<Item>) -> Result<Vec<Item>, StoreError> {
-        let key_of = |item: &Item| -> Option<(String, String)> {
-            match (item.get("PK"), item.get("SK")) {
-                (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
-                    Some((pk.clone(), sk.clone()))
-                }
-                _ => None,
-            }
-        };
-        let order: Vec<(String, String)> = entries.iter().filter_map(key_of).collect();
+        let keys: Vec<(String, String)> = entries.iter().filter_map(key_of).collect();
+        Ok(self
+            .items_by_key(&keys, false)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
+    /// Items by (PK, SK), in the order of `keys`, each `None` if absent: BatchGetItem, 100 keys a
+    /// call, retried until every key is processed; `consistent` for strongly consistent reads.
+    pub(super) async fn items_by_key(
+        &self,
+        keys: &[(String, String)],
+        consistent: bool,
+    ) -> Result<Vec<Option<Item>>, StoreError> {
         let found: Mutex<HashMap<(String, String), Item>> = Mutex::default();
-        for chunk in order.chunks(100) {
-            let keys = chunk
+        for chunk in keys.chunks(100) {
+            let request_keys = chunk
                 .iter()
+                .filter(|(pk, sk)| super::layout::can_exist(pk, sk))
                 .map(|(pk, sk)| HashMap::from([("PK".into(), s(pk)), ("SK".into(), s(sk))]))
                 .collect::<Vec<Item>>();
             let found = &found;
-            until_processed(keys, |keys| async move {
+            until_processed(request_keys, |request_keys| async move {
                 let request = KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
+                    .set_keys(Some(request_keys))
+                    .consistent_read(consistent)
                     .build()
                     .map_err(|e| StoreError::Other(e.to_string()))?;
                 let out = self
@@ -146,7 +155,7 @@ impl Store {
             .await?;
         }
         let mut found = found.into_inner().unwrap_or_else(|e| e.into_inner());
-        Ok(order.iter().filter_map(|key| found.remove(key)).collect())
+        Ok(keys.iter().map(|key| found.remove(key)).collect())
     }
 
     /// One page of index entries (keys and filtered attributes), newest first.
@@ -392,5 +401,15 @@ impl Store {
             self.query_partition(member_id_pk(tenant, member_id), prefix)
                 .await?,
         )
+    }
+}
+
+/// An item's table key.
+fn key_of(item: &Item) -> Option<(String, String)> {
+    match (item.get("PK"), item.get("SK")) {
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
+            Some((pk.clone(), sk.clone()))
+        }
+        _ => None,
     }
 }

@@ -318,28 +318,10 @@ impl Member {
 
     pub fn profile<'a>(&'a self, tenant: &'a Tenant, now: Timestamp) -> Profile<'a> {
         Profile {
-            id: &self.id,
             partner_id: &tenant.account_id,
-            external_id: &self.external_id,
             environment: tenant.environment.upper(),
-            display_name: &self.display_name,
-            first_name: &self.first_name,
-            last_name: &self.last_name,
-            email: &self.email,
             phone: self.phone_number.as_deref().unwrap_or_default(),
-            phone_number: &self.phone_number,
-            status: self.status,
-            timezone: &self.timezone,
-            country: &self.country,
-            device: self.device,
-            source: &self.source,
-            first_seen_at: self.first_seen_at,
-            last_seen_at: self.last_seen_at,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-            tags: &self.tags,
-            metadata: &self.metadata,
-            analytics: self.analytics(now),
+            member: self.record(now),
         }
     }
 }
@@ -374,37 +356,15 @@ pub struct MemberRecord<'a> {
     analytics: Analytics,
 }
 
-/// The GamifyHost profile (seed 001): the member in track-user's words, with its analytics.
+/// The GamifyHost profile (seed 001): the member's answer with track-user's three extra words.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile<'a> {
-    id: &'a str,
     partner_id: &'a str,
-    external_id: &'a str,
     environment: &'static str,
-    display_name: &'a Option<String>,
-    first_name: &'a Option<String>,
-    last_name: &'a Option<String>,
-    email: &'a Option<String>,
     phone: &'a str,
-    phone_number: &'a Option<String>,
-    status: MemberStatus,
-    timezone: &'a Option<String>,
-    country: &'a Option<String>,
-    device: Option<Device>,
-    source: &'a Option<String>,
-    #[serde(with = "time::rfc3339_ms")]
-    first_seen_at: Timestamp,
-    #[serde(with = "time::rfc3339_ms::option")]
-    last_seen_at: Option<Timestamp>,
-    #[serde(with = "time::rfc3339_ms")]
-    created_at: Timestamp,
-    #[serde(with = "time::rfc3339_ms")]
-    updated_at: Timestamp,
-    tags: &'a Option<BTreeMap<String, String>>,
-    metadata: &'a Option<Map<String, Value>>,
     #[serde(flatten)]
-    analytics: Analytics,
+    member: MemberRecord<'a>,
 }
 
 impl TrackUserInput {

@@ -95,12 +95,3 @@ impl App {
         Err(http::no_such_route())
     }
 }
-
-impl app::http::Handler for App {
-    fn handle<'a>(
-        &'a self,
-        req: Request<'a>,
-    ) -> impl std::future::Future<Output = Response<Body>> + 'a {
-        App::handle(self, req)
-    }
-}

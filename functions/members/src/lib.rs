@@ -164,12 +164,3 @@ impl App {
         Ok(http::list(found, limit, next))
     }
 }
-
-impl app::http::Handler for App {
-    fn handle<'a>(
-        &'a self,
-        req: Request<'a>,
-    ) -> impl std::future::Future<Output = Response<Body>> + 'a {
-        App::handle(self, req)
-    }
-}

@@ -90,12 +90,3 @@ impl App {
         }
     }
 }
-
-impl app::http::Handler for App {
-    fn handle<'a>(
-        &'a self,
-        req: Request<'a>,
-    ) -> impl std::future::Future<Output = Response<Body>> + 'a {
-        App::handle(self, req)
-    }
-}

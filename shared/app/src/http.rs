@@ -397,23 +397,21 @@ where
 /// What `serve` ends with: the runtime could not start or talk to Lambda.
 pub type ServeError = lambda_runtime::Error;
 
-/// A function's routes: what `serve` calls with each request.
-pub trait Handler {
-    fn handle<'a>(&'a self, req: Request<'a>) -> impl Future<Output = Response<Body>> + 'a;
-}
-
 /// The Lambda entry of every HTTP function: each API Gateway v2 event is parsed in one pass
-/// (`Request`) and answered by `app`; built once per cold start by the function's `main`, no
+/// (`Request`, borrowed from the event) and answered by `handle` (the function's routes, e.g.
+/// `async |req| app.handle(req).await`); built once per cold start by the function's `main`, no
 /// network call before the first request.
-pub async fn serve<H: Handler>(app: H) -> Result<(), ServeError> {
+pub async fn serve<F>(handle: F) -> Result<(), ServeError>
+where
+    F: for<'a> AsyncFn(Request<'a>) -> Response<Body>,
+{
     crate::telemetry::init();
-    let app = &app;
+    let handle = &handle;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<Box<serde_json::value::RawValue>>| async move {
             let req = Request::parse(event.payload.get())?;
             // Boxed: the routes' futures nest too deep for the compiler to lay out in one type.
-            let answer: Pin<Box<dyn Future<Output = Response<Body>> + '_>> =
-                Box::pin(app.handle(req));
+            let answer: Pin<Box<dyn Future<Output = Response<Body>> + '_>> = Box::pin(handle(req));
             Ok::<_, lambda_runtime::Error>(gateway_response(answer.await))
         },
     ))

@@ -1,5 +1,5 @@
 #[tokio::main]
 async fn main() -> Result<(), app::http::ServeError> {
     let app = logs::App::from_env(domain::log::LogKind::Streak).await;
-    app::http::serve(app).await
+    app::http::serve(async |req| app.handle(req).await).await
 }

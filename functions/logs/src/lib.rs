@@ -1,5 +1,7 @@
 //! Activity logs (SPEC §5): create (idempotent, with inline member upsert), get and list of
-//! `streak_log` or `challenge_log`. Admin key only. One crate, two Lambda binaries.
+//! `streak_log` or `challenge_log`, and a streak's freeze grants, `streak_freeze` (SPEC §10),
+//! which are stored and served like logs. Admin key only. One crate, two Lambda binaries: the
+//! streak one serves the grants too.
 
 use app::http::Request;
 use app::http::{self, Access};
@@ -37,16 +39,33 @@ impl App {
         idempotency::respond(&self.store, &req, self.route(&req)).await
     }
 
+    /// The kinds this function serves: a streak's logs and its freeze grants, or a challenge's
+    /// logs.
+    fn kinds(&self) -> &'static [LogKind] {
+        match self.kind {
+            LogKind::Challenge => &[LogKind::Challenge],
+            LogKind::Streak | LogKind::Freeze => &[LogKind::Streak, LogKind::Freeze],
+        }
+    }
+
     async fn route(&self, req: &Request<'_>) -> Result<Response<Body>, ApiError> {
         let (tenant, _) = http::authorize(req, Access::AdminOnly)?;
-        let collection = format!("/schema/{}/record", self.kind.slug());
         let route = http::route_key(req);
+        let Some((kind, collection)) = self.kinds().iter().find_map(|k| {
+            let collection = format!("/schema/{}/record", k.slug());
+            route
+                .split_once(' ')
+                .is_some_and(|(_, path)| path.starts_with(&collection))
+                .then_some((*k, collection))
+        }) else {
+            return Err(http::no_such_route());
+        };
         if route == format!("POST {collection}") {
             http::query(req, &[])?;
             let created = logs::create(
                 &self.store,
                 &tenant,
-                self.kind,
+                kind,
                 http::json_object(req)?,
                 time::now(),
             )
@@ -62,13 +81,13 @@ impl App {
             });
         }
         if route == format!("GET {collection}") {
-            let params = http::query(req, &logs::list_params(self.kind))?;
+            let params = http::query(req, logs::list_params(kind))?;
             let limit = http::limit(&params)?;
             let (found, next) = logs::list(
                 &self.store,
                 &self.cursors,
                 &tenant,
-                self.kind,
+                kind,
                 &params,
                 Scope::Filter,
                 limit,
@@ -82,13 +101,7 @@ impl App {
         }
         if route == format!("GET {collection}/{{id}}") {
             http::query(req, &[])?;
-            let log = logs::get(
-                &self.store,
-                &tenant,
-                self.kind,
-                &http::path_param(req, "id")?,
-            )
-            .await?;
+            let log = logs::get(&self.store, &tenant, kind, &http::path_param(req, "id")?).await?;
             return Ok(http::success(200, log.to_record()));
         }
         // Logs are immutable: no PATCH or DELETE route exists.

@@ -192,6 +192,7 @@ async fn a_streak_log_stays_within_budget() {
         .records(kim["data"]["id"].as_str().unwrap(), "PROGRESS#")
         .await;
     assert_eq!(progress.len(), 1);
+    println!("run record: {}", progress[0]);
     assert_eq!(progress[0]["currentProgressValue"], 9, "the run went on");
 }
 

@@ -27,8 +27,8 @@ fn status_change(r: &aws_lambda_events::dynamodb::EventRecord, field: &str) -> (
 async fn the_sweep_stores_broken_runs_and_failed_windows_once() {
     let (store, meter) = metered_test_store().await;
     let mut w = World::on(store).await;
-    let streak = w.program(ProgramKind::Streak, json!({"name": "daily", "status": "live", "completionTargetValue": 30, "aggregationTargetValue": 1})).await;
-    let short = w.program(ProgramKind::Streak, json!({"name": "one day", "status": "live", "completionTargetValue": 1, "aggregationTargetValue": 1})).await;
+    let streak = w.program(ProgramKind::Streak, json!({"name": "daily", "status": "live", "completionTargetValue": 30, "aggregationTargetValue": 1, "atRiskLeadMinutes": 0})).await;
+    let short = w.program(ProgramKind::Streak, json!({"name": "one day", "status": "live", "completionTargetValue": 1, "aggregationTargetValue": 1, "atRiskLeadMinutes": 0})).await;
     let challenge = w.program(ProgramKind::Challenge, json!({"name": "spend", "status": "live", "completionTargetValue": 100, "aggregationPeriod": "monthly"})).await;
     let member = w.member("ada", "live").await;
     let now = Utc::now();
@@ -173,4 +173,121 @@ async fn the_sweep_stores_broken_runs_and_failed_windows_once() {
     };
     assert_eq!(count("streakProgressStatus", "broken"), 1);
     assert_eq!(count("challengeProgressStatus", "failed"), 1);
+
+    at_risk_and_freezes(&mut w).await;
+}
+
+/// A run at risk is nudged once per period; a freeze keeps it over a missed day (the sweep
+/// consumes it at the deadline), the next missed day breaks it; racing sweeps change each state
+/// once and the stream means each event once.
+async fn at_risk_and_freezes(w: &mut World) {
+    let streak = w.program(ProgramKind::Streak, json!({"name": "frozen", "status": "live", "completionTargetValue": 30, "aggregationTargetValue": 1, "atRiskLeadMinutes": 60, "maxFreezes": 1})).await;
+    let member = w.member("bo", "live").await;
+    let now = Utc::now();
+    let log = json!({"streakId": streak, "ownedById": "bo", "uniqueIdentifier": "today", "activityValue": 1, "activityAt": (now - Duration::minutes(1)).to_rfc3339()});
+    assert_eq!(w.log(LogKind::Streak, log).await.0, 201);
+    let grant =
+        json!({"streakId": streak, "ownedById": "bo", "count": 3, "uniqueIdentifier": "promo"});
+    let (status, body) = w.log(LogKind::Freeze, grant.clone()).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["count"], 3);
+    // The same grant again is a replay; another body with its key a conflict.
+    let (status, replay) = w.log(LogKind::Freeze, grant).await;
+    assert_eq!((status, &replay["data"]["id"]), (200, &body["data"]["id"]));
+    let other =
+        json!({"streakId": streak, "ownedById": "bo", "count": 2, "uniqueIdentifier": "promo"});
+    assert_eq!(w.log(LogKind::Freeze, other).await.0, 409);
+    let mut batches = w.drain().await;
+    let run = |records: &[Value]| -> Value {
+        records
+            .iter()
+            .find(|r| r["streakId"] == streak.as_str())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let first = run(&w.records(&member, "PROGRESS#").await);
+    assert_eq!(first["streakProgressStatus"], "in_progress", "{first}");
+    assert_eq!(
+        first["freezesAvailable"], 1,
+        "held up to maxFreezes: {first}"
+    );
+    let deadline = |r: &Value| {
+        chrono::DateTime::parse_from_rfc3339(r["breaksAt"].as_str().unwrap())
+            .unwrap()
+            .to_utc()
+    };
+    let end = deadline(&first);
+    assert_eq!(
+        first["dueAt"],
+        time_of(end - Duration::minutes(60)),
+        "due first at risk"
+    );
+
+    // 30 minutes before the end: at risk, noted once by two sweeps at once.
+    let at_risk_time = end - Duration::minutes(30);
+    let (a, b) = tokio::join!(sweep(&w.store, at_risk_time), sweep(&w.store, at_risk_time));
+    assert_eq!(a.unwrap().settled + b.unwrap().settled, 1);
+    let noted = run(&w.records(&member, "PROGRESS#").await);
+    assert_eq!(noted["atRiskSentFor"], first["breaksAt"]);
+    assert_eq!(
+        noted["dueAt"], first["breaksAt"],
+        "next due at the deadline"
+    );
+    batches.push(w.collect().await);
+
+    // At the deadline, with a freeze held: two sweeps at once keep the run once.
+    let after = end + Duration::seconds(1);
+    let (a, b) = tokio::join!(sweep(&w.store, after), sweep(&w.store, after));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.settled + b.settled, 1, "{a:?} {b:?}");
+    let kept = run(&w.records(&member, "PROGRESS#").await);
+    // As the API shows it (the store leaves out zeros).
+    let read = app::records::as_read(kept.clone(), after);
+    assert_eq!(read["streakProgressStatus"], "in_progress", "{read}");
+    assert_eq!(
+        (&read["freezesUsed"], &read["freezesAvailable"]),
+        (&json!(1), &json!(0))
+    );
+    assert_eq!(read["frozenPeriods"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        read["currentProgressValue"], 1,
+        "a frozen period is not a completed one"
+    );
+    assert!(
+        read.get("dueAt").is_none() && read.get("atRiskSentFor").is_none(),
+        "{read}"
+    );
+    let next_end = deadline(&kept);
+    assert_eq!(next_end, end + Duration::days(1));
+    batches.push(w.collect().await);
+
+    // The next period: at risk again (once), then broken at its end (no freeze left).
+    let second_risk = next_end - Duration::minutes(30);
+    assert_eq!(sweep(&w.store, second_risk).await.unwrap().settled, 1);
+    assert_eq!(sweep(&w.store, second_risk).await.unwrap().settled, 0);
+    let broken_at = next_end + Duration::seconds(1);
+    let (a, b) = tokio::join!(sweep(&w.store, broken_at), sweep(&w.store, broken_at));
+    assert_eq!(a.unwrap().settled + b.unwrap().settled, 1);
+    let broken = run(&w.records(&member, "PROGRESS#").await);
+    assert_eq!(broken["streakProgressStatus"], "broken", "{broken}");
+    assert_eq!(broken["streakBrokenAt"], time_of(next_end));
+    assert!(broken.get("GSI3PK").is_none());
+    batches.push(w.collect().await);
+
+    // Each change means its event once: two nudges, one freeze used, one break.
+    let events: Vec<&str> = batches
+        .iter()
+        .flat_map(|b| events_of(&w.tenant, b))
+        .map(|(t, _)| t)
+        .filter(|t| t.starts_with("streak_progress."))
+        .collect();
+    let count = |t: &str| events.iter().filter(|e| **e == t).count();
+    assert_eq!(count("streak_progress.at_risk"), 2, "{events:?}");
+    assert_eq!(count("streak_progress.freeze_used"), 1, "{events:?}");
+    assert_eq!(count("streak_progress.broken"), 1, "{events:?}");
+    assert_eq!(count("streak_progress.restored"), 0, "{events:?}");
+}
+
+fn time_of(t: chrono::DateTime<Utc>) -> String {
+    domain::time::format(&t)
 }

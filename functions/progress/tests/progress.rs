@@ -384,29 +384,8 @@ async fn a_backfill_that_heals_a_broken_run_is_a_restore_on_the_stream() {
     let restores: Vec<_> = batches
         .iter()
         .chain([&changes])
-        .flat_map(|b| &b.records)
-        .filter_map(|r| {
-            // The images as webhook delivery reads them (functions/webhooks/src/delivery.rs).
-            let image = |item: &serde_dynamo::Item| -> Option<serde_json::Value> {
-                (!item.is_empty())
-                    .then(|| serde_dynamo::from_item(item.clone()).ok())
-                    .flatten()
-            };
-            let (old, new) = (image(&r.change.old_image), image(&r.change.new_image)?);
-            let sk = new["SK"].as_str()?.to_string();
-            app::webhook_events::meaning(
-                &w.tenant.key_prefix(),
-                &sk,
-                old.as_ref(),
-                Some(&new),
-                time::now(),
-            )
-        })
-        .filter_map(|m| match m {
-            app::webhook_events::Meaning::Event(e) => Some(e.event_type),
-            _ => None,
-        })
-        .filter(|t| *t == "streak_progress.restored")
+        .flat_map(|b| events_of(&w.tenant, b))
+        .filter(|(t, _)| *t == "streak_progress.restored")
         .collect();
     assert_eq!(restores.len(), 1, "{restores:?}");
 }

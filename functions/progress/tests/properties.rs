@@ -6,7 +6,9 @@ mod common;
 use common::*;
 use domain::log::LogKind;
 use domain::program::ProgramKind;
-use engine::{streak_runs, Aggregation, AggregationMethod, CountedLog, PeriodKind, StreakRule};
+use engine::{
+    streak_runs, Aggregation, AggregationMethod, CountedLog, FreezeRule, PeriodKind, StreakRule,
+};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -19,6 +21,8 @@ fn rule() -> StreakRule {
         },
         period_target: 1.into(),
         completion_target: 4,
+        at_risk_lead: chrono::Duration::zero(),
+        freezes: FreezeRule::default(),
     }
 }
 
@@ -70,7 +74,7 @@ proptest! {
             }
             assert!(processor::process_batch(&w.store, &batch, now).await.is_empty());
 
-            let expected: Vec<_> = streak_runs(&rule(), &expected_logs, now)
+            let expected: Vec<_> = streak_runs(&rule(), &expected_logs, &[], now)
                 .into_iter()
                 .map(|r| (r.run_key, format!("{:?}", r.status), i64::from(r.completed_periods)))
                 .collect();
@@ -83,7 +87,7 @@ proptest! {
             // In time order, rewards are exactly the final runs' milestone crossings (out of
             // order, a backfill may join two rewarded runs: see docs/DECISIONS.md).
             if order == 0 {
-                let runs = streak_runs(&rule(), &expected_logs, now);
+                let runs = streak_runs(&rule(), &expected_logs, &[], now);
                 let milestones = [engine::MilestoneRule { id: milestone.clone(), target: 2.into() }];
                 let mut expected: Vec<_> = engine::streak_crossings(&runs, &milestones)
                     .into_iter()

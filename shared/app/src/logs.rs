@@ -198,15 +198,27 @@ pub async fn get(
 }
 
 /// Query parameters of log lists.
-pub fn list_params(kind: LogKind) -> [&'static str; 6] {
-    [
-        "limit",
-        "cursor",
-        "ownedById",
-        kind.program_field(),
-        "activityAtFrom",
-        "activityAtTo",
-    ]
+pub fn list_params(kind: LogKind) -> &'static [&'static str] {
+    match kind {
+        LogKind::Streak => &[
+            "limit",
+            "cursor",
+            "ownedById",
+            "streakId",
+            "activityAtFrom",
+            "activityAtTo",
+        ],
+        LogKind::Challenge => &[
+            "limit",
+            "cursor",
+            "ownedById",
+            "challengeId",
+            "activityAtFrom",
+            "activityAtTo",
+        ],
+        // Grants are few per member: filtered by member and streak only.
+        LogKind::Freeze => &["limit", "cursor", "ownedById", "streakId"],
+    }
 }
 
 /// `GET /schema/{streak_log|challenge_log}/record`: filters `ownedById` (id or externalId),

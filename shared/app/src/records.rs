@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::lists::{self, Scope};
 use domain::cursor::CursorCodec;
@@ -85,6 +85,13 @@ const INTERNAL: &[&str] = &[
     "GSI2SK",
     "GSI3PK",
     "breaksAt",
+    // The clock's bookkeeping (SPEC §10): the due index's moment, the at-risk moment and notes,
+    // freezes a run earned.
+    "dueAt",
+    "atRiskAt",
+    "atRiskSentFor",
+    "atRiskSkippedFor",
+    "freezesEarned",
     "runKey",
     "runStartDay",
     "windowKey",
@@ -105,7 +112,10 @@ fn parse_time(v: &Value) -> Option<Timestamp> {
 /// A stored record as read at `now` (SPEC §6, reads reflect the clock): a streak waiting on a period
 /// that has ended reads `broken`; a challenge window that has ended below target reads `failed`.
 pub fn as_read(mut record: Value, now: Timestamp) -> Value {
-    if record["streakProgressStatus"] == "in_progress" {
+    restore_stored_defaults(&mut record);
+    // A run that may be kept by a freeze is decided by the sweep within a minute, not here.
+    let may_freeze = record["freezesAvailable"].as_u64().unwrap_or(0) > 0;
+    if record["streakProgressStatus"] == "in_progress" && !may_freeze {
         if let Some(deadline) = parse_time(&record["breaksAt"]).filter(|d| *d <= now) {
             record["streakProgressStatus"] = "broken".into();
             record["streakBrokenAt"] = time::format(&deadline).into();
@@ -123,6 +133,47 @@ pub fn as_read(mut record: Value, now: Timestamp) -> Value {
         }
     }
     record
+}
+
+/// What the stream processor leaves out of a progress record it stores (processor::records
+/// `as_stored`): `null`s, `createdAt` (the run's start, the window's), freezes when there are
+/// none (and runs stored before freezes have none).
+fn restore_stored_defaults(record: &mut Value) {
+    let Some(fields) = record.as_object_mut() else {
+        return;
+    };
+    let defaults: &[(&str, Value)] = if fields.contains_key("streakProgressStatus") {
+        &[
+            ("streakCompletedAt", Value::Null),
+            ("streakBrokenAt", Value::Null),
+            ("freezesAvailable", json!(0)),
+            ("freezesUsed", json!(0)),
+            ("frozenPeriods", json!([])),
+        ]
+    } else if fields.contains_key("challengeProgressStatus") {
+        &[
+            ("challengeCompletedAt", Value::Null),
+            ("challengeFailedAt", Value::Null),
+        ]
+    } else {
+        &[]
+    };
+    for (name, value) in defaults {
+        fields.entry(*name).or_insert_with(|| value.clone());
+    }
+    if !fields.contains_key("createdAt") && !defaults.is_empty() {
+        let started = fields
+            .get("streakStartedAt")
+            .or_else(|| {
+                fields
+                    .get("taskProgress")
+                    .and_then(|t| t.get("periodStart"))
+            })
+            .cloned();
+        if let Some(started) = started {
+            fields.insert("createdAt".into(), started);
+        }
+    }
 }
 
 fn not_found(kind: RecordKind) -> ApiError {

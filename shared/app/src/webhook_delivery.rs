@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use store::{Store, StoreError};
 
-use crate::webhook_events::{meaning, Meaning, OutboundEvent};
+use crate::webhook_events::{meanings, Meaning, OutboundEvent};
 
 /// Sends one delivery to one endpoint, signed (`webhook-id`, `webhook-timestamp`,
 /// `webhook-signature`), and says how it ended.
@@ -63,44 +63,45 @@ impl<S: Sender + Sync> Deliverer<S> {
                 continue;
             };
             let prefix = tenant.key_prefix();
-            let event: OutboundEvent = match meaning(
+            for meaning in meanings(
                 &prefix,
                 &change.sk,
                 change.old.as_ref(),
                 change.new.as_ref(),
                 change.at,
             ) {
-                None => continue,
-                Some(Meaning::Event(event)) => event,
-                Some(Meaning::DeletedUnlessRenamed { member_id, event }) => {
-                    // A new externalId removes and re-inserts the member item: not a deletion.
-                    if self
-                        .store
-                        .member_by_id(&tenant, &member_id)
-                        .await?
-                        .is_some()
-                    {
-                        continue;
+                let event: OutboundEvent = match meaning {
+                    Meaning::Event(event) => event,
+                    Meaning::DeletedUnlessRenamed { member_id, event } => {
+                        // A new externalId removes and re-inserts the member item: not a deletion.
+                        if self
+                            .store
+                            .member_by_id(&tenant, &member_id)
+                            .await?
+                            .is_some()
+                        {
+                            continue;
+                        }
+                        event
                     }
-                    event
+                };
+                if !endpoints.contains_key(&prefix) {
+                    endpoints.insert(prefix.clone(), self.all_endpoints(&tenant).await?);
                 }
-            };
-            if !endpoints.contains_key(&prefix) {
-                endpoints.insert(prefix.clone(), self.all_endpoints(&tenant).await?);
-            }
-            for endpoint in endpoints[&prefix]
-                .iter()
-                .filter(|e| e.wants(event.event_type))
-            {
-                let delivery = Delivery::new(
-                    event.id.clone(),
-                    endpoint.id.clone(),
-                    event.event_type,
-                    event.body.clone(),
-                    now,
-                );
-                if self.store.create_delivery(&tenant, &delivery).await? {
-                    fresh.push((tenant.clone(), endpoint.clone(), delivery));
+                for endpoint in endpoints[&prefix]
+                    .iter()
+                    .filter(|e| e.wants(event.event_type))
+                {
+                    let delivery = Delivery::new(
+                        event.id.clone(),
+                        endpoint.id.clone(),
+                        event.event_type,
+                        event.body.clone(),
+                        now,
+                    );
+                    if self.store.create_delivery(&tenant, &delivery).await? {
+                        fresh.push((tenant.clone(), endpoint.clone(), delivery));
+                    }
                 }
             }
         }

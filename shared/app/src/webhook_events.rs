@@ -149,6 +149,77 @@ pub fn meaning(
     None
 }
 
+/// Every event of one change: `meaning`'s, and what the clock added to a streak run (SPEC §10):
+/// `streak_progress.at_risk` when the sweep noted the run at risk, `.freeze_used` when a
+/// freeze kept a period, `.freeze_earned` when the run earned one.
+pub fn meanings(
+    key_prefix: &str,
+    sk: &str,
+    old: Option<&Value>,
+    new: Option<&Value>,
+    at: Timestamp,
+) -> Vec<Meaning> {
+    let mut out: Vec<Meaning> = meaning(key_prefix, sk, old, new, at).into_iter().collect();
+    let (true, Some(record)) = (sk.starts_with("PROGRESS#"), new) else {
+        return out;
+    };
+    let Some(id) = record["id"].as_str() else {
+        return out;
+    };
+    let was = |name: &str| old.map_or(&Value::Null, |o| &o[name]);
+    let count = |v: &Value| v.as_u64().unwrap_or(0);
+    let view = || crate::records::as_read(record.clone(), at);
+    if let Some(deadline) = record["atRiskSentFor"].as_str() {
+        if was("atRiskSentFor").as_str() != Some(deadline) {
+            let task = &record["taskProgress"];
+            let number = |v: &Value| {
+                v.as_f64()
+                    .and_then(|f| rust_decimal::Decimal::try_from(f).ok())
+                    .unwrap_or_default()
+            };
+            let remaining = (number(&task["targetValue"]) - number(&task["currentValue"]))
+                .max(rust_decimal::Decimal::ZERO);
+            let data = json!({
+                "record": view(),
+                "periodEnd": deadline,
+                "remainingValue": domain::amount::Amount::from(remaining),
+            });
+            out.push(Meaning::Event(event(
+                key_prefix,
+                "streak_progress.at_risk",
+                &format!("{id}@at_risk@{deadline}"),
+                at,
+                data,
+            )));
+        }
+    }
+    if count(&record["freezesUsed"]) > count(was("freezesUsed")) {
+        let period = record["frozenPeriods"]
+            .as_array()
+            .and_then(|p| p.last())
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        out.push(Meaning::Event(event(
+            key_prefix,
+            "streak_progress.freeze_used",
+            &format!("{id}@freeze_used@{period}"),
+            at,
+            view(),
+        )));
+    }
+    let earned = count(&record["freezesEarned"]);
+    if earned > count(was("freezesEarned")) {
+        out.push(Meaning::Event(event(
+            key_prefix,
+            "streak_progress.freeze_earned",
+            &format!("{id}@freeze_earned@{earned}"),
+            at,
+            view(),
+        )));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

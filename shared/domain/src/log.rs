@@ -20,6 +20,11 @@ pub enum LogKind {
     Streak,
     #[serde(rename = "challenge_log")]
     Challenge,
+    /// `streak_freeze`: an admin's grant of streak freezes (SPEC §10). Stored and served like a
+    /// log — immutable, idempotent, listed per member — with `grantedAt` and `count` in place of
+    /// `activityAt` and `activityValue`.
+    #[serde(rename = "streak_freeze")]
+    Freeze,
 }
 
 impl LogKind {
@@ -27,6 +32,7 @@ impl LogKind {
         match slug {
             "streak_log" => Some(LogKind::Streak),
             "challenge_log" => Some(LogKind::Challenge),
+            "streak_freeze" => Some(LogKind::Freeze),
             _ => None,
         }
     }
@@ -35,6 +41,7 @@ impl LogKind {
         match self {
             LogKind::Streak => "streak_log",
             LogKind::Challenge => "challenge_log",
+            LogKind::Freeze => "streak_freeze",
         }
     }
 
@@ -42,13 +49,14 @@ impl LogKind {
         match self {
             LogKind::Streak => ProgramKind::Streak,
             LogKind::Challenge => ProgramKind::Challenge,
+            LogKind::Freeze => ProgramKind::Streak,
         }
     }
 
     /// `streakId` or `challengeId`.
     pub fn program_field(self) -> &'static str {
         match self {
-            LogKind::Streak => "streakId",
+            LogKind::Streak | LogKind::Freeze => "streakId",
             LogKind::Challenge => "challengeId",
         }
     }
@@ -83,6 +91,19 @@ pub struct ActivityLog {
 
 impl ActivityLog {
     pub fn to_record(&self) -> Value {
+        if self.kind == LogKind::Freeze {
+            return serde_json::json!({
+                "id": self.id,
+                "streakId": self.program_id,
+                "ownedById": self.owned_by_id,
+                "grantedAt": time::format(&self.activity_at),
+                "count": self.activity_value,
+                "uniqueIdentifier": self.unique_identifier,
+                "countsTowardProgress": self.counts_toward_progress,
+                "createdAt": time::format(&self.created_at),
+                "updatedAt": time::format(&self.updated_at),
+            });
+        }
         serde_json::json!({
             "id": self.id,
             self.kind.program_field(): self.program_id,
@@ -110,7 +131,13 @@ pub struct LogInput {
     pub activity_id: Option<String>,
     pub unique_identifier: Option<String>,
     pub activity_value: Option<Amount>,
+    /// A freeze grant's moment and number of freezes (`streak_freeze` only).
+    pub granted_at: Option<String>,
+    pub count: Option<Amount>,
 }
+
+/// Freezes one grant may give (SPEC §10).
+pub const MAX_FREEZES_PER_GRANT: u32 = 10;
 
 /// Who the log belongs to.
 #[derive(Debug, Clone)]
@@ -176,10 +203,21 @@ impl LogInput {
     pub fn validate(self, kind: LogKind, body: &Value, now: Timestamp) -> Result<NewLog, ApiError> {
         let mut errors = Vec::new();
         let (program_id, wrong) = match kind {
-            LogKind::Streak => (self.streak_id, self.challenge_id.map(|_| "challengeId")),
+            LogKind::Streak | LogKind::Freeze => {
+                (self.streak_id, self.challenge_id.map(|_| "challengeId"))
+            }
             LogKind::Challenge => (self.challenge_id, self.streak_id.map(|_| "streakId")),
         };
-        if let Some(field) = wrong {
+        let freeze = kind == LogKind::Freeze;
+        let foreign = [
+            wrong,
+            (freeze && self.activity_at.is_some()).then_some("activityAt"),
+            (freeze && self.activity_id.is_some()).then_some("activityId"),
+            (freeze && self.activity_value.is_some()).then_some("activityValue"),
+            (!freeze && self.granted_at.is_some()).then_some("grantedAt"),
+            (!freeze && self.count.is_some()).then_some("count"),
+        ];
+        for field in foreign.into_iter().flatten() {
             errors.push(FieldError::new(
                 field,
                 format!("is not a field of a {}", kind.slug()),
@@ -218,15 +256,43 @@ impl LogInput {
                 None
             }
         };
-        let activity_at = match self.activity_at.as_deref() {
+        // A grant's moment and count stand in a log's `activityAt` and `activityValue`.
+        let (at_field, at_text) = match kind {
+            LogKind::Freeze => ("grantedAt", self.granted_at.as_deref()),
+            _ => ("activityAt", self.activity_at.as_deref()),
+        };
+        let activity_at = match at_text {
             None => Some(now),
             Some(text) => match validate::instant_not_future(text, now) {
                 Ok(t) => Some(t),
                 Err(m) => {
-                    errors.push(FieldError::new("activityAt", m));
+                    errors.push(FieldError::new(at_field, m));
                     None
                 }
             },
+        };
+        let activity_value = match kind {
+            LogKind::Freeze => match self.count {
+                None => {
+                    errors.push(FieldError::new("count", "is required"));
+                    None
+                }
+                Some(c)
+                    if c.is_integer()
+                        && c.decimal() >= rust_decimal::Decimal::ONE
+                        && c.decimal() <= rust_decimal::Decimal::from(MAX_FREEZES_PER_GRANT) =>
+                {
+                    Some(c)
+                }
+                Some(_) => {
+                    errors.push(FieldError::new(
+                        "count",
+                        format!("must be a whole number from 1 to {MAX_FREEZES_PER_GRANT}"),
+                    ));
+                    None
+                }
+            },
+            _ => self.activity_value,
         };
         for (field, value) in [
             ("activityId", &self.activity_id),
@@ -250,7 +316,7 @@ impl LogInput {
                 activity_at,
                 activity_id: self.activity_id,
                 unique_identifier: self.unique_identifier,
-                activity_value: self.activity_value,
+                activity_value,
                 request_hash: request_hash(body),
             }),
             _ => Err(ApiError::Validation(errors)),
@@ -316,6 +382,78 @@ mod tests {
             ["activityId", "uniqueIdentifier", "activityValue"]
         );
         assert!(serde_json::from_value::<LogInput>(serde_json::json!({"streakID": "s"})).is_err());
+    }
+
+    #[test]
+    fn a_freeze_grant_has_a_count_and_a_grant_time_not_an_activity() {
+        let grant = check(
+            LogKind::Freeze,
+            serde_json::json!({"streakId": "s", "ownedById": "u", "count": 2, "uniqueIdentifier": "g"}),
+        )
+        .unwrap();
+        assert_eq!(
+            grant.activity_value.map(|c| c.to_string()),
+            Some("2".into())
+        );
+        assert_eq!(
+            grant.activity_at,
+            "2026-11-24T12:00:00Z".parse::<Timestamp>().unwrap(),
+            "grantedAt defaults to now"
+        );
+        for (body, field) in [
+            (
+                serde_json::json!({"streakId": "s", "ownedById": "u"}),
+                "count",
+            ),
+            (
+                serde_json::json!({"streakId": "s", "ownedById": "u", "count": 0}),
+                "count",
+            ),
+            (
+                serde_json::json!({"streakId": "s", "ownedById": "u", "count": 11}),
+                "count",
+            ),
+            (
+                serde_json::json!({"streakId": "s", "ownedById": "u", "count": 1.5}),
+                "count",
+            ),
+            (
+                serde_json::json!({"streakId": "s", "ownedById": "u", "count": 1, "grantedAt": "2026-11-24T12:05:01Z"}),
+                "grantedAt",
+            ),
+            (
+                serde_json::json!({"streakId": "s", "ownedById": "u", "count": 1, "grantedAt": "yesterday"}),
+                "grantedAt",
+            ),
+            (
+                serde_json::json!({"streakId": "s", "ownedById": "u", "count": 1, "activityValue": 1}),
+                "activityValue",
+            ),
+            (
+                serde_json::json!({"streakId": "s", "ownedById": "u", "count": 1, "activityAt": "2026-11-24T12:00:00Z"}),
+                "activityAt",
+            ),
+            (
+                serde_json::json!({"challengeId": "c", "ownedById": "u", "count": 1}),
+                "challengeId",
+            ),
+            (
+                serde_json::json!({"ownedById": "u", "count": 1}),
+                "streakId",
+            ),
+        ] {
+            let err = check(LogKind::Freeze, body.clone()).unwrap_err();
+            assert!(fields(err).contains(&field.to_string()), "{body}");
+        }
+        // A log has no count.
+        let err = check(
+            LogKind::Streak,
+            serde_json::json!({"streakId": "s", "ownedById": "u", "count": 1}),
+        )
+        .unwrap_err();
+        assert_eq!(fields(err), ["count"]);
+        // Backdated grants are fine, like backfilled logs.
+        assert!(check(LogKind::Freeze, serde_json::json!({"streakId": "s", "ownedById": "u", "count": 1, "grantedAt": "2026-11-01T00:00:00Z"})).is_ok());
     }
 
     #[test]

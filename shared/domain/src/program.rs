@@ -48,6 +48,9 @@ impl ProgramKind {
                 "aggregationPeriod",
                 "aggregationTargetValue",
                 "timezone",
+                "atRiskLeadMinutes",
+                "maxFreezes",
+                "freezeEarnEveryPeriods",
             ],
             ProgramKind::Challenge => &[
                 "name",
@@ -113,6 +116,14 @@ pub struct Program {
     pub linked_schema_record_id: Option<String>,
     pub milestone_target_value: Option<Amount>,
     pub reward_points: Option<Amount>,
+    /// Streaks (SPEC §10): minutes before a period's end at which an incomplete period is at
+    /// risk (0: off), freezes a member may hold, completed periods that earn one.
+    #[serde(default)]
+    pub at_risk_lead_minutes: Option<u32>,
+    #[serde(default)]
+    pub max_freezes: Option<u32>,
+    #[serde(default)]
+    pub freeze_earn_every_periods: Option<u32>,
     #[serde(with = "time::rfc3339_ms")]
     pub created_at: Timestamp,
     #[serde(with = "time::rfc3339_ms")]
@@ -155,6 +166,49 @@ pub struct ProgramInput {
     pub milestone_target_value: Patch<Amount>,
     #[serde(default)]
     pub reward_points: Patch<Amount>,
+    #[serde(default)]
+    pub at_risk_lead_minutes: Patch<Amount>,
+    #[serde(default)]
+    pub max_freezes: Patch<Amount>,
+    #[serde(default)]
+    pub freeze_earn_every_periods: Patch<Amount>,
+}
+
+/// `atRiskLeadMinutes` when a streak does not say (SPEC §10).
+pub const DEFAULT_AT_RISK_LEAD_MINUTES: u32 = 240;
+/// The most freezes a streak may let a member hold.
+pub const MAX_FREEZES: u32 = 10;
+
+/// A whole number in `[min, max]` (`max` `None`: no upper bound), or the field's error.
+fn whole_number(
+    field: &str,
+    patch: &Patch<Amount>,
+    min: u32,
+    max: Option<u32>,
+    errors: &mut Vec<FieldError>,
+) -> Patch<u32> {
+    match patch {
+        Patch::Absent => Patch::Absent,
+        Patch::Null => Patch::Null,
+        Patch::Value(v) => {
+            let n = rust_decimal::prelude::ToPrimitive::to_u32(&v.decimal())
+                .filter(|n| v.is_integer() && *n >= min && max.is_none_or(|m| *n <= m));
+            match n {
+                Some(n) => Patch::Value(n),
+                None => {
+                    let range = match max {
+                        Some(max) => format!("from {min} to {max}"),
+                        None => format!("of at least {min}"),
+                    };
+                    errors.push(FieldError::new(
+                        field,
+                        format!("must be a whole number {range}"),
+                    ));
+                    Patch::Absent
+                }
+            }
+        }
+    }
 }
 
 fn parse_time(field: &str, value: &str, errors: &mut Vec<FieldError>) -> Option<Timestamp> {
@@ -216,6 +270,12 @@ impl ProgramInput {
             self.milestone_target_value.is_absent(),
         );
         add("rewardPoints", self.reward_points.is_absent());
+        add("atRiskLeadMinutes", self.at_risk_lead_minutes.is_absent());
+        add("maxFreezes", self.max_freezes.is_absent());
+        add(
+            "freezeEarnEveryPeriods",
+            self.freeze_earn_every_periods.is_absent(),
+        );
         out
     }
 
@@ -254,6 +314,9 @@ impl ProgramInput {
             linked_schema_record_id: None,
             milestone_target_value: None,
             reward_points: None,
+            at_risk_lead_minutes: None,
+            max_freezes: None,
+            freeze_earn_every_periods: None,
             created_at: now,
             updated_at: now,
             rules_rev: 0,
@@ -329,6 +392,34 @@ impl ProgramInput {
                         ));
                     }
                 }
+                // The clock's fields (SPEC §10); `null` restores the default.
+                let lead = whole_number(
+                    "atRiskLeadMinutes",
+                    &self.at_risk_lead_minutes,
+                    0,
+                    Some(1440),
+                    &mut errors,
+                );
+                set(&lead, &mut p.at_risk_lead_minutes);
+                p.at_risk_lead_minutes
+                    .get_or_insert(DEFAULT_AT_RISK_LEAD_MINUTES);
+                let max = whole_number(
+                    "maxFreezes",
+                    &self.max_freezes,
+                    0,
+                    Some(MAX_FREEZES),
+                    &mut errors,
+                );
+                set(&max, &mut p.max_freezes);
+                p.max_freezes.get_or_insert(0);
+                let every = whole_number(
+                    "freezeEarnEveryPeriods",
+                    &self.freeze_earn_every_periods,
+                    1,
+                    None,
+                    &mut errors,
+                );
+                set(&every, &mut p.freeze_earn_every_periods);
             }
             ProgramKind::Challenge => {
                 if let Patch::Value(v) = self.completion_target_value {
@@ -418,6 +509,12 @@ impl Program {
     /// The program's rules as of now: its own fields (`updatedAt`) and its milestones
     /// (`rulesRev`). A log carries the version the API accepted it under; the stream processor
     /// reuses what it read for that version (processor::programs).
+    /// `atRiskLeadMinutes`, its default when unset.
+    pub fn at_risk_lead(&self) -> u32 {
+        self.at_risk_lead_minutes
+            .unwrap_or(DEFAULT_AT_RISK_LEAD_MINUTES)
+    }
+
     pub fn version(&self) -> String {
         format!("{}.{}", self.updated_at.timestamp_millis(), self.rules_rev)
     }
@@ -429,6 +526,11 @@ impl Program {
         out.insert("id".into(), full["id"].clone());
         for field in self.kind.fields() {
             out.insert(field.to_string(), full[*field].clone());
+        }
+        if self.kind == ProgramKind::Streak {
+            // Streaks stored before the clock's fields read with their defaults.
+            out.insert("atRiskLeadMinutes".into(), self.at_risk_lead().into());
+            out.insert("maxFreezes".into(), self.max_freezes.unwrap_or(0).into());
         }
         out.insert("createdAt".into(), full["createdAt"].clone());
         out.insert("updatedAt".into(), full["updatedAt"].clone());

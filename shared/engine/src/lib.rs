@@ -7,6 +7,7 @@
 
 mod aggregation;
 mod challenge;
+mod freezes;
 mod milestone;
 pub mod period;
 mod streak;
@@ -14,6 +15,7 @@ mod streak;
 pub use aggregation::{Aggregation, TaskProgress};
 pub use challenge::{challenge_windows, ChallengeRule, ChallengeStatus, ChallengeWindow};
 pub use domain::progress::{AggregationMethod, CountedLog, PeriodKind};
+pub use freezes::{FreezeGrant, FreezeRule};
 pub use milestone::{challenge_crossings, streak_crossings, Crossing, MilestoneRule};
 pub use period::Period;
 pub use streak::{streak_runs, StreakRule, StreakRun, StreakStatus};

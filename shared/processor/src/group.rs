@@ -7,13 +7,28 @@ use serde_json::{json, Value};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::analytics::{Campaign, RewardFact};
+use domain::log::LogKind;
 use domain::member::Member;
+use domain::tenant::Tenant;
 use domain::time::Timestamp;
 use engine::{
     challenge_crossings, challenge_windows, streak_crossings, streak_runs, CountedLog,
     MilestoneRule, Period,
 };
 use store::{ProgressCommit, ProgressHead, RewardWrite, Store, StoreError};
+
+/// A log or grant as the engine counts it (a grant's count is its value).
+fn counted(e: &CountedEvent) -> CountedLog {
+    CountedLog {
+        id: e.log.id.clone(),
+        activity_at: e.log.activity_at,
+        value: e
+            .log
+            .activity_value
+            .map(|a| a.decimal())
+            .unwrap_or_default(),
+    }
+}
 
 use super::*;
 
@@ -22,37 +37,50 @@ use super::*;
 pub(super) struct GroupOutcome {
     pub(super) rewards: Vec<RewardFact>,
     pub(super) campaign: Option<(String, Campaign)>,
+    /// Whether records were written (not a replay that changed nothing).
+    pub(super) committed: bool,
+}
+
+/// One (member, program) group: its tenant and program, and the counted logs and freeze grants
+/// of the batch (none when the clock's sweep recomputes a run at a deadline).
+pub(super) struct Group<'a> {
+    pub(super) tenant: &'a Tenant,
+    pub(super) program_id: &'a str,
+    pub(super) events: Vec<&'a CountedEvent>,
 }
 
 pub(super) async fn process_group(
     store: &Store,
     programs: &Programs,
     member: &Member,
-    batch: &[&CountedEvent],
+    group: Group<'_>,
     now: Timestamp,
 ) -> Result<GroupOutcome, StoreError> {
-    let first = &batch[0];
-    let (tenant, member_id, program_id) = (&first.tenant, &member.id, &first.log.program_id);
-    let kind = first.log.kind;
+    let (tenant, member_id, program_id) = (group.tenant, &member.id, group.program_id);
     let mut outcome = GroupOutcome::default();
-    let events: Vec<&CountedEvent> = batch
+    let events: Vec<&CountedEvent> = group
+        .events
         .iter()
         .copied()
         .filter(|e| e.log.counts_toward_progress)
         .collect();
-    if events.is_empty() {
+    if events.is_empty() && !group.events.is_empty() {
         return Ok(outcome);
     }
     // The version the logs were accepted under, if they all name the same one.
-    let version = events[0].log.program_version.as_deref().filter(|v| {
-        events
-            .iter()
-            .all(|e| e.log.program_version.as_deref() == Some(v))
-    });
+    let version = events
+        .first()
+        .and_then(|e| e.log.program_version.as_deref())
+        .filter(|v| {
+            events
+                .iter()
+                .all(|e| e.log.program_version.as_deref() == Some(v))
+        });
     let Some(context) = programs.get(store, tenant, program_id, version).await? else {
         return Ok(outcome);
     };
     let (program, milestone_programs) = (&context.program, &context.milestones);
+    let kind = program.kind;
     let Some(rule) = rule_of(program, member.timezone.as_deref()) else {
         return Ok(outcome);
     };
@@ -60,6 +88,13 @@ pub(super) async fn process_group(
         Rule::Streak(r) => &r.aggregation,
         Rule::Challenge(r) => &r.aggregation,
     };
+    // Freeze grants count for a streak that lets members hold freezes; they are kept whatever
+    // the rule (a later `maxFreezes` sees them).
+    let (grants, events): (Vec<&CountedEvent>, Vec<&CountedEvent>) = events
+        .into_iter()
+        .partition(|e| e.log.kind == LogKind::Freeze);
+    let new_grants: Vec<CountedLog> = grants.iter().map(|e| counted(e)).collect();
+    let freezes = matches!(&rule, Rule::Streak(r) if r.freezes.max > 0);
 
     // 1. The batch's logs by period (written below, one write per period). A record delivered
     // twice in one batch is one log.
@@ -67,15 +102,7 @@ pub(super) async fn process_group(
     let mut by_period_key: BTreeMap<String, String> = BTreeMap::new();
     let mut seen = std::collections::HashSet::new();
     for e in events.iter().filter(|e| seen.insert(e.log.id.as_str())) {
-        let log = CountedLog {
-            id: e.log.id.clone(),
-            activity_at: e.log.activity_at,
-            value: e
-                .log
-                .activity_value
-                .map(|a| a.decimal())
-                .unwrap_or_default(),
-        };
+        let log = counted(e);
         let period = Period::containing(aggregation.period, aggregation.tz, log.activity_at);
         by_period_key.insert(period.first_day.to_string(), period.key());
         by_period
@@ -99,8 +126,13 @@ pub(super) async fn process_group(
     // Only what the batch can change is read: for a streak, from the start of the stored run at or
     // before the batch's earliest period (runs before it cannot change); for a challenge, the
     // batch's windows.
+    // A streak with freezes is recomputed from its first run: what a member holds carries from
+    // run to run (an empty key reads every record).
     let first_period = by_period.keys().next().cloned().unwrap_or_default();
-    let first_key = by_period_key.values().next().cloned().unwrap_or_default();
+    let first_key = match freezes {
+        true => String::new(),
+        false => by_period_key.values().next().cloned().unwrap_or_default(),
+    };
     let mut rewards: BTreeMap<String, RewardFact> = BTreeMap::new();
     for attempt in 0..MAX_COMMIT_ATTEMPTS {
         if attempt > 0 {
@@ -128,6 +160,16 @@ pub(super) async fn process_group(
                 (_, Rule::Streak(_)) => Vec::new(),
             });
         }
+        let all_grants = match (attempt, new_grants.is_empty(), freezes) {
+            (0, false, _) => {
+                store
+                    .record_freeze_grants(tenant, member_id, program_id, &new_grants)
+                    .await?
+            }
+            (_, _, true) => store.freeze_grants(tenant, member_id, program_id).await?,
+            _ => Vec::new(),
+        };
+        let all_grants = if freezes { all_grants } else { Vec::new() };
         let head = tail.last().and_then(|r| {
             Some(ProgressHead {
                 sk: r["SK"].as_str()?.to_string(),
@@ -142,17 +184,21 @@ pub(super) async fn process_group(
         };
         let (stored, mut records, crossings) = match &rule {
             Rule::Streak(r) => {
+                // With freezes the tail is every record: start at the earlier of the first
+                // run and the batch's first period (empty when the batch has no logs).
                 let at_or_before = tail
                     .first()
-                    .filter(|run| run["runKey"].as_str() <= Some(first_key.as_str()));
-                let from_day = at_or_before
-                    .and_then(|run| run["runStartDay"].as_str())
-                    .unwrap_or(&first_period)
-                    .to_string();
+                    .filter(|run| freezes || run["runKey"].as_str() <= Some(first_key.as_str()));
+                let stored_start = at_or_before.and_then(|run| run["runStartDay"].as_str());
+                let from_day = match stored_start {
+                    Some(day) if first_period.is_empty() || day < first_period.as_str() => day,
+                    _ => first_period.as_str(),
+                }
+                .to_string();
                 let counted = store
                     .counted_logs(tenant, member_id, program_id, &from_day, None)
                     .await?;
-                let runs = streak_runs(r, &counted, now);
+                let runs = streak_runs(r, &counted, &all_grants, now);
                 let crossings = streak_crossings(&runs, &milestones);
                 let records: Vec<Value> = runs
                     .iter()
@@ -187,6 +233,8 @@ pub(super) async fn process_group(
             }
         };
         inherit_rewarded(&stored, &mut records);
+        inherit_at_risk(&stored, &mut records);
+        let mut records: Vec<Value> = records.into_iter().map(as_stored).collect();
         for crossing in &crossings {
             let Some(milestone) = milestone_programs.get(&crossing.milestone_id) else {
                 continue;
@@ -236,7 +284,7 @@ pub(super) async fn process_group(
             && counters_before == Some((campaign.windows_joined, campaign.windows_completed))
         {
             campaign.version = ver - 1;
-            outcome.campaign = Some((program_id.clone(), campaign));
+            outcome.campaign = Some((program_id.to_string(), campaign));
             outcome.rewards = rewards.into_values().collect();
             return Ok(outcome);
         }
@@ -278,7 +326,8 @@ pub(super) async fn process_group(
             .await
         {
             Ok(()) => {
-                outcome.campaign = Some((program_id.clone(), campaign));
+                outcome.committed = true;
+                outcome.campaign = Some((program_id.to_string(), campaign));
                 outcome.rewards = rewards.into_values().collect();
                 return Ok(outcome);
             }

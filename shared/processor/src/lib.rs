@@ -166,8 +166,10 @@ async fn process_member(
     // A removal of a member that still exists was a change of its `externalId`: nothing to do.
     let mut failed = Vec::new();
     let mut facts = BatchFacts {
+        // A freeze grant is the operator's, not the member's activity.
         logs: events
             .iter()
+            .filter(|e| e.log.kind != domain::log::LogKind::Freeze)
             .map(|e| LogFact {
                 id: e.log.id.clone(),
                 created_at: e.log.created_at,
@@ -189,8 +191,13 @@ async fn process_member(
     for e in &events {
         by_program.entry(&e.log.program_id).or_default().push(e);
     }
-    for group in by_program.into_values() {
-        match process_group(store, programs, &member, &group, now).await {
+    for (program_id, group) in by_program {
+        let input = Group {
+            tenant,
+            program_id,
+            events: group.clone(),
+        };
+        match process_group(store, programs, &member, input, now).await {
             Ok(outcome) => {
                 // A reward this attempt wrote has `now` as its creation time.
                 let new = outcome
@@ -203,7 +210,7 @@ async fn process_member(
                 facts.campaigns.extend(outcome.campaign);
             }
             Err(e) => {
-                tracing::error!(error = ?e, member = %member_id, program = %group[0].log.program_id, "progress failed");
+                tracing::error!(error = ?e, member = %member_id, program = %program_id, "progress failed");
                 failed.extend(group.iter().map(|e| e.sequence.clone()));
             }
         }

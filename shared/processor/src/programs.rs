@@ -8,7 +8,7 @@ use tokio::sync::OnceCell;
 
 use domain::program::Program;
 use domain::tenant::Tenant;
-use engine::{Aggregation, AggregationMethod, ChallengeRule, PeriodKind, StreakRule};
+use engine::{Aggregation, AggregationMethod, ChallengeRule, FreezeRule, PeriodKind, StreakRule};
 use store::{Store, StoreError};
 
 /// The engine's view of a program for one member.
@@ -34,6 +34,11 @@ pub(super) fn rule_of(program: &Program, member_tz: Option<&str>) -> Option<Rule
             period_target: program.aggregation_target_value?.decimal(),
             completion_target: u32::try_from(rust_decimal::prelude::ToPrimitive::to_u64(&target)?)
                 .ok()?,
+            at_risk_lead: chrono::Duration::minutes(i64::from(program.at_risk_lead())),
+            freezes: FreezeRule {
+                max: program.max_freezes.unwrap_or(0),
+                earn_every: program.freeze_earn_every_periods,
+            },
         })),
         domain::program::ProgramKind::Challenge => Some(Rule::Challenge(ChallengeRule {
             aggregation,

@@ -6,8 +6,7 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use domain::log::LogKind;
-use domain::program::Program;
+use domain::program::{Program, ProgramKind};
 use domain::tenant::Tenant;
 use domain::time::{self, Timestamp};
 use engine::{ChallengeStatus, Crossing, StreakStatus, TaskProgress};
@@ -137,23 +136,72 @@ pub(super) fn with_keys(keys: Map<String, Value>, record: Value) -> Value {
     Value::Object(out)
 }
 
-/// A record in progress is listed in the due index under its deadline, for the clock's sweep; a
-/// settled one is not (a put without the attributes removes its entry).
-fn with_due(mut record: Value, in_progress: bool, deadline: Option<Timestamp>) -> Value {
-    // `breaksAt` is the due index's sort key: present as a string or absent, never null.
-    if let Some(fields) = record.as_object_mut() {
-        if fields.get("breaksAt").is_some_and(Value::is_null) {
-            fields.remove("breaksAt");
+/// A recomputed run keeps the note that it was at risk for the period it still waits on (the
+/// sweep wrote it; the engine does not know), so the nudge is not sent twice.
+pub(super) fn inherit_at_risk(stored: &[Value], computed: &mut [Value]) {
+    for record in computed {
+        let Some(old) = stored.iter().find(|old| old["SK"] == record["SK"]) else {
+            continue;
+        };
+        for note in AT_RISK_NOTES {
+            let same_period = old[note].as_str().is_some() && old[note] == record["breaksAt"];
+            if same_period {
+                record[note] = old[note].clone();
+            }
         }
     }
-    let (Some(deadline), true) = (deadline, in_progress) else {
+}
+
+/// What the sweep notes on a run at risk: nudged, or passed over (the member is not live).
+const AT_RISK_NOTES: [&str; 2] = ["atRiskSentFor", "atRiskSkippedFor"];
+
+/// A progress record as stored. What the read view restores is left out (`null`s, and
+/// `createdAt`, the run's start or the window's), so that a run stays within one write unit
+/// (1 KB) with its due entry. A record in progress is listed in the due index under its next
+/// clock action, for the sweep: the at-risk moment while the nudge is still to send, else the
+/// deadline (a run's `breaksAt`, a window's end). A settled one is not (a put without the
+/// attributes removes its entry).
+pub(super) fn as_stored(mut record: Value) -> Value {
+    if let Some(fields) = record.as_object_mut() {
+        fields.retain(|name, value| !value.is_null() && name != "createdAt");
+    }
+    let streak = record.get("streakProgressStatus").is_some();
+    let status = if streak {
+        &record["streakProgressStatus"]
+    } else {
+        &record["challengeProgressStatus"]
+    };
+    if status != "in_progress" {
+        return record;
+    }
+    let deadline = if streak {
+        record["breaksAt"].as_str()
+    } else {
+        record["taskProgress"]["periodEnd"].as_str()
+    };
+    let Some(deadline) = deadline.map(str::to_string) else {
         return record;
     };
+    let at_risk = record["atRiskAt"]
+        .as_str()
+        .filter(|at| *at < deadline.as_str())
+        .filter(|_| {
+            AT_RISK_NOTES
+                .iter()
+                .all(|note| record[*note].as_str() != Some(deadline.as_str()))
+        })
+        .map(str::to_string);
     let (Some(pk), Some(sk)) = (record["PK"].as_str(), record["SK"].as_str()) else {
         return record;
     };
-    for (name, value) in Store::due_keys(pk, sk, &time::format(&deadline)) {
+    let due_at = at_risk.unwrap_or_else(|| deadline.clone());
+    for (name, value) in Store::due_keys(pk, sk, &due_at) {
         record[name] = value.into();
+    }
+    record["breaksAt"] = deadline.into();
+    // The at-risk moment lives on as `dueAt` until it passes; it is not stored twice.
+    if let Some(fields) = record.as_object_mut() {
+        fields.remove("atRiskAt");
     }
     record
 }
@@ -177,13 +225,12 @@ pub(super) fn streak_record(
             &run.run_key,
         ],
     );
-    let in_progress = run.status == StreakStatus::InProgress;
     let status = match run.status {
         StreakStatus::InProgress => "in_progress",
         StreakStatus::Completed => "completed",
         StreakStatus::Broken => "broken",
     };
-    let record = with_keys(
+    let mut record = with_keys(
         Store::progress_keys(
             tenant,
             member_id,
@@ -204,12 +251,41 @@ pub(super) fn streak_record(
             "streakCompletedAt": opt_time(run.completed_at),
             "streakBrokenAt": opt_time(run.broken_at),
             "breaksAt": opt_time(run.breaks_at),
+            "atRiskAt": opt_time(run.at_risk_at),
             "taskProgress": task_json(&run.task),
             "createdAt": time::format(&run.started_at),
             "updatedAt": time::format(&now),
         }),
     );
-    with_due(record, in_progress, run.breaks_at)
+    // Freezes are stored only when there are any (reads show zeros): a run of a streak without
+    // freezes stays within one write unit.
+    for (name, value, any) in [
+        (
+            "freezesAvailable",
+            json!(run.freezes_available),
+            run.freezes_available > 0,
+        ),
+        (
+            "freezesUsed",
+            json!(run.frozen_periods.len()),
+            !run.frozen_periods.is_empty(),
+        ),
+        (
+            "frozenPeriods",
+            json!(run.frozen_periods),
+            !run.frozen_periods.is_empty(),
+        ),
+        (
+            "freezesEarned",
+            json!(run.freezes_earned),
+            run.freezes_earned > 0,
+        ),
+    ] {
+        if any {
+            record[name] = value;
+        }
+    }
+    record
 }
 
 pub(super) fn challenge_record(
@@ -229,13 +305,12 @@ pub(super) fn challenge_record(
             &w.window_key,
         ],
     );
-    let in_progress = w.status == ChallengeStatus::InProgress;
     let status = match w.status {
         ChallengeStatus::InProgress => "in_progress",
         ChallengeStatus::Completed => "completed",
         ChallengeStatus::Failed => "failed",
     };
-    let record = with_keys(
+    with_keys(
         Store::progress_keys(
             tenant,
             member_id,
@@ -257,13 +332,12 @@ pub(super) fn challenge_record(
             "createdAt": time::format(&w.task.period_start),
             "updatedAt": time::format(&now),
         }),
-    );
-    with_due(record, in_progress, Some(w.task.period_end))
+    )
 }
 
 pub(super) fn reward_record(
     tenant: &Tenant,
-    kind: LogKind,
+    kind: ProgramKind,
     program: &Program,
     milestone: &Program,
     member_id: &str,
@@ -293,7 +367,7 @@ pub(super) fn reward_record(
         json!({
             "id": id,
             "ownedById": member_id,
-            "linkedSchemaSlug": kind.program_kind().slug(),
+            "linkedSchemaSlug": kind.slug(),
             "linkedSchemaRecordId": program.id,
             "milestoneId": milestone.id,
             "milestone": milestone.to_record(),

@@ -1,6 +1,8 @@
 //! The clock's sweep (SPEC §10): stores what the clock decides. A streak run whose period ended
-//! incomplete becomes `broken` at its deadline, a challenge window that ended below target
-//! `failed`; the table's stream then carries the change to webhook delivery like any other. It
+//! incomplete becomes `broken` at its deadline (or, if the member holds a freeze, the engine
+//! recomputes it: the period is frozen and the run goes on), a challenge window that ended below
+//! target `failed`, and a run still incomplete `atRiskLeadMinutes` before its deadline is noted
+//! at risk; the table's stream then carries each change to webhook delivery like any other. It
 //! reads only the due index's hours that have passed since the last sweep (`Store::due_records`),
 //! so its cost follows what is due, never all records; each settle is one conditional write, so
 //! overlapping sweeps, retries and logs racing it change a record's state once.
@@ -8,8 +10,12 @@
 use chrono::Duration;
 use futures_util::StreamExt;
 
+use domain::member::MemberStatus;
 use domain::time::Timestamp;
-use store::{due_hour, Store, StoreError};
+use store::{due_hour, DueKind, DueRecord, Store, StoreError};
+
+use crate::group::{process_group, Group};
+use crate::programs::Programs;
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -32,12 +38,17 @@ pub async fn sweep(store: &Store, now: Timestamp) -> Result<SweepReport, StoreEr
     let current = due_hour(&now);
     let checkpoint = store.sweep_checkpoint().await?;
     let oldest = due_hour(&(now - Duration::hours(LOOKBACK_HOURS)));
-    let from = checkpoint.clone().filter(|c| *c > oldest).unwrap_or(oldest);
+    // A checkpoint ahead of this sweep's clock (another sweep's clock ran fast) is not trusted.
+    let from = checkpoint
+        .clone()
+        .filter(|c| *c > oldest && *c <= current)
+        .unwrap_or(oldest);
     let mut report = SweepReport::default();
     let mut left_in_the_past = false;
+    let programs = Programs::default();
     for hour in hours(&from, &current) {
         let shards = futures_util::future::join_all(
-            (0..Store::DUE_SHARDS).map(|shard| sweep_shard(store, &hour, shard, now)),
+            (0..Store::DUE_SHARDS).map(|shard| sweep_shard(store, &programs, &hour, shard, now)),
         )
         .await;
         for shard in shards {
@@ -60,6 +71,7 @@ pub async fn sweep(store: &Store, now: Timestamp) -> Result<SweepReport, StoreEr
 /// the index lags the table by a moment; the next sweep sees them gone or settles them).
 async fn sweep_shard(
     store: &Store,
+    programs: &Programs,
     hour: &str,
     shard: usize,
     now: Timestamp,
@@ -72,7 +84,7 @@ async fn sweep_shard(
         }
         // Owned entries: the futures stay `Send` for a spawned task.
         let outcomes: Vec<Result<bool, StoreError>> = futures_util::stream::iter(due)
-            .map(|d| async move { store.settle_due(&d, &now).await })
+            .map(|d| async move { act(store, programs, &d, now).await })
             .buffer_unordered(SETTLES_AT_ONCE)
             .collect()
             .await;
@@ -89,6 +101,44 @@ async fn sweep_shard(
             return Ok((settled, raced, true));
         }
     }
+}
+
+/// Does what is due for one entry; `false` if another writer got to it first (or it must wait).
+async fn act(
+    store: &Store,
+    programs: &Programs,
+    due: &DueRecord,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let needs_member = due.is_at_risk() || due.freezes_available > 0;
+    if due.kind == DueKind::ChallengeWindow || !needs_member {
+        return store.settle_due(due, &now).await;
+    }
+    let (Ok(tenant), Some(member_id), Some(streak_id)) = (
+        store::tenant_of_key(&due.pk),
+        due.owned_by_id.as_deref(),
+        due.streak_id.as_deref(),
+    ) else {
+        return store.settle_due(due, &now).await;
+    };
+    // A member deleted meanwhile: the deletion cascade removes the record.
+    let Some(member) = store.member_by_id(&tenant, member_id).await? else {
+        return Ok(false);
+    };
+    if due.is_at_risk() {
+        // Only a live member is nudged (SPEC §10); the moment is passed either way.
+        let notify = member.status == MemberStatus::Live;
+        return store.mark_at_risk(due, &now, notify).await;
+    }
+    // A freeze may keep the run: the engine decides, as it would for a log.
+    let group = Group {
+        tenant: &tenant,
+        program_id: streak_id,
+        events: Vec::new(),
+    };
+    Ok(process_group(store, programs, &member, group, now)
+        .await?
+        .committed)
 }
 
 /// The due index's hours from `from` to `to` (`YYYY-MM-DDTHH`, both included).

@@ -10,19 +10,33 @@ use super::error::{applied, classify, StoreError};
 use super::layout::{GSI3, LIST_SHARDS};
 use super::*;
 
-/// A progress record in progress whose deadline has passed, as the due index lists it.
+/// A progress record in progress whose next clock action is due, as the due index lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueRecord {
     pub pk: String,
     pub sk: String,
-    /// RFC 3339 UTC, as stored on the record (`breaksAt`).
+    /// RFC 3339 UTC, as stored on the record: the action's moment (`dueAt`) and the deadline
+    /// (`breaksAt`; before it, `dueAt` is the at-risk moment).
+    pub due_at: String,
     pub deadline: String,
     pub kind: DueKind,
+    /// Freezes the member held when the record was written (streaks).
+    pub freezes_available: u64,
+    pub owned_by_id: Option<String>,
+    pub streak_id: Option<String>,
+}
+
+impl DueRecord {
+    /// Whether the action due is the at-risk nudge (the deadline is still ahead).
+    pub fn is_at_risk(&self) -> bool {
+        self.kind == DueKind::StreakRun && self.due_at < self.deadline
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DueKind {
-    /// A streak run: it becomes `broken` at `breaksAt`.
+    /// A streak run: at risk at `dueAt` before its deadline, `broken` (or kept by a freeze) at
+    /// `breaksAt`.
     StreakRun,
     /// A challenge window: it becomes `failed` at its period's end.
     ChallengeWindow,
@@ -41,8 +55,8 @@ impl Store {
     /// Shards of the due index (as many as the tenant lists').
     pub const DUE_SHARDS: usize = LIST_SHARDS;
 
-    /// Up to `limit` records of one hour and shard of the due index whose deadline is `now` or
-    /// earlier, earliest first.
+    /// Up to `limit` records of one hour and shard of the due index whose next action is due at
+    /// `now` or earlier, earliest first.
     pub async fn due_records(
         &self,
         hour: &str,
@@ -55,7 +69,7 @@ impl Store {
             .query()
             .table_name(&self.table)
             .index_name(GSI3)
-            .key_condition_expression("GSI3PK = :pk AND breaksAt <= :now")
+            .key_condition_expression("GSI3PK = :pk AND dueAt <= :now")
             .expression_attribute_values(":pk", s(format!("DUE#{hour}#{shard}")))
             // Every entry of this instant or earlier sorts before `{now}$`.
             .expression_attribute_values(":now", s(format!("{}$", time::format(now))))
@@ -79,22 +93,31 @@ impl Store {
                 } else {
                     return None;
                 };
-                let deadline = text(item, "breaksAt")?;
+                let due_at = text(item, "dueAt")?;
+                let freezes_available = match item.get("freezesAvailable") {
+                    Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+                    _ => 0,
+                };
                 Some(DueRecord {
                     pk: text(item, "PK")?,
                     sk: text(item, "SK")?,
-                    deadline,
+                    deadline: text(item, "breaksAt").unwrap_or_else(|| due_at.clone()),
+                    due_at,
                     kind,
+                    freezes_available,
+                    owned_by_id: text(item, "ownedById"),
+                    streak_id: text(item, "streakId"),
                 })
             })
             .collect())
     }
 
-    /// Stores what the clock decided for `due`: a run `broken` at its deadline, a window
-    /// `failed`; it leaves the due index, and its `ver` moves so that a commit of the stream
-    /// processor that read it before fails and recomputes. `false` if the record is no longer
-    /// in progress with this deadline (settled by another sweep, extended by a log, deleted):
-    /// exactly one write changes the state, whatever the sweeps and logs racing it.
+    /// Stores what the clock decided for `due` when no freeze can keep it: a run `broken` at its
+    /// deadline, a window `failed`; it leaves the due index, and its `ver` moves so that a commit
+    /// of the stream processor that read it before fails and recomputes. `false` if the record is
+    /// no longer in progress with this deadline, or holds a freeze now (settled by another sweep,
+    /// extended by a log, given a freeze, deleted): exactly one write changes the state, whatever
+    /// the sweeps and logs racing it.
     pub async fn settle_due(&self, due: &DueRecord, now: &Timestamp) -> Result<bool, StoreError> {
         let (status, settled_at) = match due.kind {
             DueKind::StreakRun => ("streakProgressStatus", "streakBrokenAt"),
@@ -112,12 +135,58 @@ impl Store {
             .key("SK", s(&due.sk))
             .update_expression(format!(
                 "SET {status} = :outcome, {settled_at} = :deadline, updatedAt = :now \
-                 ADD ver :one REMOVE GSI3PK"
+                 ADD ver :one REMOVE GSI3PK, dueAt"
             ))
-            .condition_expression(format!("{status} = :in_progress AND breaksAt = :deadline"))
+            .condition_expression(format!(
+                "{status} = :in_progress AND breaksAt = :deadline \
+                 AND (attribute_not_exists(freezesAvailable) OR freezesAvailable = :zero)"
+            ))
             .expression_attribute_values(":outcome", s(outcome))
             .expression_attribute_values(":in_progress", s("in_progress"))
             .expression_attribute_values(":deadline", s(&due.deadline))
+            .expression_attribute_values(":now", s(time::format(now)))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .send()
+            .await
+            .map_err(classify);
+        applied(result)
+    }
+
+    /// Notes that the run of `due` was at risk for the period ending at its deadline (SPEC §10):
+    /// `atRiskSentFor` names the deadline (`atRiskSkippedFor` when the member is not live: no
+    /// nudge), the entry moves to the deadline itself, `ver` moves. The stream carries the change
+    /// to `streak_progress.at_risk`, once: `false` if the run no longer waits on that period at
+    /// that moment (a log completed it, another sweep noted it).
+    pub async fn mark_at_risk(
+        &self,
+        due: &DueRecord,
+        now: &Timestamp,
+        notify: bool,
+    ) -> Result<bool, StoreError> {
+        let [(_, gsi3pk), _] = Store::due_keys(&due.pk, &due.sk, &due.deadline);
+        let note = if notify {
+            "atRiskSentFor"
+        } else {
+            "atRiskSkippedFor"
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(&due.pk))
+            .key("SK", s(&due.sk))
+            .update_expression(format!(
+                "SET {note} = :deadline, dueAt = :deadline, GSI3PK = :gsi3pk, \
+                 updatedAt = :now ADD ver :one"
+            ))
+            .condition_expression(
+                "streakProgressStatus = :in_progress AND breaksAt = :deadline AND dueAt = :due",
+            )
+            .expression_attribute_values(":in_progress", s("in_progress"))
+            .expression_attribute_values(":deadline", s(&due.deadline))
+            .expression_attribute_values(":due", s(&due.due_at))
+            .expression_attribute_values(":gsi3pk", s(gsi3pk))
             .expression_attribute_values(":now", s(time::format(now)))
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .send()

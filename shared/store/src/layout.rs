@@ -9,13 +9,14 @@
 //! | activity log | `T#{acct}#{env}#LOG#{programId}#{uniqueIdentifier}` | `LOG` | GSI1 `…#LIST#{slug}#{shard}` / id; GSI2 `…#MEMBER#{memberId}#{slug}` / id |
 //! | user-journey event (key: its event id) | `T#{acct}#{env}#JEVENT#{eventId}` | `JEVENT` | GSI2 `…#MEMBER#{memberId}#journey_event` / `{occurredAt}#{eventId}` |
 //! | counted logs of a period | `T#{acct}#{env}#MEMBER#{memberId}` | `AGG#{programId}#{periodDay}` | |
+//! | a member's freeze grants of a streak | `T#{acct}#{env}#MEMBER#{memberId}` | `FREEZES#{programId}` | |
 //! | progress record (streak run, challenge window; the last one carries the processor's `ver`) | member's partition | `PROGRESS#{programId}#{run or window key}` | GSI1 (sharded), GSI2 |
 //! | reward | member's partition | `REWARD#{milestoneId}#{run or window key}` | GSI1 (sharded), GSI2 |
 //! | marker: the member has progress in the program (makes first commits collide) | member's partition | `STATE#{programId}` | |
 //! | program (streak, challenge, milestone) | `T#{acct}#{env}#PROGRAM#{id}` | `PROGRAM` | `T#{acct}#{env}#LIST#{slug}` / id |
 //! | webhook endpoint | `T#{acct}#{env}#WEBHOOK#{id}` | `WEBHOOK` | `T#{acct}#{env}#LIST#webhook_endpoint` / id |
 //! | webhook delivery (one event to one endpoint) | the endpoint's partition | `DELIVERY#{eventId}` | GSI2 `…#WEBHOOK#{endpointId}#deliveries` / `{createdAt}#{eventId}`; while pending GSI1 `WEBHOOKS_DUE` / `{nextAttemptAt}#{PK}#{SK}` |
-//! | due entry of a progress record in progress (sparse; the record's own attributes) | — | — | GSI3 `DUE#{deadline's UTC hour}#{shard}` / `breaksAt` (the deadline: a run's, a window's end) |
+//! | due entry of a progress record in progress (sparse; the record's own attributes) | — | — | GSI3 `DUE#{due moment's UTC hour}#{shard}` / `dueAt` (the next clock action: an at-risk moment, or the deadline `breaksAt`, a run's or a window's end) |
 //! | an `Idempotency-Key` and the answer it got (expires: TTL `expiresAt`) | `T#{acct}#{env}#IDEMPOTENCY#{key}` | `IDEMPOTENCY` | |
 //!
 //! Members are keyed by tenant + `externalId` (SPEC §8), so uniqueness is the primary key itself and
@@ -94,9 +95,10 @@ pub(super) fn list_shard_pk(tenant: &Tenant, slug: &str, shard: usize) -> String
 
 /// The slugs whose tenant-wide lists are sharded: what `sharded_list_pk` lists, and what
 /// `gamify-admin reshard-lists` moves.
-pub(super) const SHARDED_SLUGS: [&str; 6] = [
+pub(super) const SHARDED_SLUGS: [&str; 7] = [
     "streak_log",
     "challenge_log",
+    "streak_freeze",
     "streak_progress",
     "challenge_progress",
     "reward_log",
@@ -119,12 +121,12 @@ pub(super) fn list_shard_pks(tenant: &Tenant, slug: &str) -> Vec<String> {
         .collect()
 }
 
-/// GSI3, the due index: a progress record in progress is listed under the UTC hour of its
-/// deadline (`breaksAt`: a streak run's, a challenge window's period end), sorted by it, spread over
+/// GSI3, the due index: a progress record in progress is listed under the UTC hour of its next
+/// clock action (`dueAt`: an at-risk moment, or the deadline, a run's or window's period end), sorted by it, spread over
 /// `LIST_SHARDS` partitions by a hash of its key; settled records leave it. The clock's sweep
 /// reads the hours that have passed, so its cost follows what is due, never all records.
-pub fn due_pk(deadline: &str, pk: &str, sk: &str) -> String {
-    let hour = deadline.get(..13).unwrap_or(deadline);
+pub fn due_pk(due_at: &str, pk: &str, sk: &str) -> String {
+    let hour = due_at.get(..13).unwrap_or(due_at);
     format!("DUE#{hour}#{}", shard_of(&format!("{pk}#{sk}")))
 }
 
@@ -190,9 +192,14 @@ pub(super) fn list_partitions(
 }
 
 /// The member's own writes listed on GSI2 (what reconciliation replays and the deletion cascade
-/// removes besides the member's partition): logs of both kinds and user-journey events.
-pub(super) const MEMBER_ACTIVITY_SLUGS: [&str; 3] =
-    ["streak_log", "challenge_log", domain::journey::EVENT_SLUG];
+/// removes besides the member's partition): logs of every kind (freeze grants too) and
+/// user-journey events.
+pub(super) const MEMBER_ACTIVITY_SLUGS: [&str; 4] = [
+    "streak_log",
+    "challenge_log",
+    "streak_freeze",
+    domain::journey::EVENT_SLUG,
+];
 
 /// GSI2 partition of one member's records of one kind.
 pub(super) fn member_activity_pk(tenant: &Tenant, member_id: &str, slug: &str) -> String {
@@ -234,6 +241,11 @@ impl Index {
 /// A member's counted logs of one program in one period, by the period's first day.
 pub(super) fn period_sk(program_id: &str, day: &str) -> String {
     format!("AGG#{program_id}#{day}")
+}
+
+/// A member's freeze grants of a streak (SPEC §10), one attribute per grant like a period item.
+pub(super) fn freezes_sk(program_id: &str) -> String {
+    format!("FREEZES#{program_id}")
 }
 
 /// Where a member's progress records of a program start; `~` sorts after every key.
@@ -361,13 +373,14 @@ mod tests {
     }
 
     #[test]
-    fn member_activity_is_both_log_kinds_and_events() {
+    fn member_activity_is_every_log_kind_and_events() {
         use domain::log::LogKind;
         assert_eq!(
             MEMBER_ACTIVITY_SLUGS,
             [
                 LogKind::Streak.slug(),
                 LogKind::Challenge.slug(),
+                LogKind::Freeze.slug(),
                 domain::journey::EVENT_SLUG
             ]
         );

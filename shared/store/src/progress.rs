@@ -18,8 +18,8 @@ use domain::time::{self, Timestamp};
 use super::codec::{from_items, period_logs, s, to_item};
 use super::error::{classify, StoreError};
 use super::layout::{
-    member_activity_pk, member_id_pk, period_sk, progress_prefix, progress_sk, reward_sk,
-    sharded_list_pk, state_sk,
+    freezes_sk, member_activity_pk, member_id_pk, period_sk, progress_prefix, progress_sk,
+    reward_sk, sharded_list_pk, state_sk,
 };
 use super::queries::Condition;
 use super::*;
@@ -81,12 +81,59 @@ impl Store {
         period_logs(item)
     }
 
+    /// Records freeze grants (SPEC §10) in the member's grants item of the streak, like logs in a
+    /// period item (`value` is the count); returns every grant it holds after the write.
+    pub async fn record_freeze_grants(
+        &self,
+        tenant: &Tenant,
+        member_id: &str,
+        program_id: &str,
+        grants: &[CountedLog],
+    ) -> Result<Vec<CountedLog>, StoreError> {
+        let mut item = Item::new();
+        for chunk in grants.chunks(PERIOD_LOGS_PER_UPDATE) {
+            item = self
+                .record_logs_chunk(tenant, member_id, &freezes_sk(program_id), chunk)
+                .await?;
+        }
+        period_logs(item)
+    }
+
+    /// Every freeze grant of a member in a streak.
+    pub async fn freeze_grants(
+        &self,
+        tenant: &Tenant,
+        member_id: &str,
+        program_id: &str,
+    ) -> Result<Vec<CountedLog>, StoreError> {
+        let item = self
+            .get(
+                member_id_pk(tenant, member_id),
+                &freezes_sk(program_id),
+                true,
+            )
+            .await?;
+        period_logs(item.unwrap_or_default())
+    }
+
     pub(super) async fn record_period_chunk(
         &self,
         tenant: &Tenant,
         member_id: &str,
         program_id: &str,
         period_day: &str,
+        logs: &[CountedLog],
+    ) -> Result<Item, StoreError> {
+        self.record_logs_chunk(tenant, member_id, &period_sk(program_id, period_day), logs)
+            .await
+    }
+
+    /// Sets one attribute per log (`L#{id}` = `{at}|{value}`) on the member's item `sk`.
+    async fn record_logs_chunk(
+        &self,
+        tenant: &Tenant,
+        member_id: &str,
+        sk: &str,
         logs: &[CountedLog],
     ) -> Result<Item, StoreError> {
         let mut names = HashMap::new();
@@ -105,7 +152,7 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .key("PK", s(member_id_pk(tenant, member_id)))
-            .key("SK", s(period_sk(program_id, period_day)))
+            .key("SK", s(sk))
             .update_expression(format!("SET {}", sets.join(", ")))
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
@@ -369,11 +416,12 @@ impl Store {
 
     /// The due-index attributes (GSI3) of a progress record in progress whose deadline is
     /// `deadline` (RFC 3339, UTC): what the clock's sweep finds when the deadline has passed.
-    /// Attributes a record pays for in size: the deadline itself is the record's `breaksAt`.
-    pub fn due_keys(pk: &str, sk: &str, deadline: &str) -> [(&'static str, String); 2] {
+    /// The due index's attributes of a record in progress whose next clock action is at `due_at`
+    /// (an at-risk moment or its deadline).
+    pub fn due_keys(pk: &str, sk: &str, due_at: &str) -> [(&'static str, String); 2] {
         [
-            ("GSI3PK", super::layout::due_pk(deadline, pk, sk)),
-            ("breaksAt", deadline.to_string()),
+            ("GSI3PK", super::layout::due_pk(due_at, pk, sk)),
+            ("dueAt", due_at.to_string()),
         ]
     }
 

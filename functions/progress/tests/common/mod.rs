@@ -75,6 +75,7 @@ impl World {
     pub async fn log(&self, kind: LogKind, body: Value) -> (u16, Value) {
         let (app, file) = match kind {
             LogKind::Streak => (&self.streaks, "logs/streak-create.json"),
+            LogKind::Freeze => (&self.streaks, "logs/streak-freeze-create.json"),
             LogKind::Challenge => (&self.challenges, "logs/challenge-create.json"),
         };
         let event = events::as_caller(
@@ -218,6 +219,43 @@ impl World {
             .await
             .unwrap()
     }
+}
+
+/// The webhook events a stream batch means (what webhook delivery sends), with their ids, read
+/// as functions/webhooks/src/delivery.rs reads the images.
+pub fn events_of(
+    tenant: &Tenant,
+    batch: &aws_lambda_events::dynamodb::Event,
+) -> Vec<(&'static str, String)> {
+    let image = |item: &serde_dynamo::Item| -> Option<Value> {
+        (!item.is_empty())
+            .then(|| serde_dynamo::from_item(item.clone()).ok())
+            .flatten()
+    };
+    batch
+        .records
+        .iter()
+        .flat_map(|r| {
+            let (old, new) = (image(&r.change.old_image), image(&r.change.new_image));
+            let sk = new
+                .as_ref()
+                .or(old.as_ref())
+                .and_then(|v| v["SK"].as_str())
+                .unwrap_or_default()
+                .to_string();
+            app::webhook_events::meanings(
+                &tenant.key_prefix(),
+                &sk,
+                old.as_ref(),
+                new.as_ref(),
+                time::now(),
+            )
+        })
+        .filter_map(|m| match m {
+            app::webhook_events::Meaning::Event(e) => Some((e.event_type, e.id)),
+            _ => None,
+        })
+        .collect()
 }
 
 pub fn days_ago(n: i64) -> String {

@@ -120,3 +120,50 @@ fn patches_keep_rules_on_the_result() {
         .unwrap_err();
     assert_eq!(fields(err), ["completionTargetValue", "name"]);
 }
+
+#[test]
+fn the_clocks_fields_of_a_streak_default_and_are_checked() {
+    let base = r#""name":"x","status":"live","completionTargetValue":7,"aggregationTargetValue":1"#;
+    let s = create(ProgramKind::Streak, &format!("{{{base}}}")).unwrap();
+    let record = s.to_record();
+    assert_eq!(
+        (
+            &record["atRiskLeadMinutes"],
+            &record["maxFreezes"],
+            &record["freezeEarnEveryPeriods"]
+        ),
+        (&serde_json::json!(240), &serde_json::json!(0), &Value::Null)
+    );
+    let s = create(
+        ProgramKind::Streak,
+        &format!(r#"{{{base},"atRiskLeadMinutes":0,"maxFreezes":10,"freezeEarnEveryPeriods":7}}"#),
+    )
+    .unwrap();
+    assert_eq!(
+        (s.at_risk_lead(), s.max_freezes, s.freeze_earn_every_periods),
+        (0, Some(10), Some(7))
+    );
+    for (bad, field) in [
+        (r#""atRiskLeadMinutes":1441"#, "atRiskLeadMinutes"),
+        (r#""atRiskLeadMinutes":-1"#, "atRiskLeadMinutes"),
+        (r#""atRiskLeadMinutes":1.5"#, "atRiskLeadMinutes"),
+        (r#""maxFreezes":11"#, "maxFreezes"),
+        (r#""freezeEarnEveryPeriods":0"#, "freezeEarnEveryPeriods"),
+        (r#""freezeEarnEveryPeriods":2.5"#, "freezeEarnEveryPeriods"),
+    ] {
+        let err = create(ProgramKind::Streak, &format!("{{{base},{bad}}}")).unwrap_err();
+        assert_eq!(fields(err), [field], "{bad}");
+    }
+    // Not fields of a challenge.
+    let err = create(
+        ProgramKind::Challenge,
+        r#"{"name":"x","status":"live","completionTargetValue":7,"maxFreezes":1}"#,
+    )
+    .unwrap_err();
+    assert_eq!(fields(err), ["maxFreezes"]);
+    // `null` restores a default.
+    let patched = input(r#"{"atRiskLeadMinutes":null}"#)
+        .apply(ProgramKind::Streak, Some(&s), s.id.clone(), time::now())
+        .unwrap();
+    assert_eq!(patched.at_risk_lead(), 240);
+}

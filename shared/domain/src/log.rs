@@ -392,7 +392,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            grant.activity_value.map(|c| c.to_string()),
+            grant.activity_value.map(|c| c.decimal().to_string()),
             Some("2".into())
         );
         assert_eq!(

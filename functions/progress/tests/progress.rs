@@ -308,7 +308,8 @@ async fn progress_and_reward_lists_are_newest_first() {
         w.drain().await;
     }
     for (slug, time_field) in [
-        ("streak_progress", "createdAt"),
+        // As stored: a run's `createdAt` is its start (the API view restores it).
+        ("streak_progress", "streakStartedAt"),
         ("reward_log", "rewardIssuedAt"),
     ] {
         let (page, _) = w

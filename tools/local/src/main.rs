@@ -199,10 +199,13 @@ async fn run_webhook_delivery(
 /// What the clock-sweep function's schedule does on AWS (every minute), every second: deadlines
 /// that passed are stored and sent within seconds (SPEC §10). A failed sweep is retried by the
 /// next one.
-async fn run_clock_sweep(store: Store) {
+/// The clock's sweep every second (on AWS: every minute). `GAMIFY_CLOCK_AHEAD_SECONDS` runs the
+/// sweep's clock ahead of the real one, so that a deadline (a local midnight) acts in seconds for
+/// a demo or a test; nothing else of the product moves. Never set on AWS.
+async fn run_clock_sweep(store: Store, ahead: chrono::Duration) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        if let Err(e) = processor::sweep::sweep(&store, domain::time::now()).await {
+        if let Err(e) = processor::sweep::sweep(&store, domain::time::now() + ahead).await {
             tracing::warn!(error = ?e, "clock sweep failed");
         }
     }
@@ -319,7 +322,21 @@ async fn run() -> Result<(), String> {
     );
     let mut webhook_delivery =
         tokio::spawn(run_webhook_delivery(webhook_poller, delivery, give_up));
-    tokio::spawn(run_clock_sweep(store.clone()));
+    let ahead = match std::env::var("GAMIFY_CLOCK_AHEAD_SECONDS") {
+        Ok(s) => s
+            .parse::<i64>()
+            .map_err(|_| format!("GAMIFY_CLOCK_AHEAD_SECONDS={s}: not a whole number"))?,
+        Err(_) => 0,
+    };
+    if ahead != 0 {
+        println!(
+            "Clock sweep running {ahead} s ahead of the real clock (GAMIFY_CLOCK_AHEAD_SECONDS)"
+        );
+    }
+    tokio::spawn(run_clock_sweep(
+        store.clone(),
+        chrono::Duration::seconds(ahead),
+    ));
     println!(
         "Stream processor polling the table's stream ({})",
         if resumed > 0 {

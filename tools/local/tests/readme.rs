@@ -69,18 +69,37 @@ fn the_quick_start_works_as_written() {
         .into_iter::<Value>()
         .collect::<Result<_, _>>()
         .unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    // The seven answers of the API, then what the webhook receiver got.
-    assert!(answers.len() > 7, "{stdout}");
-    let (answers, received) = answers.split_at(7);
+    // The nine answers of the API, then what the webhook receiver got.
+    assert!(answers.len() > 9, "{stdout}");
+    let (answers, received) = answers.split_at(9);
     assert!(answers.iter().all(|a| a["status"] == "success"), "{stdout}");
     let types: Vec<&str> = received
         .iter()
         .filter(|r| r["verified"] == true && r["status"] == 200)
         .filter_map(|r| r["event"]["type"].as_str())
         .collect();
-    for expected in ["member.created", "reward_log.created"] {
+    for expected in [
+        "member.created",
+        "reward_log.created",
+        "streak_progress.at_risk",
+    ] {
         assert!(types.contains(&expected), "{expected}: {received:#?}");
     }
+    // The at-risk nudge of night_owl's half check-in, once; the grant; the freeze on the run.
+    let nudges: Vec<&Value> = received
+        .iter()
+        .filter(|r| r["event"]["type"] == "streak_progress.at_risk")
+        .collect();
+    assert_eq!(nudges.len(), 1, "{received:#?}");
+    assert_eq!(nudges[0]["event"]["data"]["remainingValue"], 1);
+    let (grant, owl) = (&answers[7], &answers[8]);
+    assert_eq!(grant["data"]["count"], 1, "{grant}");
+    assert_eq!(owl["data"][0]["freezesAvailable"], 1, "{owl}");
+    assert_eq!(
+        owl["data"][0]["streakProgressStatus"], "in_progress",
+        "{owl}"
+    );
+    assert_eq!(owl["data"][0]["taskProgress"]["currentValue"], 1, "{owl}");
     let (member, log, event, progress, rewards, profile) = (
         &answers[0],
         &answers[2],

@@ -236,3 +236,144 @@ fn events_arrive_signed_retried_under_one_id_and_accepted_once() {
     assert_eq!(accepted, 6, "nothing more arrives");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The clock acts over HTTP (SPEC §10), with no log after the setup: a run at risk is nudged
+/// once, a run whose day ended is stored `broken` and its event arrives, a freeze keeps another
+/// run over the missed day and its event arrives. The local run's sweep runs ahead of the real
+/// clock (`GAMIFY_CLOCK_AHEAD_SECONDS`) so that today's UTC midnight comes some 25 seconds after
+/// the start; a second sweep from this test races it the whole time, and each event still
+/// arrives once.
+#[test]
+fn the_clock_nudges_breaks_and_freezes_runs_without_a_log() {
+    let dir = std::env::temp_dir().join(format!("gamify-clock-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let receiver = Receiver::start(&dir, 0);
+    let now = chrono::Utc::now();
+    let midnight = (now.date_naive() + chrono::Days::new(1))
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    // The sweep's clock reaches midnight this long after the run starts.
+    let lag = chrono::Duration::seconds(25);
+    let ahead = (midnight - now - lag).num_seconds().max(0);
+    let run = start_with(
+        None,
+        &[("GAMIFY_CLOCK_AHEAD_SECONDS", &ahead.to_string())],
+        Stdio::null(),
+    );
+    let admin = run.admin();
+    let base = &run.base;
+    let post = |path: &str, body: Value| {
+        call(
+            "POST",
+            &format!("{base}{path}"),
+            &admin,
+            Some(&body.to_string()),
+        )
+    };
+    let (status, endpoint) = post(
+        "/v1/webhooks/endpoints",
+        json!({"url": receiver.url, "events": ["streak_progress.at_risk", "streak_progress.broken", "streak_progress.freeze_used", "streak_progress.restored"]}),
+    );
+    assert_eq!(status, 201, "{endpoint}");
+    std::fs::write(
+        &receiver.secret,
+        endpoint["data"]["secret"].as_str().unwrap(),
+    )
+    .unwrap();
+    let streak = |name: &str, max_freezes: u32| {
+        let (status, s) = post(
+            "/schema/streak/record",
+            json!({"name": name, "status": "live", "completionTargetValue": 30, "aggregationTargetValue": 1, "maxFreezes": max_freezes}),
+        );
+        assert_eq!(status, 201, "{s}");
+        s["data"]["id"].as_str().unwrap().to_string()
+    };
+    let (plain, frozen) = (streak("Plain", 0), streak("With a freeze", 1));
+    // Yesterday done in both (a backfill): each run waits on today, which ends at midnight UTC.
+    let yesterday = domain::time::format(&(now - chrono::Duration::hours(24)));
+    for (member, streak_id) in [("clock-a", &plain), ("clock-b", &frozen)] {
+        let log = json!({"streakId": streak_id, "ownedBy": {"externalId": member}, "activityAt": yesterday, "activityValue": 1, "uniqueIdentifier": format!("{member}-y")});
+        let (status, answer) = post("/schema/streak_log/record", log);
+        assert_eq!(status, 201, "{answer}");
+    }
+    let grant = json!({"streakId": frozen, "ownedById": "clock-b", "count": 1, "uniqueIdentifier": "clock-b-promo"});
+    let (status, answer) = post("/schema/streak_freeze/record", grant);
+    assert_eq!(status, 201, "{answer}");
+
+    // A second sweeper races the local run's, at the same clock, until the events are in.
+    let racing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let racer = {
+        let (racing, endpoint) = (racing.clone(), run.dynamodb.clone());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let store = store::Store::new(store::Store::local_client(&endpoint), "gamify");
+                while racing.load(std::sync::atomic::Ordering::Relaxed) {
+                    let at = domain::time::now() + chrono::Duration::seconds(ahead);
+                    let _ = processor::sweep::sweep(&store, at).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                }
+            })
+        })
+    };
+    // Two nudges (the sweep's clock is already past 240 minutes before midnight), one break, one
+    // freeze used.
+    receiver.wait_for(4);
+    std::thread::sleep(Duration::from_secs(3));
+    racing.store(false, std::sync::atomic::Ordering::Relaxed);
+    racer.join().unwrap();
+    // Each event arrived once: one accepted request per event id, nothing more.
+    let requests = receiver.requests();
+    let mut by_id: BTreeMap<String, &Value> = BTreeMap::new();
+    for r in &requests {
+        assert_eq!(r["status"], 200, "{r}");
+        assert!(
+            by_id
+                .insert(r["id"].as_str().unwrap().to_string(), r)
+                .is_none(),
+            "delivered twice: {r}"
+        );
+    }
+    assert_eq!(by_id.len(), 4, "{requests:#?}");
+    let of_type = |t: &str| -> Vec<&Value> {
+        by_id
+            .values()
+            .filter(|r| r["event"]["type"] == t)
+            .map(|r| &r["event"]["data"])
+            .collect()
+    };
+    let at_risk = of_type("streak_progress.at_risk");
+    assert_eq!(at_risk.len(), 2, "{requests:#?}");
+    for nudge in &at_risk {
+        assert_eq!(nudge["periodEnd"], domain::time::format(&midnight));
+        assert_eq!(nudge["remainingValue"], 1);
+    }
+    let broken = of_type("streak_progress.broken");
+    assert_eq!(broken.len(), 1, "{requests:#?}");
+    assert_eq!(broken[0]["streakId"], plain.as_str());
+    assert_eq!(broken[0]["streakBrokenAt"], domain::time::format(&midnight));
+    let used = of_type("streak_progress.freeze_used");
+    assert_eq!(used.len(), 1, "{requests:#?}");
+    assert_eq!(used[0]["streakId"], frozen.as_str());
+    assert_eq!(used[0]["streakProgressStatus"], "in_progress");
+    assert_eq!(used[0]["freezesAvailable"], 0);
+    assert_eq!(
+        used[0]["frozenPeriods"],
+        json!([midnight.date_naive().pred_opt().unwrap().to_string()])
+    );
+    assert!(of_type("streak_progress.restored").is_empty());
+    // The API agrees: the plain run is stored broken, the frozen one goes on with its freeze used.
+    let (status, list) = call(
+        "GET",
+        &format!("{base}/schema/account_user/record/clock-b/streak_progress"),
+        &admin,
+        None,
+    );
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["data"][0]["freezesUsed"], 1, "{list}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -174,22 +174,33 @@ async fn the_sweep_stores_broken_runs_and_failed_windows_once() {
     assert_eq!(count("streakProgressStatus", "broken"), 1);
     assert_eq!(count("challengeProgressStatus", "failed"), 1);
 
-    at_risk_and_freezes(&mut w).await;
+    at_risk_and_freezes(&mut w, &meter).await;
 }
 
 /// A run at risk is nudged once per period; a freeze keeps it over a missed day (the sweep
 /// consumes it at the deadline), the next missed day breaks it; racing sweeps change each state
 /// once and the stream means each event once.
-async fn at_risk_and_freezes(w: &mut World) {
+async fn at_risk_and_freezes(w: &mut World, meter: &testkit::meter::Meter) {
     let streak = w.program(ProgramKind::Streak, json!({"name": "frozen", "status": "live", "completionTargetValue": 30, "aggregationTargetValue": 1, "atRiskLeadMinutes": 60, "maxFreezes": 1})).await;
     let member = w.member("bo", "live").await;
     let now = Utc::now();
     let log = json!({"streakId": streak, "ownedById": "bo", "uniqueIdentifier": "today", "activityValue": 1, "activityAt": (now - Duration::minutes(1)).to_rfc3339()});
     assert_eq!(w.log(LogKind::Streak, log).await.0, 201);
+    w.drain().await;
     let grant =
         json!({"streakId": streak, "ownedById": "bo", "count": 3, "uniqueIdentifier": "promo"});
+    meter.take();
     let (status, body) = w.log(LogKind::Freeze, grant.clone()).await;
     assert_eq!(status, 201, "{body}");
+    // What a grant costs (BENCHMARKS.md §8): at the API like a log; in the processor, its grants
+    // item and the run recomputed with it.
+    let (api_reads, api_writes) = totals(&meter.take());
+    w.drain().await;
+    let (reads, writes) = totals(&meter.take());
+    println!(
+        "freeze grant: API {api_reads} RCU, {api_writes} WCU; processor {reads} RCU, {writes} WCU"
+    );
+    assert!(api_writes <= 3.0 && writes <= 4.0, "{api_writes} {writes}");
     assert_eq!(body["data"]["count"], 3);
     // The same grant again is a replay; another body with its key a conflict.
     let (status, replay) = w.log(LogKind::Freeze, grant).await;
@@ -197,6 +208,42 @@ async fn at_risk_and_freezes(w: &mut World) {
     let other =
         json!({"streakId": streak, "ownedById": "bo", "count": 2, "uniqueIdentifier": "promo"});
     assert_eq!(w.log(LogKind::Freeze, other).await.0, 409);
+    // Bad grants answer 400 naming the field, and store nothing.
+    for (bad, field) in [
+        (
+            json!({"streakId": streak, "ownedById": "bo", "count": 11, "uniqueIdentifier": "big"}),
+            "count",
+        ),
+        (
+            json!({"streakId": streak, "ownedById": "bo", "count": 1, "grantedAt": "2999-01-01T00:00:00Z", "uniqueIdentifier": "late"}),
+            "grantedAt",
+        ),
+        (
+            json!({"streakId": streak, "ownedById": "nobody", "count": 1, "uniqueIdentifier": "who"}),
+            "ownedById",
+        ),
+        (
+            json!({"streakId": "no-such-streak", "ownedById": "bo", "count": 1, "uniqueIdentifier": "what"}),
+            "streakId",
+        ),
+    ] {
+        let (status, answer) = w.log(LogKind::Freeze, bad).await;
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(answer["error"]["details"][0]["field"], field, "{answer}");
+    }
+    let (grants, _) = w
+        .store
+        .list_kind::<Value>(
+            &w.tenant,
+            LogKind::Freeze.slug(),
+            Some(&member),
+            &[],
+            10,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(grants.len(), 1, "only the good grant is stored: {grants:?}");
     let mut batches = w.drain().await;
     let run = |records: &[Value]| -> Value {
         records
@@ -225,8 +272,11 @@ async fn at_risk_and_freezes(w: &mut World) {
 
     // 30 minutes before the end: at risk, noted once by two sweeps at once.
     let at_risk_time = end - Duration::minutes(30);
+    meter.take();
     let (a, b) = tokio::join!(sweep(&w.store, at_risk_time), sweep(&w.store, at_risk_time));
     assert_eq!(a.unwrap().settled + b.unwrap().settled, 1);
+    let (reads, writes) = totals(&meter.take());
+    println!("at-risk nudge, two sweeps racing (every due-index page of both): {reads} RCU, {writes} WCU");
     let noted = run(&w.records(&member, "PROGRESS#").await);
     assert_eq!(noted["atRiskSentFor"], first["breaksAt"]);
     assert_eq!(
@@ -237,9 +287,12 @@ async fn at_risk_and_freezes(w: &mut World) {
 
     // At the deadline, with a freeze held: two sweeps at once keep the run once.
     let after = end + Duration::seconds(1);
+    meter.take();
     let (a, b) = tokio::join!(sweep(&w.store, after), sweep(&w.store, after));
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.settled + b.settled, 1, "{a:?} {b:?}");
+    let (reads, writes) = totals(&meter.take());
+    println!("freeze used at the deadline, two sweeps racing: {reads} RCU, {writes} WCU");
     let kept = run(&w.records(&member, "PROGRESS#").await);
     // As the API shows it (the store leaves out zeros).
     let read = app::records::as_read(kept.clone(), after);

@@ -254,12 +254,15 @@ async fn analytics_follow_weeks_of_backfilled_activity_and_survive_replays() {
 #[tokio::test]
 async fn a_deleted_member_leaves_nothing_behind() {
     let mut w = World::new().await;
-    let streak = w.program(ProgramKind::Streak, json!({"name": "daily", "status": "live", "completionTargetValue": 2, "aggregationTargetValue": 1, "aggregationMethod": "count"})).await;
+    let streak = w.program(ProgramKind::Streak, json!({"name": "daily", "status": "live", "completionTargetValue": 2, "aggregationTargetValue": 1, "aggregationMethod": "count", "maxFreezes": 2})).await;
     w.program(ProgramKind::Milestone, json!({"name": "first day", "status": "live", "linkedSchemaSlug": "streak", "linkedSchemaRecordId": streak, "milestoneTargetValue": 1, "rewardPoints": 5})).await;
     let challenge = w.program(ProgramKind::Challenge, json!({"name": "weekly", "status": "live", "aggregationMethod": "count", "aggregationPeriod": "weekly", "completionTargetValue": 5})).await;
     let gone = w.member("gone", "live").await;
     let stays = w.member("stays", "live").await;
     for owner in ["gone", "stays"] {
+        // A freeze grant: its log item and the member's grants item go with the member too.
+        let grant = json!({"streakId": streak, "ownedById": owner, "count": 1, "uniqueIdentifier": format!("{owner}-freeze")});
+        assert_eq!(w.log(LogKind::Freeze, grant).await.0, 201);
         for n in 1..4 {
             let body = json!({"streakId": streak, "ownedById": owner, "uniqueIdentifier": format!("{owner}-s-{n}"), "activityAt": days_ago(n)});
             assert_eq!(w.log(LogKind::Streak, body).await.0, 201);
@@ -276,10 +279,14 @@ async fn a_deleted_member_leaves_nothing_behind() {
         .collect();
     assert_eq!(
         kinds,
-        ["AGG", "ID", "LOG", "MEMBER", "PROGRESS", "REWARD", "STATE"]
+        ["AGG", "FREEZES", "ID", "LOG", "MEMBER", "PROGRESS", "REWARD", "STATE"]
             .map(String::from)
             .into(),
         "the member has every kind of item before"
+    );
+    assert!(
+        left_by_gone.iter().any(|i| i.contains_key("GSI3PK")),
+        "a run in progress is in the due index"
     );
     let kept = w.items_naming(&stays).await;
 

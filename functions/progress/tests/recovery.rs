@@ -189,6 +189,40 @@ async fn reconciliation_counts_logs_a_lost_batch_left_out_and_is_idempotent() {
 }
 
 #[tokio::test]
+async fn reconciliation_rebuilds_freezes_a_lost_grant_left_out() {
+    let mut w = World::new().await;
+    let streak = w.program(ProgramKind::Streak, json!({"name": "kept", "status": "live", "completionTargetValue": 30, "aggregationTargetValue": 1, "aggregationMethod": "count", "maxFreezes": 3})).await;
+    let member = w.member("thawed", "live").await;
+    let log = json!({"streakId": streak, "ownedById": "thawed", "uniqueIdentifier": "today", "activityAt": domain::time::format(&domain::time::now())});
+    assert_eq!(w.log(LogKind::Streak, log).await.0, 201);
+    let grant =
+        json!({"streakId": streak, "ownedById": "thawed", "count": 2, "uniqueIdentifier": "promo"});
+    assert_eq!(w.log(LogKind::Freeze, grant).await.0, 201);
+    // The grant's stream record is lost.
+    let mut batch = w.collect().await;
+    batch.records.retain(|r| {
+        let image = serde_json::to_value(&r.change.new_image).unwrap_or_default();
+        image["kind"]["S"] != "streak_freeze"
+    });
+    w.process(batch).await;
+    let held =
+        |records: Vec<serde_json::Value>| records[0]["freezesAvailable"].as_u64().unwrap_or(0);
+    assert_eq!(held(w.records(&member, "PROGRESS#").await), 0);
+
+    let tenant = w.tenant.clone();
+    let done = processor::reconcile::member(&w.store, &tenant, &member, domain::time::now())
+        .await
+        .unwrap();
+    assert_eq!((done.logs, done.failed), (2, 0), "the log and the grant");
+    assert_eq!(held(w.records(&member, "PROGRESS#").await), 2);
+    let (_, profile) = w.profile("thawed").await;
+    assert_eq!(
+        profile["data"]["totalPlays"], 1,
+        "a grant is not a play: {profile}"
+    );
+}
+
+#[tokio::test]
 async fn a_batch_reports_its_logs_rewards_and_lag_as_metrics() {
     let mut w = World::new().await;
     let challenge = count_challenge(&w).await;

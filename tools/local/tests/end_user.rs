@@ -39,7 +39,7 @@ fn an_end_user_token_reads_its_own_member_and_nothing_else() {
         let body = json!({"externalId": fan, "status": "live"}).to_string();
         assert_eq!(call("POST", &members, &admin, Some(&body)).0, 201);
     }
-    let streak = json!({"name": "Daily", "status": "live", "completionTargetValue": 3, "aggregationTargetValue": 1});
+    let streak = json!({"name": "Daily", "status": "live", "completionTargetValue": 3, "aggregationTargetValue": 1, "maxFreezes": 2});
     let (status, streak) = call(
         "POST",
         &format!("{base}/schema/streak/record"),
@@ -47,6 +47,15 @@ fn an_end_user_token_reads_its_own_member_and_nothing_else() {
         Some(&streak.to_string()),
     );
     assert_eq!(status, 201, "{streak}");
+    // A freeze granted to fan-1: the end user sees it on its own progress (SPEC §10).
+    let grant = json!({"streakId": streak["data"]["id"], "ownedById": "fan-1", "count": 1, "uniqueIdentifier": "fan-1-freeze"});
+    let (status, body) = call(
+        "POST",
+        &format!("{base}/schema/streak_freeze/record"),
+        &admin,
+        Some(&grant.to_string()),
+    );
+    assert_eq!(status, 201, "{body}");
     let log = json!({"streakId": streak["data"]["id"], "ownedById": "fan-1", "activityAt": domain::time::format(&domain::time::now()), "activityValue": 1});
     let (status, body) = call(
         "POST",
@@ -98,6 +107,8 @@ fn an_end_user_token_reads_its_own_member_and_nothing_else() {
         );
         std::thread::sleep(Duration::from_millis(200));
     };
+    assert_eq!(progress["data"][0]["freezesAvailable"], 1, "{progress}");
+    assert_eq!(progress["data"][0]["freezesUsed"], 0, "{progress}");
     assert_eq!(
         progress["data"][0]["currentProgressValue"],
         json!(1),
@@ -126,6 +137,8 @@ fn an_end_user_token_reads_its_own_member_and_nothing_else() {
         ("GET", "/schema/account_user/record"),
         ("GET", "/schema/streak/record"),
         ("GET", "/schema/streak_progress/record"),
+        ("GET", "/schema/streak_freeze/record"),
+        ("POST", "/schema/streak_freeze/record"),
         ("DELETE", "/schema/account_user/record/fan-1"),
         ("POST", "/v1/user-journeys/users"),
     ] {

@@ -31,6 +31,8 @@ pub const FUNCTIONS: &[(&str, &str)] = &[
     ("progress", "stream/batch.json"),
     // The second reader of the stream: a batch with no event an endpoint wants.
     ("webhook-delivery", "stream/batch.json"),
+    // The clock's sweep: an EventBridge schedule's event (one sweep of an empty due index).
+    ("clock-sweep", "clock/scheduled.json"),
 ];
 
 #[derive(Debug, Serialize)]

@@ -128,11 +128,7 @@ impl Store {
             DueKind::ChallengeWindow => "failed",
         };
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("PK", s(&due.pk))
-            .key("SK", s(&due.sk))
+            .update_due(due)
             .update_expression(format!(
                 "SET {status} = :outcome, {settled_at} = :deadline, updatedAt = :now \
                  ADD ver :one REMOVE GSI3PK, dueAt"
@@ -171,11 +167,7 @@ impl Store {
             "atRiskSkippedFor"
         };
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("PK", s(&due.pk))
-            .key("SK", s(&due.sk))
+            .update_due(due)
             .update_expression(format!(
                 "SET {note} = :deadline, dueAt = :deadline, GSI3PK = :gsi3pk, \
                  updatedAt = :now ADD ver :one"
@@ -193,6 +185,18 @@ impl Store {
             .await
             .map_err(classify);
         applied(result)
+    }
+
+    /// An UpdateItem of the record behind `due`.
+    fn update_due(
+        &self,
+        due: &DueRecord,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(&due.pk))
+            .key("SK", s(&due.sk))
     }
 
     /// The first hour of the due index that may still hold entries (`None`: never swept).

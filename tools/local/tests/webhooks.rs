@@ -77,6 +77,19 @@ impl Receiver {
     }
 }
 
+/// POSTs a JSON body with the demo account's secret key.
+fn poster(run: &common::LocalRun) -> impl Fn(&str, Value) -> (u16, Value) + '_ {
+    let admin = run.admin();
+    move |path, body| {
+        call(
+            "POST",
+            &format!("{}{path}", run.base),
+            &admin,
+            Some(&body.to_string()),
+        )
+    }
+}
+
 #[test]
 fn events_arrive_signed_retried_under_one_id_and_accepted_once() {
     let dir = std::env::temp_dir().join(format!("gamify-webhooks-{}", uuid::Uuid::now_v7()));
@@ -89,14 +102,7 @@ fn events_arrive_signed_retried_under_one_id_and_accepted_once() {
     );
     let admin = run.admin();
     let base = &run.base;
-    let post = |path: &str, body: Value| {
-        call(
-            "POST",
-            &format!("{base}{path}"),
-            &admin,
-            Some(&body.to_string()),
-        )
-    };
+    let post = poster(&run);
 
     let (status, endpoint) = post("/v1/webhooks/endpoints", json!({"url": receiver.url}));
     assert_eq!(status, 201, "{endpoint}");
@@ -263,14 +269,7 @@ fn the_clock_nudges_breaks_and_freezes_runs_without_a_log() {
     );
     let admin = run.admin();
     let base = &run.base;
-    let post = |path: &str, body: Value| {
-        call(
-            "POST",
-            &format!("{base}{path}"),
-            &admin,
-            Some(&body.to_string()),
-        )
-    };
+    let post = poster(&run);
     let (status, endpoint) = post(
         "/v1/webhooks/endpoints",
         json!({"url": receiver.url, "events": ["streak_progress.at_risk", "streak_progress.broken", "streak_progress.freeze_used", "streak_progress.restored"]}),

@@ -45,6 +45,9 @@ pub async fn measure(store: &Store, records: usize) -> Result<SweepRate, String>
                     AttributeValue::S("in_progress".into()),
                 ),
                 ("ver".to_string(), AttributeValue::N("1".into())),
+                // The deadline the settle is conditional on; `dueAt` (below) is the same moment,
+                // so the sweep's action is the break, not an at-risk nudge.
+                ("breaksAt".to_string(), AttributeValue::S(deadline.clone())),
             ]);
             for (name, value) in Store::due_keys(&pk, &sk, &deadline) {
                 item.insert(name.to_string(), AttributeValue::S(value));
@@ -75,6 +78,13 @@ pub async fn measure(store: &Store, records: usize) -> Result<SweepRate, String>
         .await
         .map_err(|e| format!("{e:?}"))?;
     let seconds = started.elapsed().as_secs_f64();
+    if report.settled != records {
+        // A rate over runs the sweep did not settle would measure nothing.
+        return Err(format!(
+            "the sweep settled {} of the {records} runs due",
+            report.settled
+        ));
+    }
     let rate = SweepRate {
         records,
         settled: report.settled,

@@ -390,3 +390,24 @@ async fn a_backfill_that_heals_a_broken_run_is_a_restore_on_the_stream() {
         .collect();
     assert_eq!(restores.len(), 1, "{restores:?}");
 }
+
+#[tokio::test]
+async fn a_grant_processed_before_any_log_leaves_the_first_log_free_to_count() {
+    let mut w = World::new().await;
+    let streak = w.program(ProgramKind::Streak, json!({"name": "guarded", "status": "live", "completionTargetValue": 3, "aggregationTargetValue": 1, "aggregationMethod": "count", "maxFreezes": 2})).await;
+    let member = w.member("early", "live").await;
+    let grant =
+        json!({"streakId": streak, "ownedById": "early", "count": 1, "uniqueIdentifier": "gift"});
+    assert_eq!(w.log(LogKind::Freeze, grant).await.0, 201);
+    // The grant alone: there is no run yet, so nothing to commit.
+    w.drain().await;
+    assert!(w.records(&member, "PROGRESS#").await.is_empty());
+
+    let log = json!({"streakId": streak, "ownedById": "early", "uniqueIdentifier": "first", "activityAt": time::format(&time::now())});
+    assert_eq!(w.log(LogKind::Streak, log).await.0, 201);
+    w.drain().await;
+    let records = w.records(&member, "PROGRESS#").await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["currentProgressValue"], 1, "{records:?}");
+    assert_eq!(records[0]["freezesAvailable"], 1, "{records:?}");
+}

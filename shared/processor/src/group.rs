@@ -275,6 +275,13 @@ pub(super) async fn process_group(
         // Nothing to write (a replayed batch, a log that changes nothing): progress only grows with
         // logs (values are never negative), so a concurrent commit that missed these logs cannot
         // differ from what is stored either, and skipping keeps replays free.
+        // No run yet and none to write (a grant processed before the member's first log): commit
+        // nothing, since the first commit writes the program's marker and a marker written now
+        // would make the first log's commit collide with it forever.
+        if puts.is_empty() && deletes.is_empty() && head.is_none() {
+            outcome.rewards = rewards.into_values().collect();
+            return Ok(outcome);
+        }
         let counters_before = tail
             .last()
             .map(|h| (counter(h, "windowsJoined"), counter(h, "windowsCompleted")));

@@ -212,8 +212,9 @@ impl Store {
                 _ => continue,
             };
             let delivery: Delivery = from_item(item)?;
-            // The index lags the table: what was delivered meanwhile is not due.
-            if delivery.status == DeliveryStatus::Pending {
+            // The index lags the table: what was delivered or rescheduled meanwhile is not due.
+            let due_now = delivery.next_attempt_at.is_some_and(|at| at <= *now);
+            if delivery.status == DeliveryStatus::Pending && due_now {
                 due.push((tenant, delivery));
             }
         }

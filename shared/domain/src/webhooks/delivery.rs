@@ -96,6 +96,11 @@ pub enum EndpointChange {
     Disable(String),
 }
 
+/// A new delivery is attempted at once by the invocation that created it; the retry sweep takes
+/// it only after this long (longer than an attempt may take), so the two never both send it. An
+/// invocation that died before recording its attempt leaves it to the sweep.
+pub const FIRST_ATTEMPT_LEASE: chrono::Duration = chrono::Duration::seconds(30);
+
 impl Delivery {
     pub fn new(
         id: String,
@@ -111,7 +116,7 @@ impl Delivery {
             payload,
             status: DeliveryStatus::Pending,
             attempts: 0,
-            next_attempt_at: Some(now),
+            next_attempt_at: Some(now + FIRST_ATTEMPT_LEASE),
             last_response_code: None,
             last_error: None,
             created_at: now,

@@ -4,6 +4,7 @@ use app::http::Request;
 use app::http::{self, Access};
 use app::idempotency;
 use app::members;
+use app::points;
 use domain::cursor::CursorCodec;
 use domain::member::{MemberInput, WriteMode};
 use domain::tenant::Tenant;
@@ -57,7 +58,8 @@ impl App {
                 None => {
                     http::query(req, &[])?;
                     let member = members::resolve(&self.store, &tenant, &me).await?;
-                    Ok(http::success(200, member.record(now)))
+                    let answer = points::with_balance(&self.store, &tenant, &member, now).await?;
+                    Ok(http::success(200, answer))
                 }
                 Some(activity) => {
                     self.activity(req, &tenant, &me, Some(&me), activity, now)
@@ -72,7 +74,7 @@ impl App {
                 let (found, next) =
                     members::list(&self.store, &self.cursors, &tenant, &params, limit).await?;
                 Ok(http::list(
-                    found.iter().map(|m| m.to_record(now)).collect(),
+                    points::with_balances(&self.store, &tenant, &found, now).await?,
                     limit,
                     next,
                 ))
@@ -102,7 +104,8 @@ impl App {
                 http::query(req, &[])?;
                 let id = http::path_param(req, "id")?;
                 let member = members::resolve_as(&self.store, &tenant, &id, own.as_deref()).await?;
-                Ok(http::success(200, member.record(now)))
+                let answer = points::with_balance(&self.store, &tenant, &member, now).await?;
+                Ok(http::success(200, answer))
             }
             "PATCH /schema/account_user/record/{id}" => {
                 http::query(req, &[])?;

@@ -232,6 +232,8 @@ pub async fn profile(
     now: Timestamp,
 ) -> Result<Value, ApiError> {
     let mut profile = member.to_profile(tenant, now);
+    profile["pointsBalance"] =
+        serde_json::json!(crate::points::balance(store, tenant, &member.id).await?);
     let picks = recommendations(store, programs, tenant, member, now).await?;
     profile["recommendations"] = Value::Array(picks);
     Ok(profile)

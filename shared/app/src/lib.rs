@@ -11,6 +11,7 @@ pub mod journeys;
 pub mod lists;
 pub mod logs;
 pub mod members;
+pub mod points;
 pub mod programs;
 pub mod records;
 pub mod request;

@@ -65,3 +65,29 @@ pub async fn page<T: for<'de> Deserialize<'de>>(
         .await?;
     Ok((found, next.map(|p| codec.encode(&binding, &p))))
 }
+
+/// The `activityAtFrom` (inclusive) / `activityAtTo` (exclusive) filters of a list (logs, points
+/// entries), as conditions on `activityAt`.
+pub(crate) fn activity_at_range(
+    params: &BTreeMap<String, String>,
+) -> Result<Vec<Condition>, ApiError> {
+    let mut conditions = Vec::new();
+    for (param, make) in [
+        (
+            "activityAtFrom",
+            Condition::at_least as fn(&'static str, String) -> Condition,
+        ),
+        ("activityAtTo", Condition::below),
+    ] {
+        if let Some(raw) = params.get(param) {
+            let at = chrono::DateTime::parse_from_rfc3339(raw)
+                .map_err(|_| ApiError::field(param, "must be an RFC 3339 timestamp"))?;
+            // Stored timestamps share this exact format, so string order is time order.
+            conditions.push(make(
+                "activityAt",
+                domain::time::format(&at.with_timezone(&chrono::Utc)),
+            ));
+        }
+    }
+    Ok(conditions)
+}

@@ -13,7 +13,7 @@ use domain::member::MemberStatus;
 use domain::program::{Program, ProgramStatus};
 use domain::progress::AggregationMethod;
 use domain::tenant::Tenant;
-use domain::time::{self, Timestamp};
+use domain::time::Timestamp;
 use domain::validate;
 use store::{Condition, LogWrite, MemberWrite, Store, StoreError};
 
@@ -59,6 +59,66 @@ fn no_such_owner() -> ApiError {
     ApiError::field("ownedById", "no member with this id or externalId")
 }
 
+/// Who a write names as its owner (a log, a grant, a points entry): the member's id and status,
+/// and the member write that goes with it when it is sent with `ownedBy`. `read` is the member as
+/// already read by `externalId`, if it was.
+pub(crate) async fn owner<'a>(
+    store: &Store,
+    tenant: &Tenant,
+    owner: &'a Owner,
+    read: Option<Option<domain::member::Member>>,
+    now: Timestamp,
+) -> Result<(String, MemberStatus, Option<MemberWrite<'a>>), ApiError> {
+    Ok(match owner {
+        Owner::Existing(id_or_external_id) => {
+            let member = match read {
+                Some(member) => member.ok_or_else(no_such_owner)?,
+                None => members::resolve(store, tenant, id_or_external_id)
+                    .await
+                    .map_err(|e| match e {
+                        ApiError::NotFound(_) => no_such_owner(),
+                        other => other,
+                    })?,
+            };
+            (member.id, member.status, None)
+        }
+        Owner::Upsert(input) => {
+            let external_id = input.external_id().unwrap_or_default();
+            let current = match read {
+                Some(member) => member,
+                // A retry after contention reads it again.
+                None => store.member_by_external_id(tenant, external_id).await?,
+            };
+            match current {
+                Some(mut current) => {
+                    current.apply(input.as_ref().clone(), now);
+                    (
+                        current.id.clone(),
+                        current.status,
+                        Some(MemberWrite::Update {
+                            external_id,
+                            input,
+                            now,
+                        }),
+                    )
+                }
+                None => {
+                    let member =
+                        input
+                            .as_ref()
+                            .clone()
+                            .into_new_member(domain::ids::new_id(), now, true);
+                    (
+                        member.id.clone(),
+                        member.status,
+                        Some(MemberWrite::Create(Box::new(member))),
+                    )
+                }
+            }
+        }
+    })
+}
+
 /// `POST /schema/{streak_log|challenge_log}/record`: 201 created, or the original log on an
 /// identical replay; 409 when the `uniqueIdentifier` was used with another body.
 pub async fn create(
@@ -94,54 +154,8 @@ pub async fn create(
     let id = domain::ids::new_id();
     for _ in 0..domain::retry::CONFLICT_ATTEMPTS {
         // Who owns the log, and whether it counts: only logs of live members ever count.
-        let (member_id, status, member_write) = match &new.owner {
-            Owner::Existing(id_or_external_id) => {
-                let member = match read_with_program.take() {
-                    Some(member) => member.ok_or_else(no_such_owner)?,
-                    None => members::resolve(store, tenant, id_or_external_id)
-                        .await
-                        .map_err(|e| match e {
-                            ApiError::NotFound(_) => no_such_owner(),
-                            other => other,
-                        })?,
-                };
-                (member.id, member.status, None)
-            }
-            Owner::Upsert(input) => {
-                let external_id = input.external_id().unwrap_or_default();
-                let current = match read_with_program.take() {
-                    Some(member) => member,
-                    // A retry after contention reads it again.
-                    None => store.member_by_external_id(tenant, external_id).await?,
-                };
-                match current {
-                    Some(mut current) => {
-                        current.apply(input.as_ref().clone(), now);
-                        (
-                            current.id.clone(),
-                            current.status,
-                            Some(MemberWrite::Update {
-                                external_id,
-                                input,
-                                now,
-                            }),
-                        )
-                    }
-                    None => {
-                        let member = input.as_ref().clone().into_new_member(
-                            domain::ids::new_id(),
-                            now,
-                            true,
-                        );
-                        (
-                            member.id.clone(),
-                            member.status,
-                            Some(MemberWrite::Create(Box::new(member))),
-                        )
-                    }
-                }
-            }
-        };
+        let (member_id, status, member_write) =
+            owner(store, tenant, &new.owner, read_with_program.take(), now).await?;
         let log = ActivityLog {
             id: id.clone(),
             kind,
@@ -236,23 +250,7 @@ pub async fn list(
     if let Some(program_id) = params.get(kind.program_field()) {
         conditions.push(Condition::equals("programId", program_id.clone()));
     }
-    for (param, make) in [
-        (
-            "activityAtFrom",
-            Condition::at_least as fn(&'static str, String) -> Condition,
-        ),
-        ("activityAtTo", Condition::below),
-    ] {
-        if let Some(raw) = params.get(param) {
-            let at = chrono::DateTime::parse_from_rfc3339(raw)
-                .map_err(|_| ApiError::field(param, "must be an RFC 3339 timestamp"))?;
-            // Stored timestamps share this exact format, so string order is time order.
-            conditions.push(make(
-                "activityAt",
-                time::format(&at.with_timezone(&chrono::Utc)),
-            ));
-        }
-    }
+    conditions.extend(lists::activity_at_range(params)?);
     lists::page(
         store,
         codec,

@@ -38,6 +38,8 @@ pub enum ApiError {
     Conflict(String),
     /// 409 `not_live`.
     NotLive(String),
+    /// 409 `insufficient_points`: a spend larger than the member's balance.
+    InsufficientPoints(String),
     /// 413: body over 64 KiB.
     PayloadTooLarge,
     /// 415: a body that is not declared as JSON.
@@ -67,7 +69,7 @@ impl ApiError {
             ApiError::Forbidden => 403,
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed(_) => 405,
-            ApiError::Conflict(_) | ApiError::NotLive(_) => 409,
+            ApiError::Conflict(_) | ApiError::NotLive(_) | ApiError::InsufficientPoints(_) => 409,
             ApiError::PayloadTooLarge => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::Throttled | ApiError::RateLimited(_) => 429,
@@ -85,6 +87,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::NotLive(_) => "not_live",
+            ApiError::InsufficientPoints(_) => "insufficient_points",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Throttled => "too_many_requests",
@@ -106,7 +109,8 @@ impl ApiError {
             ApiError::NotFound(m)
             | ApiError::MethodNotAllowed(m)
             | ApiError::Conflict(m)
-            | ApiError::NotLive(m) => m.clone(),
+            | ApiError::NotLive(m)
+            | ApiError::InsufficientPoints(m) => m.clone(),
             ApiError::PayloadTooLarge => "The request body is larger than 64 KiB.".to_string(),
             ApiError::UnsupportedMediaType => {
                 "The request body must be sent as application/json.".to_string()

@@ -13,6 +13,7 @@ pub mod journey;
 pub mod log;
 pub mod member;
 pub mod patch;
+pub mod points;
 pub mod program;
 pub mod progress;
 pub mod rate_limit;

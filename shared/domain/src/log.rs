@@ -148,6 +148,46 @@ pub enum Owner {
     Upsert(Box<MemberInput>),
 }
 
+impl Owner {
+    /// The owner a body names by `ownedById` or `ownedBy` (logs, grants, points entries); `None`
+    /// with the field's problem added to `errors`.
+    pub fn from_fields(
+        owned_by_id: Option<String>,
+        owned_by: Option<MemberInput>,
+        errors: &mut Vec<FieldError>,
+    ) -> Option<Owner> {
+        match (owned_by_id, owned_by) {
+            (Some(_), Some(_)) => {
+                errors.push(FieldError::new(
+                    "ownedBy",
+                    "send ownedById or ownedBy, not both",
+                ));
+                None
+            }
+            (Some(id), None) if !id.is_empty() => Some(Owner::Existing(id)),
+            (None, Some(member)) => match member.validate(WriteMode::Upsert) {
+                Ok(()) => Some(Owner::Upsert(Box::new(member))),
+                Err(e) => {
+                    for d in e.details() {
+                        errors.push(FieldError::new(
+                            format!("ownedBy.{}", d.field),
+                            d.message.clone(),
+                        ));
+                    }
+                    None
+                }
+            },
+            _ => {
+                errors.push(FieldError::new(
+                    "ownedById",
+                    "is required (or ownedBy with a member)",
+                ));
+                None
+            }
+        }
+    }
+}
+
 /// A validated log request, before the program and member are looked up.
 #[derive(Debug, Clone)]
 pub struct NewLog {
@@ -227,35 +267,7 @@ impl LogInput {
         if program_id.is_none() {
             errors.push(FieldError::new(kind.program_field(), "is required"));
         }
-        let owner = match (self.owned_by_id, self.owned_by) {
-            (Some(_), Some(_)) => {
-                errors.push(FieldError::new(
-                    "ownedBy",
-                    "send ownedById or ownedBy, not both",
-                ));
-                None
-            }
-            (Some(id), None) if !id.is_empty() => Some(Owner::Existing(id)),
-            (None, Some(member)) => match member.validate(WriteMode::Upsert) {
-                Ok(()) => Some(Owner::Upsert(Box::new(member))),
-                Err(e) => {
-                    for d in e.details() {
-                        errors.push(FieldError::new(
-                            format!("ownedBy.{}", d.field),
-                            d.message.clone(),
-                        ));
-                    }
-                    None
-                }
-            },
-            _ => {
-                errors.push(FieldError::new(
-                    "ownedById",
-                    "is required (or ownedBy with a member)",
-                ));
-                None
-            }
-        };
+        let owner = Owner::from_fields(self.owned_by_id, self.owned_by, &mut errors);
         // A grant's moment and count stand in a log's `activityAt` and `activityValue`.
         let (at_field, at_text) = match kind {
             LogKind::Freeze => ("grantedAt", self.granted_at.as_deref()),

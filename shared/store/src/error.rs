@@ -39,6 +39,23 @@ pub(super) fn applied<T>(result: Result<T, StoreError>) -> Result<bool, StoreErr
     }
 }
 
+/// The reasons a cancelled transaction lists, one per item in order ("ConditionalCheckFailed",
+/// "None", "TransactionConflict"…); empty for any other error.
+pub(super) fn cancellation_reasons<E: ProvideErrorMetadata, R>(
+    err: &SdkError<E, R>,
+) -> Vec<String> {
+    let message = err.message().unwrap_or_default();
+    message
+        .split_once('[')
+        .map(|(_, r)| {
+            r.trim_end_matches(']')
+                .split(',')
+                .map(|x| x.trim().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub(super) fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     err: SdkError<E, R>,
 ) -> StoreError {

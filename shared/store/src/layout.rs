@@ -9,6 +9,8 @@
 //! | activity log | `T#{acct}#{env}#LOG#{programId}#{uniqueIdentifier}` | `LOG` | GSI1 `…#LIST#{slug}#{shard}` / id; GSI2 `…#MEMBER#{memberId}#{slug}` / id |
 //! | user-journey event (key: its event id) | `T#{acct}#{env}#JEVENT#{eventId}` | `JEVENT` | GSI2 `…#MEMBER#{memberId}#journey_event` / `{occurredAt}#{eventId}` |
 //! | counted logs of a period | `T#{acct}#{env}#MEMBER#{memberId}` | `AGG#{programId}#{periodDay}` | |
+//! | points entry (key: its idempotency key; a reward credit's is the reward's id) | `T#{acct}#{env}#POINTS#U#{uniqueIdentifier}` or `…#POINTS#R#{rewardId}` | `POINTS` | GSI1 `…#LIST#points_log#{shard}` / id; GSI2 `…#MEMBER#{memberId}#points_log` / id |
+//! | a member's points balance (the sum of its entries, written with each) | member's partition | `POINTS` | |
 //! | a member's freeze grants of a streak | `T#{acct}#{env}#MEMBER#{memberId}` | `FREEZES#{programId}` | |
 //! | progress record (streak run, challenge window; the last one carries the processor's `ver`) | member's partition | `PROGRESS#{programId}#{run or window key}` | GSI1 (sharded), GSI2 |
 //! | reward | member's partition | `REWARD#{milestoneId}#{run or window key}` | GSI1 (sharded), GSI2 |
@@ -95,10 +97,11 @@ pub(super) fn list_shard_pk(tenant: &Tenant, slug: &str, shard: usize) -> String
 
 /// The slugs whose tenant-wide lists are sharded: what `sharded_list_pk` lists, and what
 /// `gamify-admin reshard-lists` moves.
-pub(super) const SHARDED_SLUGS: [&str; 7] = [
+pub(super) const SHARDED_SLUGS: [&str; 8] = [
     "streak_log",
     "challenge_log",
     "streak_freeze",
+    domain::points::SLUG,
     "streak_progress",
     "challenge_progress",
     "reward_log",
@@ -162,6 +165,22 @@ pub(super) const DELIVERIES_DUE_PK: &str = "WEBHOOKS_DUE";
 /// The sort key of an activity log item (what the stream processor takes from the stream).
 pub const LOG_SK: &str = "LOG";
 
+/// A points entry's sort key, and the balance item's in the member's partition.
+pub const POINTS_SK: &str = "POINTS";
+
+/// A points entry's key: its `uniqueIdentifier`, or for a reward credit the reward's id (apart,
+/// so no admin entry can take a reward's key).
+pub(super) fn points_pk(tenant: &Tenant, entry: &domain::points::PointsEntry) -> String {
+    match &entry.reward_id {
+        Some(reward_id) => format!("{}#POINTS#R#{reward_id}", tenant.key_prefix()),
+        None => format!(
+            "{}#POINTS#U#{}",
+            tenant.key_prefix(),
+            entry.unique_identifier
+        ),
+    }
+}
+
 /// A log's key is its idempotency key: one conditional put makes copies count once.
 pub(super) fn log_pk(tenant: &Tenant, program_id: &str, unique_identifier: &str) -> String {
     format!(
@@ -192,13 +211,14 @@ pub(super) fn list_partitions(
 }
 
 /// The member's own writes listed on GSI2 (what reconciliation replays and the deletion cascade
-/// removes besides the member's partition): logs of every kind (freeze grants too) and
-/// user-journey events.
-pub(super) const MEMBER_ACTIVITY_SLUGS: [&str; 4] = [
+/// removes besides the member's partition): logs of every kind (freeze grants too),
+/// user-journey events and points entries (which the processor passes over).
+pub(super) const MEMBER_ACTIVITY_SLUGS: [&str; 5] = [
     "streak_log",
     "challenge_log",
     "streak_freeze",
     domain::journey::EVENT_SLUG,
+    domain::points::SLUG,
 ];
 
 /// GSI2 partition of one member's records of one kind.
@@ -381,7 +401,8 @@ mod tests {
                 LogKind::Streak.slug(),
                 LogKind::Challenge.slug(),
                 LogKind::Freeze.slug(),
-                domain::journey::EVENT_SLUG
+                domain::journey::EVENT_SLUG,
+                domain::points::SLUG
             ]
         );
     }

@@ -11,6 +11,7 @@ mod journeys;
 mod layout;
 mod logs;
 mod members;
+mod points;
 mod programs;
 mod progress;
 mod queries;
@@ -28,6 +29,7 @@ pub use layout::{
 };
 pub use logs::{LogWrite, MemberWrite};
 pub use members::MemberFilter;
+pub use points::PointsWrite;
 pub use progress::{ProgressCommit, ProgressHead, RewardWrite};
 pub use queries::Condition;
 

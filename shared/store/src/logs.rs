@@ -1,6 +1,5 @@
 //! Activity logs: one conditional put per log (its key is its idempotency key).
 
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
 use domain::log::{ActivityLog, LogKind};
@@ -9,7 +8,7 @@ use domain::tenant::Tenant;
 use domain::time::Timestamp;
 
 use super::codec::{from_item, member_update, s, stored, Keys};
-use super::error::{classify, StoreError};
+use super::error::{cancellation_reasons, classify, StoreError};
 use super::layout::{log_pk, member_activity_pk, member_pk, sharded_list_pk, LOG_SK, MEMBER_SK};
 use super::*;
 
@@ -130,30 +129,7 @@ impl Store {
                 .map(|_| ())
                 .map_err(classify),
             Some(write) => {
-                let mut items = match write {
-                    MemberWrite::Create(m) => {
-                        let (item, id_item) = self.member_items(tenant, m)?;
-                        vec![self.put_new(item)?, self.put_new(id_item)?]
-                    }
-                    MemberWrite::Update {
-                        external_id,
-                        input,
-                        now,
-                    } => {
-                        let update = member_update(input, *now, true)?;
-                        let op = Update::builder()
-                            .table_name(&self.table)
-                            .key("PK", s(member_pk(tenant, external_id)))
-                            .key("SK", s(MEMBER_SK))
-                            .update_expression(update.expression)
-                            .condition_expression("attribute_exists(PK)")
-                            .set_expression_attribute_names(Some(update.names))
-                            .set_expression_attribute_values(Some(update.values))
-                            .build()
-                            .map_err(|e| StoreError::Other(e.to_string()))?;
-                        vec![TransactWriteItem::builder().update(op).build()]
-                    }
-                };
+                let mut items = self.member_write_items(tenant, write)?;
                 let new_index = items.len();
                 items.push(TransactWriteItem::builder().put(put_new).build());
                 match self
@@ -165,17 +141,8 @@ impl Store {
                 {
                     Ok(_) => Ok(()),
                     Err(err) => {
-                        // One reason per item, in order: did the new item's condition fail, or the member's?
-                        let message = err.message().unwrap_or_default().to_string();
-                        let reasons: Vec<String> = message
-                            .split_once('[')
-                            .map(|(_, r)| {
-                                r.trim_end_matches(']')
-                                    .split(',')
-                                    .map(|x| x.trim().to_string())
-                                    .collect()
-                            })
-                            .unwrap_or_default();
+                        // Did the new item's condition fail, or the member's?
+                        let reasons = cancellation_reasons(&err);
                         match reasons.get(new_index) {
                             Some(r) if r.starts_with("ConditionalCheckFailed") => {
                                 Err(StoreError::Conflict)
@@ -192,6 +159,38 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// The member side of a write sent with `ownedBy`, as transaction items.
+    pub(super) fn member_write_items(
+        &self,
+        tenant: &Tenant,
+        write: &MemberWrite<'_>,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        Ok(match write {
+            MemberWrite::Create(m) => {
+                let (item, id_item) = self.member_items(tenant, m)?;
+                vec![self.put_new(item)?, self.put_new(id_item)?]
+            }
+            MemberWrite::Update {
+                external_id,
+                input,
+                now,
+            } => {
+                let update = member_update(input, *now, true)?;
+                let op = Update::builder()
+                    .table_name(&self.table)
+                    .key("PK", s(member_pk(tenant, external_id)))
+                    .key("SK", s(MEMBER_SK))
+                    .update_expression(update.expression)
+                    .condition_expression("attribute_exists(PK)")
+                    .set_expression_attribute_names(Some(update.names))
+                    .set_expression_attribute_values(Some(update.values))
+                    .build()
+                    .map_err(|e| StoreError::Other(e.to_string()))?;
+                vec![TransactWriteItem::builder().update(op).build()]
+            }
+        })
     }
 
     pub async fn get_log(

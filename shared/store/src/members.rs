@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
 
 use domain::cursor::Position;
@@ -11,7 +10,7 @@ use domain::tenant::Tenant;
 use domain::time::{self, Timestamp};
 
 use super::codec::{from_item, from_items, member_update, s, stored, unchanged_since, Keys};
-use super::error::{applied, classify, StoreError};
+use super::error::{applied, cancellation_reasons, classify, StoreError};
 use super::layout::{
     member_activity_pk, member_id_pk, member_pk, sharded_list_pk, Index, MEMBERS_SLUG,
     MEMBER_ACTIVITY_SLUGS, MEMBER_ID_SK, MEMBER_SK,
@@ -176,16 +175,8 @@ impl Store {
             Ok(_) => Ok(()),
             Err(err) => {
                 // Which condition failed decides the answer: the old item (changed meanwhile) or the new key (taken).
-                let message = err.message().unwrap_or_default().to_string();
-                match message
-                    .split_once('[')
-                    .map(|(_, r)| r.split(',').map(str::trim).collect::<Vec<_>>())
-                {
-                    Some(reasons)
-                        if reasons
-                            .first()
-                            .is_some_and(|r| r.starts_with("ConditionalCheckFailed")) =>
-                    {
+                match cancellation_reasons(&err).first() {
+                    Some(r) if r.starts_with("ConditionalCheckFailed") => {
                         Err(StoreError::Contended)
                     }
                     _ => Err(classify(err)),

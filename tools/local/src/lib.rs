@@ -373,6 +373,7 @@ pub fn authorizer_event(
 pub struct Functions {
     pub members: members::App,
     pub programs: programs::App,
+    pub points: points::App,
     pub log_streak: logs::App,
     pub log_challenge: logs::App,
     pub progress_reads: progress_reads::App,
@@ -403,6 +404,7 @@ impl Reply {
 pub enum Function<'a> {
     Members(&'a members::App),
     Programs(&'a programs::App),
+    Points(&'a points::App),
     Logs(&'a logs::App),
     ProgressReads(&'a progress_reads::App),
     TrackUser(&'a track_user::App),
@@ -414,6 +416,7 @@ impl Function<'_> {
         match self {
             Function::Members(app) => app.handle(request).await,
             Function::Programs(app) => app.handle(request).await,
+            Function::Points(app) => app.handle(request).await,
             Function::Webhooks(app) => app.handle(request).await,
             Function::Logs(app) => app.handle(request).await,
             Function::ProgressReads(app) => app.handle(request).await,
@@ -428,6 +431,7 @@ impl Functions {
         Functions {
             members: members::App::new(store.clone(), cursors.clone()),
             programs: programs::App::new(store.clone(), cursors.clone()),
+            points: points::App::new(store.clone(), cursors.clone()),
             log_streak: logs::App::new(LogKind::Streak, store.clone(), cursors.clone()),
             log_challenge: logs::App::new(LogKind::Challenge, store.clone(), cursors.clone()),
             progress_reads: progress_reads::App::new(store.clone(), cursors.clone()),
@@ -443,6 +447,7 @@ impl Functions {
         Some(match binary {
             "members" => Function::Members(&self.members),
             "programs" => Function::Programs(&self.programs),
+            "points" => Function::Points(&self.points),
             "log-streak" => Function::Logs(&self.log_streak),
             "log-challenge" => Function::Logs(&self.log_challenge),
             "progress-reads" => Function::ProgressReads(&self.progress_reads),

@@ -27,7 +27,7 @@ async fn the_created_table_is_the_template_table() {
 #[tokio::test]
 async fn every_template_route_is_served_by_its_function() {
     let routes = routes_from_template(&template_path()).unwrap();
-    assert_eq!(routes.len(), 60, "{routes:#?}");
+    assert_eq!(routes.len(), 63, "{routes:#?}");
     let store = test_store().await;
     let account = app::accounts::create(&store, "Routes").await.unwrap();
     std::env::set_var("TABLE_NAME", store.table());
@@ -40,6 +40,7 @@ async fn every_template_route_is_served_by_its_function() {
         progress_reads: progress_reads::App::from_env().await,
         track_user: track_user::App::from_env().await,
         webhooks: webhooks::App::from_env().await,
+        points: points::App::from_env().await,
         authorizer: authorizer::Authorizer::new(
             Store::from_env().await,
             std::time::Duration::from_secs(1),

@@ -279,7 +279,7 @@ async fn a_deleted_member_leaves_nothing_behind() {
         .collect();
     assert_eq!(
         kinds,
-        ["AGG", "FREEZES", "ID", "LOG", "MEMBER", "PROGRESS", "REWARD", "STATE"]
+        ["AGG", "FREEZES", "ID", "LOG", "MEMBER", "POINTS", "PROGRESS", "REWARD", "STATE"]
             .map(String::from)
             .into(),
         "the member has every kind of item before"

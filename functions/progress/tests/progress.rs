@@ -44,6 +44,11 @@ async fn a_streak_completes_from_backfilled_logs_and_rewards_once() {
         "the second completed day reached the milestone"
     );
     assert_eq!(rewards[0]["milestone"]["rewardPoints"], 50);
+    let (entries, balance) = w.ledger(&member).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0].reason.as_deref(), Some("reward"));
+    assert_eq!(entries[0].reward_id, rewards[0]["id"].as_str().map(String::from));
+    assert_eq!(balance, "50", "the reward's points are credited");
 
     // The same batch again changes nothing.
     let before = (
@@ -63,6 +68,12 @@ async fn a_streak_completes_from_backfilled_logs_and_rewards_once() {
         w.records(&member, "REWARD#").await,
     );
     assert_eq!(before, after, "a replayed batch writes nothing");
+    let (entries, balance) = w.ledger(&member).await;
+    assert_eq!(
+        (entries.len(), balance.as_str()),
+        (1, "50"),
+        "a replay credits nothing more"
+    );
 }
 
 #[tokio::test]

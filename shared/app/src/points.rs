@@ -77,7 +77,7 @@ pub async fn create(
                 )));
             }
             // The member changed or went away meanwhile: read it again.
-            Err(StoreError::Contended) => continue,
+            Ok(PointsWrite::NoMember) | Err(StoreError::Contended) => continue,
             Err(e) => return Err(e.into()),
         }
     }

@@ -9,13 +9,15 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use domain::analytics::{Campaign, RewardFact};
 use domain::log::LogKind;
 use domain::member::Member;
+use domain::points::PointsEntry;
+use domain::program::Program;
 use domain::tenant::Tenant;
 use domain::time::Timestamp;
 use engine::{
     challenge_crossings, challenge_windows, streak_crossings, streak_runs, CountedLog,
     MilestoneRule, Period,
 };
-use store::{ProgressCommit, ProgressHead, RewardWrite, Store, StoreError};
+use store::{PointsWrite, ProgressCommit, ProgressHead, RewardWrite, Store, StoreError};
 
 /// A log or grant as the engine counts it (a grant's count is its value).
 fn counted(e: &CountedEvent) -> CountedLog {
@@ -255,6 +257,18 @@ pub(super) async fn process_group(
                 // counted it.
                 RewardWrite::Existed { created_at, id } => (created_at, id),
             };
+            if let Some(id) = id.as_deref() {
+                credit_reward_points(
+                    store,
+                    tenant,
+                    member_id,
+                    id,
+                    milestone,
+                    crossing.reached_at,
+                    now,
+                )
+                .await?;
+            }
             if let (Some(created_at), Some(id)) = (created_at, id.as_deref()) {
                 rewards.insert(
                     id.to_string(),
@@ -343,4 +357,38 @@ pub(super) async fn process_group(
         }
     }
     Err(StoreError::Contended)
+}
+
+/// A reward's points go to the member's ledger once: the credit's key is the reward's id, so a
+/// retried batch, a replay or a reconcile finds it written. A member deleted meanwhile takes none.
+async fn credit_reward_points(
+    store: &Store,
+    tenant: &Tenant,
+    member_id: &str,
+    reward_id: &str,
+    milestone: &Program,
+    reached_at: Timestamp,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let Some(points) = milestone
+        .reward_points
+        .filter(|p| p.decimal().is_sign_positive() && !p.decimal().is_zero())
+    else {
+        return Ok(());
+    };
+    let credit = PointsEntry::reward_credit(
+        domain::ids::new_id(),
+        member_id,
+        reward_id,
+        points,
+        reached_at,
+    );
+    match store
+        .insert_points_entry(tenant, &credit, None, now)
+        .await?
+    {
+        PointsWrite::Created | PointsWrite::Exists(_) | PointsWrite::NoMember => Ok(()),
+        // A credit is never a spend.
+        PointsWrite::Insufficient => Err(StoreError::Other("a reward credit was refused".into())),
+    }
 }

@@ -25,6 +25,8 @@ pub enum PointsWrite {
     Exists(Box<PointsEntry>),
     /// A spend larger than the balance: nothing was written.
     Insufficient,
+    /// No member write was given and the member is gone (deleted meanwhile): nothing was written.
+    NoMember,
 }
 
 /// Transactions that lost to a concurrent one on the same balance are sent again this many times
@@ -86,6 +88,9 @@ impl Store {
             }
             if failed(balance_index) {
                 return Ok(PointsWrite::Insufficient);
+            }
+            if member.is_none() && failed(0) {
+                return Ok(PointsWrite::NoMember);
             }
             if reasons
                 .iter()

@@ -219,6 +219,26 @@ impl World {
             .await
             .unwrap()
     }
+
+    /// The member's points entries (newest first) and balance, as the API reads them.
+    pub async fn ledger(&self, member_id: &str) -> (Vec<domain::points::PointsEntry>, String) {
+        let (entries, _) = self
+            .store
+            .list_kind(
+                &self.tenant,
+                domain::points::SLUG,
+                Some(member_id),
+                &[],
+                100,
+                None,
+            )
+            .await
+            .unwrap();
+        let balance = app::points::balance(&self.store, &self.tenant, member_id)
+            .await
+            .unwrap();
+        (entries, balance.decimal().normalize().to_string())
+    }
 }
 
 /// The webhook events a stream batch means (what webhook delivery sends), with their ids, read

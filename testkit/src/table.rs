@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
-    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
 };
 use aws_sdk_dynamodb::Client;
@@ -265,22 +265,33 @@ impl TableSpec {
             .send()
             .await
             .map_err(|e| format!("create table {table}: {e:?}"))?;
-        for _ in 0..100 {
-            let status = client
-                .describe_table()
-                .table_name(table)
-                .send()
-                .await
-                .ok()
-                .and_then(|d| d.table)
-                .and_then(|t| t.table_status);
-            if status == Some(TableStatus::Active) {
+        wait_until_active(client, table).await
+    }
+}
+
+/// Until the table and every index on it are active: DynamoDB (and DynamoDB Local) takes one
+/// index change at a time and refuses the next while one is building.
+async fn wait_until_active(client: &Client, table: &str) -> Result<(), String> {
+    for _ in 0..200 {
+        let description = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .ok()
+            .and_then(|d| d.table);
+        if let Some(t) = description {
+            let indexes_active = t
+                .global_secondary_indexes()
+                .iter()
+                .all(|i| i.index_status() == Some(&IndexStatus::Active));
+            if t.table_status == Some(TableStatus::Active) && indexes_active {
                 return Ok(());
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Err(format!("table {table} did not become active"))
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    Err(format!("table {table} did not become active"))
 }
 
 impl TableSpec {
@@ -330,6 +341,7 @@ impl TableSpec {
                 .await
                 .map_err(|e| format!("add index {name} to {table}: {e:?}"))?;
             println!("Added index {name} to table {table} (declared in template.yaml)");
+            wait_until_active(client, table).await?;
         }
         Ok(())
     }

@@ -47,7 +47,10 @@ async fn a_streak_completes_from_backfilled_logs_and_rewards_once() {
     let (entries, balance) = w.ledger(&member).await;
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(entries[0].reason.as_deref(), Some("reward"));
-    assert_eq!(entries[0].reward_id, rewards[0]["id"].as_str().map(String::from));
+    assert_eq!(
+        entries[0].reward_id,
+        rewards[0]["id"].as_str().map(String::from)
+    );
     assert_eq!(balance, "50", "the reward's points are credited");
 
     // The same batch again changes nothing.

@@ -69,9 +69,9 @@ fn the_quick_start_works_as_written() {
         .into_iter::<Value>()
         .collect::<Result<_, _>>()
         .unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    // The nine answers of the API, then what the webhook receiver got.
-    assert!(answers.len() > 9, "{stdout}");
-    let (answers, received) = answers.split_at(9);
+    // The eleven answers of the API, then what the webhook receiver got.
+    assert!(answers.len() > 11, "{stdout}");
+    let (answers, received) = answers.split_at(11);
     assert!(answers.iter().all(|a| a["status"] == "success"), "{stdout}");
     let types: Vec<&str> = received
         .iter()
@@ -100,6 +100,10 @@ fn the_quick_start_works_as_written() {
         "{owl}"
     );
     assert_eq!(owl["data"][0]["taskProgress"]["currentValue"], 1, "{owl}");
+    // The reward's 50 points credited by the processor, less the spend of 20.
+    let (spend, spender) = (&answers[9], &answers[10]);
+    assert_eq!(spend["data"]["amount"], -20, "{spend}");
+    assert_eq!(spender["data"]["pointsBalance"], 30, "{spender}");
     let (member, log, event, progress, rewards, profile) = (
         &answers[0],
         &answers[2],
@@ -127,6 +131,7 @@ fn the_quick_start_works_as_written() {
         ("totalPlays", json!(1)),
         ("plays7d", json!(1)),
         ("pointsEarned7d", json!(50)),
+        ("pointsBalance", json!(50)),
         ("campaignsJoined", json!(1)),
         ("lifecycleStage", json!("new")),
         ("engagementTier", json!("casual")),

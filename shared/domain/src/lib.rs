@@ -10,6 +10,7 @@ pub mod end_user;
 pub mod error;
 pub mod ids;
 pub mod journey;
+pub mod leaderboard;
 pub mod log;
 pub mod member;
 pub mod patch;

@@ -238,6 +238,19 @@ pub fn value_key(value: Decimal) -> String {
     format!("{whole:0>19}.{micros:0>6}")
 }
 
+/// The histogram bucket of a value: values with the same two leading digits share one (`[lower,
+/// lower + width)`), so a board has at most ~1,700 buckets whatever its size; values below 1
+/// share the first.
+pub fn bucket_of(value: Decimal) -> (Decimal, Decimal) {
+    let whole = value.max(Decimal::ZERO).trunc();
+    let digits = whole.to_string().len() as u32;
+    if whole.is_zero() || digits <= 2 {
+        return (whole, Decimal::ONE);
+    }
+    let width = Decimal::from(10_i64.pow(digits - 2));
+    ((whole / width).trunc() * width, width)
+}
+
 /// A ranked entry as the API answers it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Standing {
@@ -341,9 +354,26 @@ mod tests {
         let ranks: Vec<u64> = ranked.iter().map(|s| s.rank).collect();
         assert_eq!(ranks, [1, 2, 2, 4]);
         // A next page that starts inside a tie keeps the tie's rank.
-        let next = rank(vec![score("e", 3, 2), score("f", 1, 1)], 4, Some((Decimal::from(3), 4)));
+        let next = rank(
+            vec![score("e", 3, 2), score("f", 1, 1)],
+            4,
+            Some((Decimal::from(3), 4)),
+        );
         let ranks: Vec<u64> = next.iter().map(|s| s.rank).collect();
         assert_eq!(ranks, [4, 6]);
+    }
+
+    #[test]
+    fn buckets_keep_two_leading_digits() {
+        let b = |v: i64| bucket_of(Decimal::from(v));
+        assert_eq!(b(0), (Decimal::ZERO, Decimal::ONE));
+        assert_eq!(b(57), (Decimal::from(57), Decimal::ONE));
+        assert_eq!(b(1234), (Decimal::from(1200), Decimal::from(100)));
+        assert_eq!(b(99_999), (Decimal::from(99_000), Decimal::from(1000)));
+        assert_eq!(
+            bucket_of(Decimal::new(37, 1)),
+            (Decimal::from(3), Decimal::ONE)
+        );
     }
 
     #[test]

@@ -12,6 +12,11 @@ pub fn format(t: &Timestamp) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// An RFC 3339 instant, in UTC.
+pub fn parse(value: &str) -> Result<Timestamp, chrono::ParseError> {
+    DateTime::parse_from_rfc3339(value).map(|t| t.with_timezone(&Utc))
+}
+
 /// Serde adapters so stored and returned timestamps always carry milliseconds and `Z`.
 pub mod rfc3339_ms {
     use super::*;

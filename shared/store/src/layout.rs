@@ -18,6 +18,9 @@
 //! | program (streak, challenge, milestone) | `T#{acct}#{env}#PROGRAM#{id}` | `PROGRAM` | `T#{acct}#{env}#LIST#{slug}` / id |
 //! | webhook endpoint | `T#{acct}#{env}#WEBHOOK#{id}` | `WEBHOOK` | `T#{acct}#{env}#LIST#webhook_endpoint` / id |
 //! | webhook delivery (one event to one endpoint) | the endpoint's partition | `DELIVERY#{eventId}` | GSI2 `…#WEBHOOK#{endpointId}#deliveries` / `{createdAt}#{eventId}`; while pending GSI1 `WEBHOOKS_DUE` / `{nextAttemptAt}#{PK}#{SK}` |
+//! | leaderboard | `T#{acct}#{env}#BOARD#{id}` | `BOARD` | `T#{acct}#{env}#LIST#leaderboard` / id |
+//! | a member's score on a board in a period | member's partition | `BOARD#{boardId}#{periodKey}` | GSI4 `…#BOARD#{boardId}#{periodKey}#{shard 0–15 of the member}` / rank key (value descending, then `reachedAt`, then member id) |
+//! | a board period's histogram, one per shard (participants, counts by value bucket, `updatedAt`) | `T#{acct}#{env}#BOARD#{boardId}#{periodKey}#H{shard}` | `HIST` | |
 //! | due entry of a progress record in progress (sparse; the record's own attributes) | — | — | GSI3 `DUE#{due moment's UTC hour}#{shard}` / `dueAt` (the next clock action: an at-risk moment, or the deadline `breaksAt`, a run's or a window's end) |
 //! | an `Idempotency-Key` and the answer it got (expires: TTL `expiresAt`) | `T#{acct}#{env}#IDEMPOTENCY#{key}` | `IDEMPOTENCY` | |
 //!
@@ -84,10 +87,61 @@ pub const LIST_SHARDS: usize = 8;
 
 /// The shard of a record id: FNV-1a (stable across builds and platforms, unlike std's hasher).
 pub(super) fn shard_of(id: &str) -> usize {
+    shard_in(id, LIST_SHARDS)
+}
+
+fn shard_in(id: &str, shards: usize) -> usize {
     let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
-    (hash % LIST_SHARDS as u64) as usize
+    (hash % shards as u64) as usize
+}
+
+/// A board period's scores are spread over this many GSI4 partitions (and histogram items) by a
+/// hash of the member: a thousand score changes a second put ~60 on each, and a top page or a
+/// rank reads all of them at once.
+pub const BOARD_SHARDS: usize = 16;
+
+pub(super) fn board_pk(tenant: &Tenant, id: &str) -> String {
+    format!("{}#BOARD#{id}", tenant.key_prefix())
+}
+
+pub(super) const BOARD_SK: &str = "BOARD";
+pub(super) const HISTOGRAM_SK: &str = "HIST";
+
+/// The sort key of a member's score item in its partition.
+pub(super) fn score_sk(board_id: &str, period_key: &str) -> String {
+    format!("BOARD#{board_id}#{period_key}")
+}
+
+/// The shard of a member's scores on every board.
+pub(super) fn board_shard(member_id: &str) -> usize {
+    shard_in(member_id, BOARD_SHARDS)
+}
+
+/// GSI4's partition of one shard of a board period.
+pub(super) fn board_shard_pk(
+    tenant: &Tenant,
+    board_id: &str,
+    period_key: &str,
+    shard: usize,
+) -> String {
+    format!(
+        "{}#BOARD#{board_id}#{period_key}#{shard}",
+        tenant.key_prefix()
+    )
+}
+
+pub(super) fn histogram_pk(
+    tenant: &Tenant,
+    board_id: &str,
+    period_key: &str,
+    shard: usize,
+) -> String {
+    format!(
+        "{}#BOARD#{board_id}#{period_key}#H{shard}",
+        tenant.key_prefix()
+    )
 }
 
 /// The GSI1 partition of one shard of a tenant's activity list of one kind.
@@ -306,6 +360,7 @@ pub(super) const MEMBER_ID_SK: &str = "ID";
 pub const GSI1: &str = "GSI1";
 pub const GSI2: &str = "GSI2";
 pub const GSI3: &str = "GSI3";
+pub const GSI4: &str = "GSI4";
 
 #[cfg(test)]
 mod tests {

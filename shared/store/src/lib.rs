@@ -2,6 +2,7 @@
 //! `layout`, items in `codec`, one file per aggregate.
 
 mod accounts;
+mod boards;
 mod codec;
 mod connect;
 mod deadlines;
@@ -19,6 +20,7 @@ mod shards;
 mod webhooks;
 
 pub use accounts::{Account, AccountStatus};
+pub use boards::{BoardSummary, ScoreChange, ScoreWrite};
 pub use connect::{LOCAL_ACCESS_KEY, LOCAL_REGION};
 pub use deadlines::{due_hour, DueKind, DueRecord};
 pub use error::StoreError;

@@ -267,6 +267,8 @@ impl Store {
         if self.get(pk.clone(), MEMBER_ID_SK, true).await?.is_some() {
             return Err(StoreError::Contended);
         }
+        // Scores leave their boards' histograms before the partition goes.
+        self.leave_boards(tenant, member_id).await?;
         let mut keys: Vec<(String, String)> = orphans.to_vec();
         let mut deleted = 0;
         loop {

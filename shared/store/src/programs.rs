@@ -3,7 +3,7 @@
 use domain::cursor::Position;
 use domain::program::{Program, ProgramKind};
 use domain::tenant::Tenant;
-use domain::time::{self, Timestamp};
+use domain::time::Timestamp;
 
 use super::codec::{from_item, from_items, s, stored, Keys};
 use super::error::{applied, classify, StoreError};
@@ -31,15 +31,8 @@ impl Store {
         tenant: &Tenant,
         program: &Program,
     ) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(self.program_item(tenant, program)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
+        self.put_if_absent(self.program_item(tenant, program)?)
             .await
-            .map_err(classify)?;
-        Ok(())
     }
 
     /// Replaces a program read at `seen_updated_at`; `Contended` if it changed since.
@@ -49,20 +42,8 @@ impl Store {
         program: &Program,
         seen_updated_at: &Timestamp,
     ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(self.program_item(tenant, program)?))
-            .condition_expression("updatedAt = :seen")
-            .expression_attribute_values(":seen", s(time::format(seen_updated_at)))
-            .send()
+        self.replace_if_unchanged(self.program_item(tenant, program)?, seen_updated_at)
             .await
-            .map_err(classify);
-        match result {
-            Err(StoreError::Conflict) => Err(StoreError::Contended),
-            other => other.map(|_| ()),
-        }
     }
 
     pub async fn get_program(
@@ -97,17 +78,8 @@ impl Store {
 
     /// `false` when there was nothing to delete.
     pub async fn delete_program(&self, tenant: &Tenant, id: &str) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("PK", s(program_pk(tenant, id)))
-            .key("SK", s(PROGRAM_SK))
-            .condition_expression("attribute_exists(PK)")
-            .send()
+        self.delete_if_exists(program_pk(tenant, id), PROGRAM_SK)
             .await
-            .map_err(classify);
-        applied(result)
     }
 
     /// One page of a tenant's programs of one kind, newest first.

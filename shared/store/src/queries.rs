@@ -12,7 +12,7 @@ use domain::tenant::Tenant;
 use domain::time::{self, Timestamp};
 
 use super::codec::{from_item, from_items, s};
-use super::error::{classify, StoreError};
+use super::error::{applied, classify, StoreError};
 use super::layout::{
     list_partitions, member_activity_pk, member_id_pk, sharded_list_pk, Index, GSI1,
     MEMBER_ACTIVITY_SLUGS,
@@ -209,6 +209,56 @@ impl Store {
             }
         }
         Ok((items, position.as_ref().map(position_of)))
+    }
+
+    /// Writes a new record (programs, boards); `Conflict` if its key is taken.
+    pub(super) async fn put_if_absent(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Replaces a record read at `seen_updated_at`; `Contended` if it changed since.
+    pub(super) async fn replace_if_unchanged(
+        &self,
+        item: Item,
+        seen_updated_at: &Timestamp,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("updatedAt = :seen")
+            .expression_attribute_values(":seen", s(time::format(seen_updated_at)))
+            .send()
+            .await
+            .map_err(classify);
+        match result {
+            Err(StoreError::Conflict) => Err(StoreError::Contended),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// `false` when there was nothing to delete.
+    pub(super) async fn delete_if_exists(&self, pk: String, sk: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(pk))
+            .key("SK", s(sk))
+            .condition_expression("attribute_exists(PK)")
+            .send()
+            .await
+            .map_err(classify);
+        applied(result)
     }
 
     /// A listed record by id: GSI1's sort key is the id, so this is one key lookup on the index.

@@ -13,7 +13,7 @@ echo "== release build"
 # Two builds: the functions alone, so their binaries are the ones Lambda runs (building them with
 # the local tools would unify the domain crate's `local` feature into them).
 cargo build --release --locked \
-  -p authorizer -p logs -p members -p points -p programs -p progress -p progress-reads -p track-user -p webhooks
+  -p authorizer -p logs -p members -p points -p leaderboards -p programs -p progress -p progress-reads -p track-user -p webhooks
 cargo build --release --locked -p gamify-local -p gamify-bench
 
 echo "== cold start, HTTP throughput, progress latency"

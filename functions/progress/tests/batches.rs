@@ -132,7 +132,8 @@ async fn concurrent_batches_converge_on_a_challenge_window() {
     }
 }
 
-/// The sample batch (insert, modify, remove, poison, a user-journey event) as Lambda would deliver
+/// The sample batch (insert, modify, remove, poison, a user-journey event, a points entry and a
+/// balance) as Lambda would deliver
 /// it: records that are not new logs or events are ignored, a log of an unknown program is skipped,
 /// an event of an unknown member is cleaned up, the poison fails alone.
 #[tokio::test]
@@ -140,7 +141,7 @@ async fn the_sample_batch_reports_only_its_poison_record() {
     let w = World::new().await;
     let event: aws_lambda_events::dynamodb::Event =
         serde_json::from_value(events::load("stream/batch.json")).unwrap();
-    assert_eq!(event.records.len(), 5);
+    assert_eq!(event.records.len(), 7);
     let response = w.processor.handle(event).await;
     let failed: Vec<_> = response
         .batch_item_failures

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod http;
 pub mod idempotency;
 pub mod journeys;
+pub mod leaderboards;
 pub mod lists;
 pub mod logs;
 pub mod members;

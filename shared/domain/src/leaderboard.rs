@@ -326,7 +326,7 @@ mod tests {
     #[test]
     fn rank_keys_sort_better_values_first_then_who_reached_first() {
         let at = |s| chrono::DateTime::from_timestamp(s, 0).unwrap_or_default();
-        let mut keys = vec![
+        let mut keys = [
             rank_key(Decimal::from(5), &at(10), "a"),
             rank_key(Decimal::new(55, 1), &at(20), "b"),
             rank_key(Decimal::from(100), &at(30), "c"),

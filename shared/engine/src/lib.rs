@@ -17,7 +17,7 @@ pub use challenge::{challenge_windows, ChallengeRule, ChallengeStatus, Challenge
 pub use domain::progress::{AggregationMethod, CountedLog, PeriodKind};
 pub use freezes::{FreezeGrant, FreezeRule};
 pub use milestone::{challenge_crossings, streak_crossings, Crossing, MilestoneRule};
-pub use period::Period;
+pub use period::{BoardSpan, Period};
 pub use streak::{streak_runs, StreakRule, StreakRun, StreakStatus};
 
 #[cfg(test)]

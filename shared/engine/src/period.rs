@@ -68,6 +68,30 @@ impl Period {
         self.next().start()
     }
 
+    /// The period `key` names (what `key` gives, read back), or `None` for anything else.
+    pub fn from_key(kind: PeriodKind, tz: Tz, key: &str) -> Option<Self> {
+        let first_day = match kind {
+            PeriodKind::Daily => NaiveDate::parse_from_str(key, "%Y-%m-%d").ok()?,
+            PeriodKind::Weekly => {
+                let (year, week) = key.split_once("-W")?;
+                NaiveDate::from_isoywd_opt(
+                    year.parse().ok()?,
+                    week.parse().ok()?,
+                    chrono::Weekday::Mon,
+                )?
+            }
+            PeriodKind::Monthly => {
+                NaiveDate::parse_from_str(&format!("{key}-01"), "%Y-%m-%d").ok()?
+            }
+        };
+        let period = Period {
+            kind,
+            tz,
+            first_day,
+        };
+        (period.key() == key).then_some(period)
+    }
+
     /// `2026-11-24`, `2026-W48` (ISO week-numbering year), `2026-11`.
     pub fn key(&self) -> String {
         match self.kind {
@@ -81,12 +105,86 @@ impl Period {
     }
 }
 
+/// A leaderboard's period (SPEC §11): a calendar period, or all of time (`all_time`: no end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoardSpan {
+    pub key: String,
+    /// Exclusive; `None` for all time.
+    pub end: Option<DateTime<Utc>>,
+}
+
+impl BoardSpan {
+    fn of(period: Period) -> Self {
+        BoardSpan {
+            key: period.key(),
+            end: Some(period.end()),
+        }
+    }
+
+    fn all_time() -> Self {
+        BoardSpan {
+            key: domain::leaderboard::ALL_TIME_KEY.to_string(),
+            end: None,
+        }
+    }
+
+    /// The span of a board's period (`kind` `None`: all time) that contains `at`.
+    pub fn containing(kind: Option<PeriodKind>, tz: Tz, at: DateTime<Utc>) -> Self {
+        match kind {
+            Some(kind) => Self::of(Period::containing(kind, tz, at)),
+            None => Self::all_time(),
+        }
+    }
+
+    /// The span a `periodKey` names, or `None` if it names none of this board's periods.
+    pub fn from_key(kind: Option<PeriodKind>, tz: Tz, key: &str) -> Option<Self> {
+        match kind {
+            Some(kind) => Period::from_key(kind, tz, key).map(Self::of),
+            None => (key == domain::leaderboard::ALL_TIME_KEY).then(Self::all_time),
+        }
+    }
+
+    /// Once this has passed, the span's standings are final: nothing changes them any more.
+    pub fn settles_at(&self) -> Option<DateTime<Utc>> {
+        self.end.map(|end| end + domain::leaderboard::SETTLE_AFTER)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn utc(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn keys_read_back_to_their_periods_and_nothing_else_does() {
+        let at = utc("2026-01-01T10:00:00Z");
+        for kind in [PeriodKind::Daily, PeriodKind::Weekly, PeriodKind::Monthly] {
+            let period = Period::containing(kind, Tz::UTC, at);
+            assert_eq!(Period::from_key(kind, Tz::UTC, &period.key()), Some(period));
+        }
+        // 2026-01-01 is in ISO week 1 of 2026, which starts on 2025-12-29.
+        let week = Period::from_key(PeriodKind::Weekly, Tz::UTC, "2026-W01").unwrap();
+        assert_eq!(week.first_day.to_string(), "2025-12-29");
+        for bad in ["2026-1-1", "2026-13", "x", "2026-W54", "2026-02-30", ""] {
+            assert_eq!(
+                Period::from_key(PeriodKind::Daily, Tz::UTC, bad),
+                None,
+                "{bad}"
+            );
+            assert_eq!(
+                Period::from_key(PeriodKind::Monthly, Tz::UTC, bad),
+                None,
+                "{bad}"
+            );
+            assert_eq!(
+                Period::from_key(PeriodKind::Weekly, Tz::UTC, bad),
+                None,
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -3,9 +3,10 @@
 use aws_lambda_events::dynamodb::EventRecord;
 
 use domain::log::ActivityLog;
+use domain::points::PointsEntry;
 use domain::tenant::Tenant;
 use domain::time::Timestamp;
-use store::{tenant_of_key, JOURNEY_EVENT_SK, LOG_SK, MEMBER_SK};
+use store::{tenant_of_key, JOURNEY_EVENT_SK, LOG_SK, MEMBER_SK, POINTS_SK};
 
 /// A new log taken from a stream record (it may or may not count toward progress).
 #[derive(Debug, Clone)]
@@ -30,11 +31,21 @@ pub struct JourneyEventSeen {
     pub key: (String, String),
 }
 
+/// A new points entry (a credit or a spend): it moves the member's points boards.
+#[derive(Debug, Clone)]
+pub struct PointsSeen {
+    pub sequence: String,
+    pub tenant: Tenant,
+    pub entry: PointsEntry,
+    pub key: (String, String),
+}
+
 /// A change of the table this processor acts on.
 #[derive(Debug, Clone)]
 pub enum Change {
     Log(CountedEvent),
     JourneyEvent(JourneyEventSeen),
+    Points(PointsSeen),
     /// A member item was removed: a DELETE, or a change of `externalId` (the item moves).
     MemberRemoved {
         sequence: String,
@@ -48,6 +59,7 @@ impl Change {
         match self {
             Change::Log(e) => &e.sequence,
             Change::JourneyEvent(e) => &e.sequence,
+            Change::Points(e) => &e.sequence,
             Change::MemberRemoved { sequence, .. } => sequence,
         }
     }
@@ -56,6 +68,7 @@ impl Change {
         match self {
             Change::Log(e) => (&e.tenant, &e.log.owned_by_id),
             Change::JourneyEvent(e) => (&e.tenant, &e.member_id),
+            Change::Points(e) => (&e.tenant, &e.entry.owned_by_id),
             Change::MemberRemoved {
                 tenant, member_id, ..
             } => (tenant, member_id),
@@ -95,6 +108,18 @@ pub fn parse(record: &EventRecord) -> Result<Option<Change>, String> {
                     event_id: event.id,
                     occurred_at: event.occurred_at,
                     received_at: event.received_at,
+                    key: (pk, sk),
+                })));
+            }
+            // A points entry's partition is its own; the balance item (same sort key) lives in
+            // the member's and is not an entry.
+            if sk == POINTS_SK && pk.contains("#POINTS#") {
+                let entry: PointsEntry = serde_dynamo::from_item(image.clone())
+                    .map_err(|e| format!("not a points entry: {e}"))?;
+                return Ok(Some(Change::Points(PointsSeen {
+                    sequence: sequence_of(record),
+                    tenant: tenant_of_key(&pk)?,
+                    entry,
                     key: (pk, sk),
                 })));
             }
@@ -149,6 +174,8 @@ mod tests {
         let mut removals = 0;
         let mut ignored = 0;
         let mut poison = 0;
+        // The points entry is a change; the balance item beside the member is not.
+        let mut points = 0;
         for record in sample() {
             match parse(&record) {
                 Ok(Some(Change::Log(e))) => {
@@ -165,13 +192,17 @@ mod tests {
                     assert!(!member_id.is_empty());
                     removals += 1;
                 }
+                Ok(Some(Change::Points(p))) => {
+                    assert_eq!(p.entry.unique_identifier, "welcome-bonus-1");
+                    points += 1;
+                }
                 Ok(None) => ignored += 1,
                 Err(_) => poison += 1,
             }
         }
         assert!(
-            logs >= 1 && events == 1 && removals >= 1 && ignored >= 1 && poison >= 1,
-            "{logs} {events} {removals} {ignored} {poison}"
+            logs >= 1 && events == 1 && removals >= 1 && ignored >= 2 && poison >= 1 && points == 1,
+            "{logs} {events} {removals} {ignored} {poison} {points}"
         );
     }
 }

@@ -17,6 +17,7 @@
 //! The REMOVE of a member item (DELETE) and any log of a member that no longer exists start the
 //! deletion cascade: everything the member left is deleted (SPEC §3).
 
+mod boards;
 mod change;
 mod group;
 mod programs;
@@ -24,7 +25,8 @@ pub mod reconcile;
 mod records;
 pub mod sweep;
 
-pub use change::{parse, Change, CountedEvent, JourneyEventSeen};
+pub use boards::period_key;
+pub use change::{parse, Change, CountedEvent, JourneyEventSeen, PointsSeen};
 
 use change::*;
 use group::*;
@@ -103,14 +105,15 @@ pub async fn process_batch_reported(
     // a hundred members costs a few round trips of latency, not a hundred times that.
     let programs = Programs::default();
     let programs = &programs;
+    let boards = boards::LiveBoards::default();
+    let boards = &boards;
     let issued = std::sync::atomic::AtomicUsize::new(0);
     let issued_ref = &issued;
-    let mut work =
-        futures_util::stream::iter(by_member.into_values())
-            .map(|changes| async move {
-                process_member(store, programs, &changes, now, issued_ref).await
-            })
-            .buffer_unordered(MEMBERS_AT_ONCE);
+    let mut work = futures_util::stream::iter(by_member.into_values())
+        .map(|changes| async move {
+            process_member(store, programs, boards, &changes, now, issued_ref).await
+        })
+        .buffer_unordered(MEMBERS_AT_ONCE);
     while let Some(member_failed) = work.next().await {
         failed.extend(member_failed);
     }
@@ -124,6 +127,7 @@ pub async fn process_batch_reported(
 async fn process_member(
     store: &Store,
     programs: &Programs,
+    boards: &boards::LiveBoards,
     changes: &[Change],
     now: Timestamp,
     rewards_issued: &std::sync::atomic::AtomicUsize,
@@ -215,6 +219,7 @@ async fn process_member(
             }
         }
     }
+    failed.extend(boards::score(store, boards, &member, changes, now).await);
     if facts.logs.is_empty() {
         return failed;
     }

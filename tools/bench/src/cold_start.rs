@@ -25,6 +25,7 @@ pub const FUNCTIONS: &[(&str, &str)] = &[
     ("track-user", "track-user/get.json"),
     ("programs", "programs/streak-get.json"),
     ("points", "points/get.json"),
+    ("leaderboards", "leaderboards/get.json"),
     ("log-streak", "logs/streak-get.json"),
     ("log-challenge", "logs/challenge-get.json"),
     ("progress-reads", "progress/streak-progress-get.json"),

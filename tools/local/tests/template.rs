@@ -27,7 +27,7 @@ async fn the_created_table_is_the_template_table() {
 #[tokio::test]
 async fn every_template_route_is_served_by_its_function() {
     let routes = routes_from_template(&template_path()).unwrap();
-    assert_eq!(routes.len(), 63, "{routes:#?}");
+    assert_eq!(routes.len(), 71, "{routes:#?}");
     let store = test_store().await;
     let account = app::accounts::create(&store, "Routes").await.unwrap();
     std::env::set_var("TABLE_NAME", store.table());
@@ -41,6 +41,7 @@ async fn every_template_route_is_served_by_its_function() {
         track_user: track_user::App::from_env().await,
         webhooks: webhooks::App::from_env().await,
         points: points::App::from_env().await,
+        leaderboards: leaderboards::App::from_env().await,
         authorizer: authorizer::Authorizer::new(
             Store::from_env().await,
             std::time::Duration::from_secs(1),
@@ -56,7 +57,8 @@ async fn every_template_route_is_served_by_its_function() {
             .path
             .replace("{id}", "nobody")
             .replace("{externalId}", "nobody")
-            .replace("{deliveryId}", "nobody");
+            .replace("{deliveryId}", "nobody")
+            .replace("{memberId}", "nobody");
         let reply = functions
             .dispatch(
                 &routes,

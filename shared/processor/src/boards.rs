@@ -1,0 +1,130 @@
+//! Leaderboard scores from the stream (SPEC §11): a counted log is a play, a points credit adds
+//! its amount, on every live board of the tenant with that metric, in the period the activity
+//! falls in (in the board's time zone). Only live members take part; a period that has settled
+//! (`SETTLE_AFTER` past its end) keeps its final standings.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use rust_decimal::Decimal;
+
+use domain::leaderboard::{Leaderboard, Metric};
+use domain::log::LogKind;
+use domain::member::{Member, MemberStatus};
+use domain::program::ProgramStatus;
+use domain::tenant::Tenant;
+use domain::time::Timestamp;
+use engine::BoardSpan;
+use store::{Condition, ScoreChange, Store, StoreError};
+
+use super::Change;
+
+/// The live boards of each tenant a batch touches, read once per batch.
+#[derive(Default)]
+pub(super) struct LiveBoards {
+    by_tenant: Mutex<HashMap<String, Vec<Leaderboard>>>,
+}
+
+impl LiveBoards {
+    async fn of(&self, store: &Store, tenant: &Tenant) -> Result<Vec<Leaderboard>, StoreError> {
+        let key = tenant.key_prefix();
+        if let Some(boards) = self
+            .by_tenant
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+        {
+            return Ok(boards);
+        }
+        let mut boards = Vec::new();
+        let mut start = None;
+        loop {
+            let live = [Condition::equals("status", ProgramStatus::Live.as_str())];
+            let (page, next) = store.list_boards(tenant, &live, 100, start).await?;
+            boards.extend(page);
+            match next {
+                Some(n) => start = Some(n),
+                None => break,
+            }
+        }
+        if let Ok(mut m) = self.by_tenant.lock() {
+            m.insert(key, boards.clone());
+        }
+        Ok(boards)
+    }
+}
+
+/// The period key a board files an instant under, or `None` once that period has settled.
+pub fn period_key(board: &Leaderboard, at: Timestamp, now: Timestamp) -> Option<String> {
+    let span = BoardSpan::containing(board.period.kind(), board.tz(), at);
+    match span.settles_at() {
+        Some(settled) if now >= settled => None,
+        _ => Some(span.key),
+    }
+}
+
+/// What one change adds to boards of one metric: (metric, amount, when, source key).
+fn contribution(change: &Change) -> Option<(Metric, Decimal, Timestamp, &(String, String))> {
+    match change {
+        Change::Log(e) if e.log.counts_toward_progress && e.log.kind != LogKind::Freeze => {
+            Some((Metric::Plays, Decimal::ONE, e.log.activity_at, &e.key))
+        }
+        // Spends do not lower a points board.
+        Change::Points(p) if p.entry.amount.decimal() > Decimal::ZERO => Some((
+            Metric::Points,
+            p.entry.amount.decimal(),
+            p.entry.activity_at,
+            &p.key,
+        )),
+        _ => None,
+    }
+}
+
+/// Applies a member's changes of a batch to the boards; returns the sequence numbers that failed.
+pub(super) async fn score(
+    store: &Store,
+    boards: &LiveBoards,
+    member: &Member,
+    changes: &[Change],
+    now: Timestamp,
+) -> Vec<String> {
+    if member.status != MemberStatus::Live {
+        return Vec::new();
+    }
+    let mut failed = Vec::new();
+    for change in changes {
+        let Some((metric, amount, at, source)) = contribution(change) else {
+            continue;
+        };
+        let (tenant, _) = change.member();
+        let live = match boards.of(store, tenant).await {
+            Ok(live) => live,
+            Err(e) => {
+                tracing::error!(error = ?e, "boards read failed");
+                failed.push(change.sequence().to_string());
+                continue;
+            }
+        };
+        for board in live.iter().filter(|b| b.metric == metric) {
+            let Some(period_key) = period_key(board, at, now) else {
+                continue;
+            };
+            let write = ScoreChange {
+                board_id: &board.id,
+                period_key: &period_key,
+                member_id: &member.id,
+                external_id: &member.external_id,
+                display_name: member.display_name.as_deref(),
+                delta: amount,
+                at,
+                source: (&source.0, &source.1),
+            };
+            if let Err(e) = store.add_to_score(tenant, &write, now).await {
+                tracing::error!(error = ?e, board = %board.id, member = %member.id, "score failed");
+                failed.push(change.sequence().to_string());
+                break;
+            }
+        }
+    }
+    failed
+}

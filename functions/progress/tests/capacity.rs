@@ -339,3 +339,78 @@ async fn a_challenge_log_costs_seven_calls_end_to_end() {
     assert_eq!(processor.len(), 5, "{}", calls(&processor));
     assert!(p_w <= 3.0, "processor wrote {p_w} WCU");
 }
+
+/// A board's reads (issue 21): a top-100 page and a member's rank cost the same on a board of
+/// 1,000 members and one of 100,000 (each shard is read a bounded number of times, and a rank
+/// counts only the scores ahead of it, which are the same here).
+#[tokio::test]
+async fn a_boards_top_page_and_a_rank_cost_the_same_on_a_small_and_a_large_board() {
+    use app::leaderboards::{self, Span};
+    use domain::cursor::CursorCodec;
+    use domain::leaderboard::{LeaderboardInput, Score};
+    use domain::tenant::{Environment, Tenant};
+    use rust_decimal::Decimal;
+
+    let (store, meter) = metered_test_store().await;
+    let tenant = Tenant::new(uuid::Uuid::now_v7().to_string(), Environment::Live);
+    let codec = CursorCodec::from_env();
+    let now = domain::time::now();
+    let mut costs = Vec::new();
+    for size in [1_000usize, 100_000] {
+        let input: LeaderboardInput = serde_json::from_value(
+            json!({"name": format!("{size}"), "status": "live", "metric": "points", "period": "all_time"}),
+        )
+        .unwrap();
+        let board = input
+            .apply(None, uuid::Uuid::now_v7().to_string(), now)
+            .unwrap();
+        store.insert_board(&tenant, &board).await.unwrap();
+        // Member i has the (i + 1)th best value.
+        let scores: Vec<Score> = (0..size)
+            .map(|i| Score {
+                member_id: format!("m-{i:06}"),
+                external_id: format!("player-{i}"),
+                display_name: Some(format!("Player {i}")),
+                value: Decimal::from(size - i),
+                reached_at: now,
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        store
+            .load_board(&tenant, &board.id, "all_time", &scores, now)
+            .await
+            .unwrap();
+        println!("{size} scores loaded in {:?}", started.elapsed());
+        meter.take();
+        let span = Span {
+            key: "all_time".into(),
+            settles_at: None,
+        };
+        let params = std::collections::BTreeMap::new();
+        let (page, _) =
+            leaderboards::rankings(&store, &codec, &tenant, &board, &span, &params, 100, now)
+                .await
+                .unwrap();
+        assert_eq!(page["rankings"][99]["rank"], 100);
+        assert_eq!(page["totalParticipants"], size);
+        let top = units(&meter);
+        let rank =
+            leaderboards::member_rank(&store, &tenant, &board, &span, "m-000499", 5, false, now)
+                .await
+                .unwrap();
+        assert_eq!(
+            (rank["rank"].clone(), rank["rankExact"].clone()),
+            (json!(500), json!(true))
+        );
+        let ranked = units(&meter);
+        println!("{size} members: top-100 page {top:?}, a rank of 500 {ranked:?} (RCU, WCU)");
+        costs.push((top, ranked));
+    }
+    assert_eq!(
+        costs[0], costs[1],
+        "the same reads cost the same whatever the board's size"
+    );
+    // 16 shards: a page is 16 queries (and a second for shards that may reach into it) and the
+    // histograms; a rank is two counts, two neighbour reads and the histograms (BENCHMARKS.md).
+    assert!(costs[0].0 .0 <= 40.0 && costs[0].1 .0 <= 120.0, "{costs:?}");
+}

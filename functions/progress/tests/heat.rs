@@ -105,3 +105,86 @@ async fn no_partition_of_a_busy_tenant_takes_more_than_one_shard_of_its_writes()
         );
     }
 }
+
+/// A leaderboard's writes (issue 21): members' score changes spread over the board's 16 GSI4
+/// partitions and histogram items by member, so no partition key takes more than 1/16 of them
+/// beyond what chance gives a hash; one partition per board (a naive sorted list) would take all.
+#[tokio::test]
+async fn no_partition_takes_more_than_a_shard_of_a_boards_writes() {
+    const BOARD_MEMBERS: usize = 160;
+    let mut w = World::new().await;
+    let points = points::App::new(w.store.clone(), domain::cursor::CursorCodec::from_env());
+    let input: domain::leaderboard::LeaderboardInput = serde_json::from_value(
+        json!({"name": "busy", "status": "live", "metric": "points", "period": "all_time"}),
+    )
+    .unwrap();
+    let board = input
+        .apply(None, uuid::Uuid::now_v7().to_string(), domain::time::now())
+        .unwrap();
+    w.store.insert_board(&w.tenant, &board).await.unwrap();
+    for m in 0..BOARD_MEMBERS {
+        w.member(&format!("p-{m}"), "live").await;
+    }
+    w.drain().await;
+    for round in 0..2 {
+        for m in 0..BOARD_MEMBERS {
+            let body = json!({"ownedById": format!("p-{m}"), "amount": 1 + m % 7, "uniqueIdentifier": format!("p-{m}-{round}")});
+            let event = testkit::events::as_caller(
+                testkit::events::with_body(
+                    testkit::events::load("points/create.json"),
+                    &body.to_string(),
+                ),
+                &w.tenant.account_id,
+                "live",
+                "admin",
+            );
+            let (status, answer) =
+                testkit::events::parse(points.handle(testkit::events::request(&event)).await);
+            assert_eq!(status, 201, "{answer}");
+        }
+    }
+    let batches = w.drain().await;
+    let mut meter = HeatMeter::from_template(&template_path()).unwrap();
+    for batch in &batches {
+        meter.record(&batch.records);
+    }
+    let heat = &meter.heat;
+    // The board's writes: the score items (in members' partitions), their GSI4 entries and
+    // the histograms.
+    let board_prefix = format!("{}#BOARD#{}#", w.tenant.key_prefix(), board.id);
+    let gsi4 = heat.with_prefix(&Target::Index("GSI4".into()), &board_prefix);
+    let histograms = heat.with_prefix(&Target::Table, &board_prefix);
+    let scores: u64 = heat
+        .hottest(usize::MAX)
+        .iter()
+        .filter(|(t, pk, _)| **t == Target::Table && pk.contains("#MEMBER#"))
+        .count() as u64;
+    let sum = |spread: &[(&str, u64)]| spread.iter().map(|(_, n)| n).sum::<u64>();
+    let changes = 2 * BOARD_MEMBERS as u64;
+    assert_eq!(
+        sum(&histograms),
+        changes,
+        "one histogram write per score change"
+    );
+    assert_eq!(gsi4.len(), 16, "{gsi4:?}");
+    assert_eq!(histograms.len(), 16, "{histograms:?}");
+    let total = sum(&gsi4) + sum(&histograms) + changes;
+    let hottest = gsi4
+        .iter()
+        .chain(histograms.iter())
+        .map(|(_, n)| *n)
+        .max()
+        .unwrap_or(0);
+    println!(
+        "{changes} score changes of {BOARD_MEMBERS} members: {total} board writes; hottest partition {hottest}; {scores} member partitions; one board partition would take {}",
+        sum(&gsi4)
+    );
+    assert!(
+        hottest * 16 <= total,
+        "a board partition took {hottest} of {total} writes, more than 1/16"
+    );
+    assert!(
+        sum(&gsi4) * 16 > total,
+        "the scenario must be one an unsharded board index fails"
+    );
+}

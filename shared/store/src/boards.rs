@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Select, TransactWriteItem, Update};
 use futures_util::future::try_join_all;
+use futures_util::StreamExt;
 use rust_decimal::Decimal;
 
 use domain::cursor::Position;
@@ -76,7 +77,119 @@ fn score_of_item(item: &Item) -> Option<Score> {
     })
 }
 
+/// A member's score item on a board period (its GSI4 keys included).
+fn score_item(
+    tenant: &Tenant,
+    board_id: &str,
+    period_key: &str,
+    score: &Score,
+    now: Timestamp,
+) -> Item {
+    let shard = board_shard(&score.member_id);
+    let mut item: Item = [
+        ("PK", s(member_id_pk(tenant, &score.member_id))),
+        ("SK", s(score_sk(board_id, period_key))),
+        (
+            "GSI4PK",
+            s(board_shard_pk(tenant, board_id, period_key, shard)),
+        ),
+        (
+            "GSI4SK",
+            s(rank_key(score.value, &score.reached_at, &score.member_id)),
+        ),
+        ("ownedById", s(&score.member_id)),
+        ("externalId", s(&score.external_id)),
+        ("boardId", s(board_id)),
+        ("periodKey", s(period_key)),
+        ("shard", n(shard)),
+        ("value", n(score.value)),
+        ("reachedAt", s(time::format(&score.reached_at))),
+        ("updatedAt", s(time::format(&now))),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    if let Some(name) = &score.display_name {
+        item.insert("displayName".into(), s(name));
+    }
+    item
+}
+
 impl Store {
+    /// Writes a board period's scores and histograms at once, unconditionally (what a bulk import
+    /// or a benchmark does; the stream processor goes through `add_to_score`). The period must
+    /// hold no scores yet.
+    pub async fn load_board(
+        &self,
+        tenant: &Tenant,
+        board_id: &str,
+        period_key: &str,
+        scores: &[Score],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let mut histograms: Vec<Item> = (0..BOARD_SHARDS)
+            .map(|shard| {
+                [
+                    (
+                        "PK".to_string(),
+                        s(histogram_pk(tenant, board_id, period_key, shard)),
+                    ),
+                    ("SK".to_string(), s(HISTOGRAM_SK)),
+                    ("participants".to_string(), n(0)),
+                    ("updatedAt".to_string(), s(time::format(&now))),
+                ]
+                .into_iter()
+                .collect()
+            })
+            .collect();
+        let mut requests = Vec::with_capacity(scores.len());
+        for score in scores {
+            let histogram = &mut histograms[board_shard(&score.member_id)];
+            for name in ["participants".to_string(), bucket_name(score.value)] {
+                let count = histogram
+                    .get(&name)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+                histogram.insert(name, n(count + 1));
+            }
+            requests.push(score_item(tenant, board_id, period_key, score, now));
+        }
+        requests.extend(histograms);
+        let requests: Vec<WriteRequest> = requests
+            .into_iter()
+            .map(|item| {
+                PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map(|p| WriteRequest::builder().put_request(p).build())
+                    .map_err(|e| StoreError::Other(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        let chunks: Vec<Vec<WriteRequest>> = requests.chunks(25).map(<[_]>::to_vec).collect();
+        let mut work = futures_util::stream::iter(chunks.into_iter().map(|chunk| {
+            until_processed(chunk, |chunk| async move {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, chunk)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                Ok(out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default())
+            })
+        }))
+        .buffer_unordered(16);
+        while let Some(done) = futures_util::StreamExt::next(&mut work).await {
+            done?;
+        }
+        Ok(())
+    }
+
     fn board_item(&self, tenant: &Tenant, board: &Leaderboard) -> Result<Item, StoreError> {
         stored(
             Keys::table(board_pk(tenant, &board.id), BOARD_SK)
@@ -177,34 +290,14 @@ impl Store {
             let reached_at = old
                 .as_ref()
                 .map_or(change.at, |o| o.reached_at.max(change.at));
-            let mut item: Item = [
-                ("PK", s(&pk)),
-                ("SK", s(&sk)),
-                (
-                    "GSI4PK",
-                    s(board_shard_pk(
-                        tenant,
-                        change.board_id,
-                        change.period_key,
-                        shard,
-                    )),
-                ),
-                ("GSI4SK", s(rank_key(value, &reached_at, change.member_id))),
-                ("ownedById", s(change.member_id)),
-                ("externalId", s(change.external_id)),
-                ("boardId", s(change.board_id)),
-                ("periodKey", s(change.period_key)),
-                ("shard", n(shard)),
-                ("value", n(value)),
-                ("reachedAt", s(time::format(&reached_at))),
-                ("updatedAt", s(time::format(&now))),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-            if let Some(name) = change.display_name {
-                item.insert("displayName".into(), s(name));
-            }
+            let score = Score {
+                member_id: change.member_id.to_string(),
+                external_id: change.external_id.to_string(),
+                display_name: change.display_name.map(str::to_string),
+                value,
+                reached_at,
+            };
+            let item = score_item(tenant, change.board_id, change.period_key, &score, now);
             let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
             put = match &old {
                 None => put.condition_expression("attribute_not_exists(PK)"),

@@ -69,9 +69,9 @@ fn the_quick_start_works_as_written() {
         .into_iter::<Value>()
         .collect::<Result<_, _>>()
         .unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    // The eleven answers of the API, then what the webhook receiver got.
-    assert!(answers.len() > 11, "{stdout}");
-    let (answers, received) = answers.split_at(11);
+    // The thirteen answers of the API, then what the webhook receiver got.
+    assert!(answers.len() > 13, "{stdout}");
+    let (answers, received) = answers.split_at(13);
     assert!(answers.iter().all(|a| a["status"] == "success"), "{stdout}");
     let types: Vec<&str> = received
         .iter()
@@ -104,6 +104,23 @@ fn the_quick_start_works_as_written() {
     let (spend, spender) = (&answers[9], &answers[10]);
     assert_eq!(spend["data"]["amount"], -20, "{spend}");
     assert_eq!(spender["data"]["pointsBalance"], 30, "{spender}");
+    // The week's board: the reward's 50 (a spend does not lower it), from the stream.
+    let (board, rank) = (&answers[11], &answers[12]);
+    assert_eq!(board["data"]["totalParticipants"], 1, "{board}");
+    assert_eq!(
+        board["data"]["rankings"][0]["externalId"], "user_12345",
+        "{board}"
+    );
+    assert_eq!(board["data"]["rankings"][0]["value"], 50, "{board}");
+    assert_eq!(board["data"]["final"], false, "{board}");
+    assert_eq!(
+        (
+            rank["data"]["rank"].clone(),
+            rank["data"]["percentile"].clone()
+        ),
+        (json!(1), json!(100)),
+        "{rank}"
+    );
     let (member, log, event, progress, rewards, profile) = (
         &answers[0],
         &answers[2],

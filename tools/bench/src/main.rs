@@ -8,6 +8,8 @@
 //!    progress every 100 ms (issue 5's measure) and without, unpaced and paced; the highest paced
 //!    rate whose p99 stays under a second; the pipeline's sustained rate against the local limit
 //!    (the burst's own writes replayed raw, `local_limit`);
+//! 5. a leaderboard: `--board-members` (default 100,000) loaded, score changes a second, a top-100
+//!    page's and a rank's latency beside the raw DynamoDB calls (`board_bench`; `--board-only`).
 //! 4. the clock's sweep: `--sweep-records` (default 2,000) runs due at one moment, settled by one
 //!    sweep (`sweep_rate`; `--sweep-only` runs this part alone and prints it).
 //!
@@ -15,6 +17,7 @@
 //! only prints the cold starts). Handler overhead is the criterion
 //! bench `cargo bench -p app --bench handlers`; capacity budgets are tests.
 
+mod board_bench;
 mod chart;
 mod cold_start;
 mod http_load;
@@ -74,7 +77,18 @@ fn main() -> Result<(), String> {
         runtime.block_on(sweep_rate::measure(&store, sweep_records))?;
         return Ok(());
     }
+    // A leaderboard of `--board-members` (default 100,000), before the local run starts.
+    let board_members = arg("--board-members", 100_000);
+    if std::env::args().any(|a| a == "--board-only") {
+        runtime.block_on(board_bench::measure(&store, board_members))?;
+        return Ok(());
+    }
     let progress_only = std::env::args().any(|a| a == "--progress-only");
+    let board = if progress_only {
+        None
+    } else {
+        Some(runtime.block_on(board_bench::measure(&store, board_members))?)
+    };
     let sweep = if progress_only {
         None
     } else {
@@ -228,6 +242,7 @@ fn main() -> Result<(), String> {
         "progressPacedRates": sustained,
         "progressHighestRateUnderOneSecond": highest,
         "clockSweep": sweep.map(|s| s.to_json()),
+        "leaderboard": board,
     });
     let pretty = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
     std::fs::write(out.join("results.json"), pretty).map_err(|e| e.to_string())?;

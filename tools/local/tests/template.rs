@@ -186,7 +186,7 @@ async fn an_older_local_table_gains_the_templates_new_indexes() {
         .map(|(n, _, _)| n)
         .collect();
     names.sort();
-    assert_eq!(names, ["GSI1", "GSI2", "GSI3"]);
+    assert_eq!(names, ["GSI1", "GSI2", "GSI3", "GSI4"]);
 }
 
 /// `samconfig.toml` sets every parameter of the template, and no other.

@@ -17,7 +17,7 @@ use domain::tenant::Tenant;
 use domain::time::{self, Timestamp};
 
 use super::codec::{from_item, from_items, s, stored, Keys};
-use super::error::{cancellation_reasons, classify, StoreError};
+use super::error::{cancellation_reasons, classify, condition_failed, StoreError};
 use super::layout::{
     board_pk, board_shard, board_shard_pk, histogram_pk, list_index_pk, member_id_pk, score_sk,
     Index, BOARD_SHARDS, BOARD_SK, GSI4, HISTOGRAM_SK,
@@ -168,22 +168,8 @@ impl Store {
             })
             .collect::<Result<_, _>>()?;
         let chunks: Vec<Vec<WriteRequest>> = requests.chunks(25).map(<[_]>::to_vec).collect();
-        let mut work = futures_util::stream::iter(chunks.into_iter().map(|chunk| {
-            until_processed(chunk, |chunk| async move {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, chunk)
-                    .send()
-                    .await
-                    .map_err(classify)?;
-                Ok(out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default())
-            })
-        }))
-        .buffer_unordered(16);
+        let mut work = futures_util::stream::iter(chunks.into_iter().map(|c| self.batch_write(c)))
+            .buffer_unordered(16);
         while let Some(done) = futures_util::StreamExt::next(&mut work).await {
             done?;
         }
@@ -345,12 +331,7 @@ impl Store {
                 return Ok(ScoreWrite::Applied);
             };
             let reasons = cancellation_reasons(&err);
-            let failed = |i: usize| {
-                reasons
-                    .get(i)
-                    .is_some_and(|r| r.starts_with("ConditionalCheckFailed"))
-            };
-            if failed(2) {
+            if condition_failed(&reasons, 2) {
                 return Ok(ScoreWrite::AlreadyApplied);
             }
             let retry = match classify(err) {
@@ -674,10 +655,7 @@ impl Store {
                 .await;
             if let Err(err) = result {
                 // Gone already (an earlier pass): nothing to take back.
-                if !cancellation_reasons(&err)
-                    .first()
-                    .is_some_and(|r| r.starts_with("ConditionalCheckFailed"))
-                {
+                if !condition_failed(&cancellation_reasons(&err), 0) {
                     return Err(classify(err));
                 }
             }

@@ -56,6 +56,13 @@ pub(super) fn cancellation_reasons<E: ProvideErrorMetadata, R>(
         .unwrap_or_default()
 }
 
+/// Whether the transaction's item `i` was cancelled by its own condition.
+pub(super) fn condition_failed(reasons: &[String], i: usize) -> bool {
+    reasons
+        .get(i)
+        .is_some_and(|r| r.starts_with("ConditionalCheckFailed"))
+}
+
 pub(super) fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     err: SdkError<E, R>,
 ) -> StoreError {

@@ -167,22 +167,28 @@ impl Store {
                         .map_err(|e| StoreError::Other(e.to_string()))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            until_processed(requests, |requests| async move {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await
-                    .map_err(classify)?;
-                Ok(out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default())
-            })
-            .await?;
+            self.batch_write(requests).await?;
         }
         Ok(())
+    }
+
+    /// One BatchWriteItem of at most 25 requests, sent again with what DynamoDB leaves
+    /// unprocessed.
+    async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        until_processed(requests, |requests| async move {
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests)
+                .send()
+                .await
+                .map_err(classify)?;
+            Ok(out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(&self.table))
+                .unwrap_or_default())
+        })
+        .await
     }
 
     /// A put or an update built for a transaction, sent on its own (half the price).

@@ -10,7 +10,7 @@ use domain::tenant::Tenant;
 use domain::time::{self, Timestamp};
 
 use super::codec::{from_item, s, stored, Keys};
-use super::error::{cancellation_reasons, classify, StoreError};
+use super::error::{cancellation_reasons, classify, condition_failed, StoreError};
 use super::layout::{
     member_activity_pk, member_id_pk, points_pk, sharded_list_pk, MEMBER_ID_SK, POINTS_SK,
 };
@@ -74,11 +74,7 @@ impl Store {
                 return Ok(PointsWrite::Created);
             };
             let reasons = cancellation_reasons(&err);
-            let failed = |i: usize| {
-                reasons
-                    .get(i)
-                    .is_some_and(|r| r.starts_with("ConditionalCheckFailed"))
-            };
+            let failed = |i: usize| condition_failed(&reasons, i);
             if failed(entry_index) {
                 let existing = self
                     .get(points_pk(tenant, entry), POINTS_SK, true)

@@ -71,7 +71,10 @@ impl App {
             "POST /schema/leaderboard/record" => {
                 http::query(req, &[])?;
                 let board =
-                    leaderboards::create(store, &tenant, http::json_object(req)?, now).await?;
+                    leaderboards::create(store, &tenant, http::json_object(req)?, now, |b| {
+                        BoardSpan::containing(b.period.kind(), b.tz(), now).finish()
+                    })
+                    .await?;
                 Ok(http::success(201, board.to_record()))
             }
             "GET /schema/leaderboard/record" => {

@@ -430,3 +430,84 @@ proptest! {
         });
     }
 }
+
+/// The items naming `needle` whose sort key is `sk`, as JSON.
+async fn items_with_sk(w: &World, needle: &str, sk: &str) -> Vec<Value> {
+    w.items_naming(needle)
+        .await
+        .into_iter()
+        .filter(|i| i["SK"].as_s().is_ok_and(|s| s == sk))
+        .map(|i| serde_dynamo::from_item::<_, Value>(i).unwrap())
+        .collect()
+}
+
+/// The clock ends a board's period (SPEC §11): at its settle time the sweep writes the period's
+/// final top 10 and participants once, however many sweeps race, and the board waits on the next
+/// period; before then it writes nothing.
+#[tokio::test]
+async fn the_sweep_announces_a_settled_period_once_with_its_top_10() {
+    use chrono::{Duration, Utc};
+    let mut b = Boards::new().await;
+    let now = Utc::now();
+    let board = b
+        .board(json!({"name": "Points today", "status": "live", "metric": "points", "period": "daily"}))
+        .await;
+    for i in 1..=12 {
+        let member = format!("fin-{i:02}");
+        b.w.member(&member, "live").await;
+        b.credit(&member, json!(i * 10), &format!("{member}-c"))
+            .await;
+    }
+    b.w.drain().await;
+    let today = now.date_naive();
+    let finished_key = format!("FINISHED#{today}");
+    let settles = (today + chrono::Days::new(1))
+        .and_hms_opt(0, 5, 0)
+        .unwrap()
+        .and_utc();
+    processor::sweep::sweep(&b.w.store, settles - Duration::seconds(1))
+        .await
+        .unwrap();
+    assert!(
+        items_with_sk(&b.w, &board, &finished_key).await.is_empty(),
+        "not before it settles"
+    );
+
+    let at = settles + Duration::seconds(1);
+    let (first, second) = tokio::join!(
+        processor::sweep::sweep(&b.w.store, at),
+        processor::sweep::sweep(&b.w.store, at)
+    );
+    first.unwrap();
+    second.unwrap();
+    processor::sweep::sweep(&b.w.store, at).await.unwrap();
+    let found = items_with_sk(&b.w, &board, &finished_key).await;
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let finished = &found[0];
+    assert_eq!(finished["periodKey"], today.to_string());
+    assert_eq!(finished["totalParticipants"], 12);
+    assert_eq!(finished["status"], "live");
+    let top: Vec<(u64, String)> = finished["rankings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["rank"].as_u64().unwrap(),
+                r["externalId"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(u64, String)> = (0..10)
+        .map(|k| (k + 1, format!("fin-{:02}", 12 - k)))
+        .collect();
+    assert_eq!(top, expected);
+    // The board now waits on tomorrow, on the due index at tomorrow's settle time.
+    let item = &items_with_sk(&b.w, &board, "BOARD").await[0];
+    let tomorrow = today + chrono::Days::new(1);
+    assert_eq!(item["nextFinish"]["periodKey"], tomorrow.to_string());
+    assert_eq!(
+        item["dueAt"],
+        domain::time::format(&(settles + Duration::days(1)))
+    );
+}

@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use domain::cursor::{Binding, CursorCodec, Position};
 use domain::error::ApiError;
 use domain::leaderboard::{
-    bucket_of, percentile, rank, rank_key, value_key, Leaderboard, LeaderboardInput, Score,
-    Standing,
+    bucket_of, percentile, rank, rank_key, value_key, Leaderboard, LeaderboardInput, NextFinish,
+    Score, Standing,
 };
 use domain::tenant::Tenant;
 use domain::time::{self, Timestamp};
@@ -36,14 +36,18 @@ fn not_found() -> ApiError {
     ApiError::NotFound("No leaderboard with this id.".into())
 }
 
+/// Creates a board; `first_finish` names the period the clock announces first (the one running
+/// now: the caller's period maths).
 pub async fn create(
     store: &Store,
     tenant: &Tenant,
     body: Value,
     now: Timestamp,
+    first_finish: impl FnOnce(&Leaderboard) -> Option<NextFinish>,
 ) -> Result<Leaderboard, ApiError> {
     let input: LeaderboardInput = validate::decode(body)?;
-    let board = input.apply(None, domain::ids::new_id(), now)?;
+    let mut board = input.apply(None, domain::ids::new_id(), now)?;
+    board.next_finish = first_finish(&board);
     store.insert_board(tenant, &board).await?;
     Ok(board)
 }

@@ -51,7 +51,7 @@ fn event(
 
 /// The events of one change of the item with sort key `sk` under tenant `key_prefix`: a reward
 /// created, a progress record reaching `completed`, `broken` or `failed`, a member created or
-/// removed. `at` is when the change happened; records are shown as the read routes show them.
+/// removed, a board's period announced by the clock. `at` is when the change happened; records are shown as the read routes show them.
 pub fn meaning(
     key_prefix: &str,
     sk: &str,
@@ -119,6 +119,32 @@ pub fn meaning(
         let data = crate::records::as_read(record.clone(), at);
         return Some(Meaning::Event(event(
             key_prefix, event_type, &event_key, at, data,
+        )));
+    }
+    if let Some(period_key) = sk.strip_prefix(store::BOARD_FINISHED_PREFIX) {
+        // A live board's period with standings; a draft or paused board's end is only noted.
+        let (None, Some(finished)) = (old, new) else {
+            return None;
+        };
+        let ranked = finished["rankings"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty());
+        if finished["status"] != "live" || !ranked {
+            return None;
+        }
+        let board_id = finished["leaderboardId"].as_str()?;
+        let mut data = finished.clone();
+        if let Some(fields) = data.as_object_mut() {
+            for internal in ["PK", "SK", "status"] {
+                fields.remove(internal);
+            }
+        }
+        return Some(Meaning::Event(event(
+            key_prefix,
+            "leaderboard.finished",
+            &format!("{board_id}@{period_key}"),
+            at,
+            data,
         )));
     }
     if sk == store::MEMBER_SK {
@@ -240,6 +266,35 @@ mod tests {
             Some(Meaning::Event(e)) => e,
             other => panic!("one event expected: {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_live_boards_period_with_standings_is_announced_once_and_others_are_not() {
+        let finished = |status: &str, rankings: Value| {
+            json!({"PK": "T#acct#live#BOARD#b1", "SK": "FINISHED#2026-W49", "leaderboardId": "b1",
+                   "status": status, "periodKey": "2026-W49", "totalParticipants": 1, "rankings": rankings})
+        };
+        let one = json!([{"rank": 1, "ownedById": "m1", "value": 5}]);
+        let sk = "FINISHED#2026-W49";
+        let e = only_event(meaning(
+            T,
+            sk,
+            None,
+            Some(&finished("live", one.clone())),
+            at(),
+        ));
+        assert_eq!(e.event_type, "leaderboard.finished");
+        assert_eq!(e.id, event_id(T, "leaderboard.finished", "b1@2026-W49"));
+        let body: Value = serde_json::from_str(&e.body).unwrap();
+        assert_eq!(body["data"]["rankings"], one);
+        assert_eq!(body["data"]["periodKey"], "2026-W49");
+        for internal in ["PK", "SK", "status"] {
+            assert!(body["data"].get(internal).is_none(), "{internal} in {body}");
+        }
+        let live = finished("live", one.clone());
+        assert!(meaning(T, sk, Some(&live), Some(&live), at()).is_none());
+        assert!(meaning(T, sk, None, Some(&finished("paused", one)), at()).is_none());
+        assert!(meaning(T, sk, None, Some(&finished("live", json!([]))), at()).is_none());
     }
 
     #[test]

@@ -70,7 +70,23 @@ pub struct Leaderboard {
     pub created_at: Timestamp,
     #[serde(with = "time::rfc3339_ms")]
     pub updated_at: Timestamp,
+    /// The next period the clock's sweep announces (`leaderboard.finished`); `None` for all time.
+    /// Not part of the API's record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_finish: Option<NextFinish>,
 }
+
+/// A period of a board whose end is still to be announced, and when: once it has settled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NextFinish {
+    pub period_key: String,
+    #[serde(with = "time::rfc3339_ms")]
+    pub at: Timestamp,
+}
+
+/// How many of a period's best `leaderboard.finished` names.
+pub const FINISHED_TOP: usize = 10;
 
 impl Leaderboard {
     pub fn tz(&self) -> chrono_tz::Tz {
@@ -155,6 +171,7 @@ impl LeaderboardInput {
             timezone: None,
             created_at: now,
             updated_at: now,
+            next_finish: None,
         });
         if let Patch::Value(name) = &self.name {
             match validate::required_chars(name, 256) {

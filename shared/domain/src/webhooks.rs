@@ -29,6 +29,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "challenge_progress.failed",
     "member.created",
     "member.deleted",
+    "leaderboard.finished",
 ];
 
 const MAX_URL_CHARS: usize = 2048;

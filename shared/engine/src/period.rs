@@ -148,6 +148,20 @@ impl BoardSpan {
     pub fn settles_at(&self) -> Option<DateTime<Utc>> {
         self.end.map(|end| end + domain::leaderboard::SETTLE_AFTER)
     }
+
+    /// The span's announcement by the clock (`leaderboard.finished`) once it settles; `None` for
+    /// all time, which never ends.
+    pub fn finish(&self) -> Option<domain::leaderboard::NextFinish> {
+        Some(domain::leaderboard::NextFinish {
+            period_key: self.key.clone(),
+            at: self.settles_at()?,
+        })
+    }
+
+    /// The span right after this one (`None` for all time).
+    pub fn next(&self, kind: Option<PeriodKind>, tz: Tz) -> Option<Self> {
+        Some(Self::containing(kind, tz, self.end?))
+    }
 }
 
 #[cfg(test)]
@@ -156,6 +170,32 @@ mod tests {
 
     fn utc(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_board_span_is_announced_once_settled_and_followed_by_the_next_period() {
+        let tz: Tz = "America/New_York".parse().unwrap();
+        let kind = Some(PeriodKind::Daily);
+        // 23:30 in New York on 2026-03-07; the next day is 23 hours long (DST begins).
+        let span = BoardSpan::containing(kind, tz, utc("2026-03-08T04:30:00Z"));
+        assert_eq!(span.key, "2026-03-07");
+        let finish = span.finish().unwrap();
+        assert_eq!(finish.period_key, "2026-03-07");
+        assert_eq!(finish.at, utc("2026-03-08T05:05:00Z"));
+        let next = span.next(kind, tz).unwrap();
+        assert_eq!(next.key, "2026-03-08");
+        assert_eq!(next.end, Some(utc("2026-03-09T04:00:00Z")));
+        let weekly = BoardSpan::containing(
+            Some(PeriodKind::Weekly),
+            Tz::UTC,
+            utc("2026-12-31T12:00:00Z"),
+        );
+        assert_eq!(
+            weekly.next(Some(PeriodKind::Weekly), Tz::UTC).unwrap().key,
+            "2027-W01"
+        );
+        let all_time = BoardSpan::containing(None, tz, utc("2026-03-08T04:30:00Z"));
+        assert_eq!((all_time.finish(), all_time.next(None, tz)), (None, None));
     }
 
     #[test]

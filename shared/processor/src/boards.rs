@@ -8,14 +8,15 @@ use std::sync::Mutex;
 
 use rust_decimal::Decimal;
 
-use domain::leaderboard::{Leaderboard, Metric};
+use domain::leaderboard::{rank, Leaderboard, Metric, FINISHED_TOP};
 use domain::log::LogKind;
 use domain::member::{Member, MemberStatus};
 use domain::program::ProgramStatus;
 use domain::tenant::Tenant;
-use domain::time::Timestamp;
+use domain::time::{self, Timestamp};
 use engine::BoardSpan;
-use store::{Condition, ScoreChange, Store, StoreError};
+use serde_json::json;
+use store::{Condition, DueRecord, ScoreChange, Store, StoreError};
 
 use super::Change;
 
@@ -52,6 +53,49 @@ impl LiveBoards {
         }
         Ok(boards)
     }
+}
+
+/// The clock's side of a board (SPEC §11): once a period has settled, its top 10 and its
+/// participants go into the board's `FINISHED#` item, once (the stream carries it to
+/// `leaderboard.finished`), and the board waits on its next period. `false` if another sweep
+/// announced it first or the board is gone (its deletion took it off the index).
+pub async fn announce_finished(
+    store: &Store,
+    due: &DueRecord,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let Ok(tenant) = store::tenant_of_key(&due.pk) else {
+        return Ok(false);
+    };
+    let Some(board) = store.due_board(due).await? else {
+        return Ok(false);
+    };
+    // Moved on meanwhile (the index lags the table): nothing due.
+    let Some(pending) = board.next_finish.clone().filter(|n| n.at <= now) else {
+        return Ok(false);
+    };
+    let period_key = pending.period_key.as_str();
+    let (kind, tz) = (board.period.kind(), board.tz());
+    let span = BoardSpan::from_key(kind, tz, period_key);
+    let (scores, summary) = futures_util::try_join!(
+        store.top_scores(&tenant, &board.id, period_key, FINISHED_TOP, None),
+        store.board_summary(&tenant, &board.id, period_key),
+    )?;
+    let finished = json!({
+        "leaderboardId": board.id,
+        "name": board.name,
+        "status": board.status,
+        "metric": board.metric,
+        "period": board.period,
+        "periodKey": period_key,
+        "totalParticipants": summary.participants,
+        "rankings": rank(scores, 0, None).iter().map(|s| s.to_record(false)).collect::<Vec<_>>(),
+        "finishedAt": time::format(&now),
+    });
+    let next = span.and_then(|s| s.next(kind, tz)).and_then(|s| s.finish());
+    store
+        .finish_board_period(due, period_key, &finished, next.as_ref())
+        .await
 }
 
 /// The period key a board files an instant under, or `None` once that period has settled.

@@ -2,7 +2,8 @@
 //! incomplete becomes `broken` at its deadline (or, if the member holds a freeze, the engine
 //! recomputes it: the period is frozen and the run goes on), a challenge window that ended below
 //! target `failed`, and a run still incomplete `atRiskLeadMinutes` before its deadline is noted
-//! at risk; the table's stream then carries each change to webhook delivery like any other. It
+//! at risk, and a leaderboard's period that settled is announced with its top 10
+//! (`leaderboard.finished`); the table's stream then carries each change to webhook delivery like any other. It
 //! reads only the due index's hours that have passed since the last sweep (`Store::due_records`),
 //! so its cost follows what is due, never all records; each settle is one conditional write, so
 //! overlapping sweeps, retries and logs racing it change a record's state once.
@@ -110,6 +111,9 @@ async fn act(
     due: &DueRecord,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
+    if due.kind == DueKind::BoardPeriod {
+        return crate::boards::announce_finished(store, due, now).await;
+    }
     let needs_member = due.is_at_risk() || due.freezes_available > 0;
     if due.kind == DueKind::ChallengeWindow || !needs_member {
         return store.settle_due(due, &now).await;

@@ -12,15 +12,15 @@ use futures_util::StreamExt;
 use rust_decimal::Decimal;
 
 use domain::cursor::Position;
-use domain::leaderboard::{bucket_of, rank_key, Leaderboard, Score, SLUG};
+use domain::leaderboard::{bucket_of, rank_key, Leaderboard, NextFinish, Score, SLUG};
 use domain::tenant::Tenant;
 use domain::time::{self, Timestamp};
 
 use super::codec::{from_item, from_items, s, stored, Keys};
-use super::error::{cancellation_reasons, classify, condition_failed, StoreError};
+use super::error::{applied, cancellation_reasons, classify, condition_failed, StoreError};
 use super::layout::{
     board_pk, board_shard, board_shard_pk, histogram_pk, list_index_pk, member_id_pk, score_sk,
-    Index, BOARD_SHARDS, BOARD_SK, GSI4, HISTOGRAM_SK,
+    Index, BOARD_FINISHED_PREFIX, BOARD_SHARDS, BOARD_SK, GSI4, HISTOGRAM_SK,
 };
 use super::*;
 
@@ -176,12 +176,77 @@ impl Store {
         Ok(())
     }
 
+    /// A board as an item; while a period waits to be announced, it is on the due index (GSI3)
+    /// at the moment that period settles.
     fn board_item(&self, tenant: &Tenant, board: &Leaderboard) -> Result<Item, StoreError> {
-        stored(
-            Keys::table(board_pk(tenant, &board.id), BOARD_SK)
-                .listed(list_index_pk(tenant, SLUG), board.id.clone()),
+        let pk = board_pk(tenant, &board.id);
+        let mut item = stored(
+            Keys::table(pk.clone(), BOARD_SK).listed(list_index_pk(tenant, SLUG), board.id.clone()),
             board,
-        )
+        )?;
+        if let Some(next) = &board.next_finish {
+            item.extend(
+                Store::due_keys(&pk, BOARD_SK, &time::format(&next.at))
+                    .map(|(name, value)| (name.to_string(), s(value))),
+            );
+        }
+        Ok(item)
+    }
+
+    /// The board behind an entry of the due index.
+    pub async fn due_board(&self, due: &DueRecord) -> Result<Option<Leaderboard>, StoreError> {
+        let item = self.get(due.pk.clone(), &due.sk, true).await?;
+        item.map(from_item::<Leaderboard>).transpose()
+    }
+
+    /// Announces the period of `due` (a board's entry on the due index) once: `finished` goes in
+    /// as the `FINISHED#{periodKey}` item if there is none (the stream carries it to
+    /// `leaderboard.finished`), then the board's entry moves on to `next` (off the index when
+    /// `None`). `false` if another sweep got to both first; a crash between the two writes is
+    /// mended by the next sweep, which finds the item and only moves the entry.
+    pub async fn finish_board_period(
+        &self,
+        due: &DueRecord,
+        period_key: &str,
+        finished: &serde_json::Value,
+        next: Option<&NextFinish>,
+    ) -> Result<bool, StoreError> {
+        let mut item = super::codec::to_item(finished)?;
+        item.insert("PK".into(), s(&due.pk));
+        item.insert(
+            "SK".into(),
+            s(format!("{BOARD_FINISHED_PREFIX}{period_key}")),
+        );
+        let announced = self.put_if_absent(item).await;
+        let announced = match announced {
+            Ok(()) => true,
+            Err(StoreError::Conflict) => false,
+            Err(e) => return Err(e),
+        };
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(&due.pk))
+            .key("SK", s(&due.sk))
+            .condition_expression("nextFinish.periodKey = :key")
+            .expression_attribute_values(":key", s(period_key));
+        let update = match next {
+            Some(next) => {
+                let [(_, gsi3pk), (_, due_at)] =
+                    Store::due_keys(&due.pk, &due.sk, &time::format(&next.at));
+                let value = serde_dynamo::to_attribute_value(next)
+                    .map_err(|e| StoreError::Other(format!("encode item: {e}")))?;
+                update
+                    .update_expression("SET nextFinish = :next, GSI3PK = :gsi3pk, dueAt = :due")
+                    .expression_attribute_values(":next", value)
+                    .expression_attribute_values(":gsi3pk", s(gsi3pk))
+                    .expression_attribute_values(":due", s(due_at))
+            }
+            None => update.update_expression("REMOVE nextFinish, GSI3PK, dueAt"),
+        };
+        let moved = applied(update.send().await.map_err(classify))?;
+        Ok(announced || moved)
     }
 
     pub async fn insert_board(

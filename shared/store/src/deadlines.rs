@@ -1,5 +1,6 @@
-//! Deadlines (SPEC §10): the due index (GSI3) the clock's sweep reads, settling a progress record
-//! whose deadline passed, and the sweep's checkpoint.
+//! Deadlines (SPEC §10): the due index (GSI3) the clock's sweep reads (progress records whose
+//! deadline passed, boards whose period settled), settling a progress record, and the sweep's
+//! checkpoint.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -7,7 +8,7 @@ use domain::time::{self, Timestamp};
 
 use super::codec::s;
 use super::error::{applied, classify, StoreError};
-use super::layout::{GSI3, LIST_SHARDS};
+use super::layout::{BOARD_SK, GSI3, LIST_SHARDS};
 use super::*;
 
 /// A progress record in progress whose next clock action is due, as the due index lists it.
@@ -40,6 +41,8 @@ pub enum DueKind {
     StreakRun,
     /// A challenge window: it becomes `failed` at its period's end.
     ChallengeWindow,
+    /// A leaderboard whose period settled: its end is announced (`leaderboard.finished`).
+    BoardPeriod,
 }
 
 /// The hour buckets of the due index (`DUE#{hour}#{shard}`) are the deadline's first 13
@@ -90,6 +93,9 @@ impl Store {
                     DueKind::StreakRun
                 } else if item.contains_key("challengeProgressStatus") {
                     DueKind::ChallengeWindow
+                } else if text(item, "SK").as_deref() == Some(BOARD_SK) {
+                    // The index projects no board attributes: the sweep reads the board.
+                    DueKind::BoardPeriod
                 } else {
                     return None;
                 };
@@ -119,13 +125,11 @@ impl Store {
     /// extended by a log, given a freeze, deleted): exactly one write changes the state, whatever
     /// the sweeps and logs racing it.
     pub async fn settle_due(&self, due: &DueRecord, now: &Timestamp) -> Result<bool, StoreError> {
-        let (status, settled_at) = match due.kind {
-            DueKind::StreakRun => ("streakProgressStatus", "streakBrokenAt"),
-            DueKind::ChallengeWindow => ("challengeProgressStatus", "challengeFailedAt"),
-        };
-        let outcome = match due.kind {
-            DueKind::StreakRun => "broken",
-            DueKind::ChallengeWindow => "failed",
+        let (status, settled_at, outcome) = match due.kind {
+            DueKind::StreakRun => ("streakProgressStatus", "streakBrokenAt", "broken"),
+            DueKind::ChallengeWindow => ("challengeProgressStatus", "challengeFailedAt", "failed"),
+            // A board is announced by `finish_board_period`, never settled here.
+            DueKind::BoardPeriod => return Ok(false),
         };
         let result = self
             .update_due(due)

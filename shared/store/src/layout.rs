@@ -20,6 +20,7 @@
 //! | webhook delivery (one event to one endpoint) | the endpoint's partition | `DELIVERY#{eventId}` | GSI2 `…#WEBHOOK#{endpointId}#deliveries` / `{createdAt}#{eventId}`; while pending GSI1 `WEBHOOKS_DUE` / `{nextAttemptAt}#{PK}#{SK}` |
 //! | leaderboard | `T#{acct}#{env}#BOARD#{id}` | `BOARD` | `T#{acct}#{env}#LIST#leaderboard` / id |
 //! | a member's score on a board in a period | member's partition | `BOARD#{boardId}#{periodKey}` | GSI4 `…#BOARD#{boardId}#{periodKey}#{shard 0–15 of the member}` / rank key (value descending, then `reachedAt`, then member id) |
+//! | a board period announced by the clock (`leaderboard.finished`: top 10, participants) | board's partition | `FINISHED#{periodKey}` | |
 //! | a board period's histogram, one per shard (participants, counts by value bucket, `updatedAt`) | `T#{acct}#{env}#BOARD#{boardId}#{periodKey}#H{shard}` | `HIST` | |
 //! | due entry of a progress record in progress (sparse; the record's own attributes) | — | — | GSI3 `DUE#{due moment's UTC hour}#{shard}` / `dueAt` (the next clock action: an at-risk moment, or the deadline `breaksAt`, a run's or a window's end) |
 //! | an `Idempotency-Key` and the answer it got (expires: TTL `expiresAt`) | `T#{acct}#{env}#IDEMPOTENCY#{key}` | `IDEMPOTENCY` | |
@@ -107,6 +108,9 @@ pub(super) fn board_pk(tenant: &Tenant, id: &str) -> String {
 }
 
 pub(super) const BOARD_SK: &str = "BOARD";
+
+/// A board period's announcement (`leaderboard.finished`), in the board's partition: written once.
+pub const BOARD_FINISHED_PREFIX: &str = "FINISHED#";
 pub(super) const HISTOGRAM_SK: &str = "HIST";
 
 /// The sort key of a member's score item in its partition.

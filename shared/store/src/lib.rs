@@ -27,7 +27,8 @@ pub use error::StoreError;
 pub use idempotency::{Claim, SavedAnswer};
 pub use journeys::EventWrite;
 pub use layout::{
-    tenant_of_key, GSI1, GSI2, GSI3, JOURNEY_EVENT_SK, LIST_SHARDS, LOG_SK, MEMBER_SK, POINTS_SK,
+    tenant_of_key, BOARD_FINISHED_PREFIX, GSI1, GSI2, GSI3, JOURNEY_EVENT_SK, LIST_SHARDS, LOG_SK,
+    MEMBER_SK, POINTS_SK,
 };
 pub use logs::{LogWrite, MemberWrite};
 pub use members::MemberFilter;

@@ -3,13 +3,16 @@
 //! (DynamoDB Local, the real stream processor), answer the documented status with bodies that
 //! match the documented schemas.
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
+use common::check;
 use domain::cursor::CursorCodec;
 use domain::tenant::{Environment, Tenant};
 use gamify_local::{routes_from_template, Functions, IncomingRequest, Route};
-use serde_json::{json, Value};
+use serde_json::Value;
 use serde_yaml::Value as Yaml;
 use testkit::stream::StreamPoller;
 use testkit::{repo_root, template_path, test_endpoint, test_store};
@@ -121,17 +124,6 @@ fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
         Some(reference) => resolve(doc, doc.pointer(reference.trim_start_matches('#')).unwrap()),
         None => value,
     }
-}
-
-fn check(doc: &Value, schema: &Value, instance: &Value, what: &str) {
-    // The schema inside a root that carries the document's components, so `$ref`s resolve.
-    let root = json!({"components": doc["components"], "allOf": [schema]});
-    let validator = jsonschema::draft202012::new(&root).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(instance)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{what}: {errors:#?}\n{instance:#}");
 }
 
 #[test]

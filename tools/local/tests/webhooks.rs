@@ -77,6 +77,164 @@ impl Receiver {
     }
 }
 
+/// A second sweeper that races the local run's, at the same clock (`ahead` seconds in front of
+/// the real one), until stopped.
+struct RacingSweep {
+    racing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl RacingSweep {
+    fn start(run: &common::LocalRun, ahead: i64) -> Self {
+        let racing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (flag, endpoint) = (racing.clone(), run.dynamodb.clone());
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let store = store::Store::new(store::Store::local_client(&endpoint), "gamify");
+                while flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    let at = domain::time::now() + chrono::Duration::seconds(ahead);
+                    let _ = processor::sweep::sweep(&store, at).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                }
+            })
+        });
+        RacingSweep { racing, thread }
+    }
+
+    fn stop(self) {
+        self.racing
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap();
+    }
+}
+
+/// Each accepted request by event id; fails if an event was accepted twice.
+fn accepted_once(requests: &[Value]) -> BTreeMap<String, &Value> {
+    let mut by_id: BTreeMap<String, &Value> = BTreeMap::new();
+    for r in requests {
+        assert_eq!(r["status"], 200, "{r}");
+        assert!(
+            by_id
+                .insert(r["id"].as_str().unwrap().to_string(), r)
+                .is_none(),
+            "delivered twice: {r}"
+        );
+    }
+    by_id
+}
+
+/// The clock ends a board's period over HTTP (SPEC §11): once the day has settled (5 minutes
+/// after midnight, by the sweep's clock run ahead), `leaderboard.finished` arrives once with the
+/// final top 10 of a live board, in the shape openapi.yaml gives it; a paused board and an
+/// all-time board send nothing. A second sweep races the local run's the whole time.
+#[test]
+fn a_boards_period_is_announced_once_with_its_top_10_when_it_settles() {
+    let dir = std::env::temp_dir().join(format!("gamify-board-end-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let receiver = Receiver::start(&dir, 0);
+    let now = chrono::Utc::now();
+    let today = now.date_naive();
+    let settles = (today + chrono::Days::new(1))
+        .and_hms_opt(0, 5, 0)
+        .unwrap()
+        .and_utc();
+    // The sweep's clock reaches the settle time this long after the run starts.
+    let ahead = (settles - now - chrono::Duration::seconds(25))
+        .num_seconds()
+        .max(0);
+    let run = start_with(
+        None,
+        &[("GAMIFY_CLOCK_AHEAD_SECONDS", &ahead.to_string())],
+        Stdio::null(),
+    );
+    let (admin, base, post) = (run.admin(), &run.base, poster(&run));
+    let (status, endpoint) = post(
+        "/v1/webhooks/endpoints",
+        json!({"url": receiver.url, "events": ["leaderboard.finished"]}),
+    );
+    assert_eq!(status, 201, "{endpoint}");
+    std::fs::write(
+        &receiver.secret,
+        endpoint["data"]["secret"].as_str().unwrap(),
+    )
+    .unwrap();
+    let board = |name: &str, status: &str, period: &str| {
+        let (code, b) = post(
+            "/schema/leaderboard/record",
+            json!({"name": name, "status": status, "metric": "points", "period": period}),
+        );
+        assert_eq!(code, 201, "{b}");
+        b["data"]["id"].as_str().unwrap().to_string()
+    };
+    let daily = board("Today's points", "live", "daily");
+    board("Paused", "paused", "daily");
+    board("Ever", "live", "all_time");
+    // Twelve members with 10, 20, … 120 points today; the two lowest are outside the top 10.
+    for i in 1..=12 {
+        let member = format!("board-end-{i:02}");
+        let (code, answer) = post(
+            "/schema/account_user/record",
+            json!({"externalId": member, "status": "live", "displayName": format!("Player {i}")}),
+        );
+        assert_eq!(code, 201, "{answer}");
+        let (code, answer) = post(
+            "/schema/points_log/record",
+            json!({"ownedById": member, "amount": i * 10, "reason": "test", "uniqueIdentifier": format!("{member}-credit")}),
+        );
+        assert_eq!(code, 201, "{answer}");
+    }
+    let racer = RacingSweep::start(&run, ahead);
+    receiver.wait_for(1);
+    std::thread::sleep(Duration::from_secs(3));
+    racer.stop();
+    let requests = receiver.requests();
+    let by_id = accepted_once(&requests);
+    assert_eq!(by_id.len(), 1, "{requests:#?}");
+    let event = &by_id.values().next().unwrap()["event"];
+    assert_eq!(event["type"], "leaderboard.finished");
+    let data = &event["data"];
+    assert_eq!(data["leaderboardId"], daily.as_str(), "{data}");
+    assert_eq!(data["periodKey"], today.to_string());
+    assert_eq!(data["totalParticipants"], 12);
+    let rankings = data["rankings"].as_array().unwrap();
+    let shown: Vec<(u64, &str, u64)> = rankings
+        .iter()
+        .map(|r| {
+            (
+                r["rank"].as_u64().unwrap(),
+                r["externalId"].as_str().unwrap(),
+                r["value"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(u64, String, u64)> = (0..10)
+        .map(|k| (k + 1, format!("board-end-{:02}", 12 - k), (12 - k) * 10))
+        .collect();
+    let expected: Vec<(u64, &str, u64)> = expected
+        .iter()
+        .map(|(r, m, v)| (*r, m.as_str(), *v))
+        .collect();
+    assert_eq!(shown, expected);
+    common::check_against_openapi(
+        "#/webhooks/leaderboard.finished/post/requestBody/content/application~1json/schema",
+        event,
+    );
+    // The period's standings stay readable by its key.
+    let (status, standings) = call(
+        "GET",
+        &format!("{base}/schema/leaderboard/record/{daily}/rankings?periodKey={today}&limit=3"),
+        &admin,
+        None,
+    );
+    assert_eq!(status, 200, "{standings}");
+    assert_eq!(standings["data"]["rankings"][0]["value"], 120);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// POSTs a JSON body with the demo account's secret key.
 fn poster(run: &common::LocalRun) -> impl Fn(&str, Value) -> (u16, Value) + '_ {
     let admin = run.admin();
@@ -300,43 +458,15 @@ fn the_clock_nudges_breaks_and_freezes_runs_without_a_log() {
     let (status, answer) = post("/schema/streak_freeze/record", grant);
     assert_eq!(status, 201, "{answer}");
 
-    // A second sweeper races the local run's, at the same clock, until the events are in.
-    let racing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let racer = {
-        let (racing, endpoint) = (racing.clone(), run.dynamodb.clone());
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let store = store::Store::new(store::Store::local_client(&endpoint), "gamify");
-                while racing.load(std::sync::atomic::Ordering::Relaxed) {
-                    let at = domain::time::now() + chrono::Duration::seconds(ahead);
-                    let _ = processor::sweep::sweep(&store, at).await;
-                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-                }
-            })
-        })
-    };
+    let racer = RacingSweep::start(&run, ahead);
     // Two nudges (the sweep's clock is already past 240 minutes before midnight), one break, one
     // freeze used.
     receiver.wait_for(4);
     std::thread::sleep(Duration::from_secs(3));
-    racing.store(false, std::sync::atomic::Ordering::Relaxed);
-    racer.join().unwrap();
+    racer.stop();
     // Each event arrived once: one accepted request per event id, nothing more.
     let requests = receiver.requests();
-    let mut by_id: BTreeMap<String, &Value> = BTreeMap::new();
-    for r in &requests {
-        assert_eq!(r["status"], 200, "{r}");
-        assert!(
-            by_id
-                .insert(r["id"].as_str().unwrap().to_string(), r)
-                .is_none(),
-            "delivered twice: {r}"
-        );
-    }
+    let by_id = accepted_once(&requests);
     assert_eq!(by_id.len(), 4, "{requests:#?}");
     let of_type = |t: &str| -> Vec<&Value> {
         by_id

@@ -158,3 +158,25 @@ pub fn try_request(
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     ))
 }
+
+/// Checks `instance` against `schema`, a schema of openapi.yaml (`doc`), whose `$ref`s resolve.
+pub fn check(doc: &Value, schema: &Value, instance: &Value, what: &str) {
+    // The schema inside a root that carries the document's components, so `$ref`s resolve.
+    let root = serde_json::json!({"components": doc["components"], "allOf": [schema]});
+    let validator = jsonschema::draft202012::new(&root).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{what}: {errors:#?}\n{instance:#}");
+}
+
+/// Checks `instance` against the schema at `pointer` (`#/…`, JSON pointer) in openapi.yaml.
+pub fn check_against_openapi(pointer: &str, instance: &Value) {
+    let text = std::fs::read_to_string(testkit::repo_root().join("openapi.yaml")).unwrap();
+    let doc: Value = serde_yaml::from_str(&text).unwrap();
+    let schema = doc
+        .pointer(pointer.trim_start_matches('#'))
+        .unwrap_or_else(|| panic!("{pointer} is not in openapi.yaml"));
+    check(&doc, schema, instance, pointer);
+}

@@ -20,9 +20,11 @@ use serde_json::{json, Value};
 use store::{Store, LOCAL_REGION};
 
 mod failures;
+mod filters;
 mod runner;
 
 pub use failures::{append_failures, read_failures, BatchInfo, FailureMessage};
+pub use filters::StreamFilter;
 pub use runner::{redrive, run, settle, ATTEMPTS_BEFORE_PARKING};
 
 /// DynamoDB Local writes an empty map attribute into stream records as a bare `{}` instead of

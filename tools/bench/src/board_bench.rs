@@ -1,8 +1,8 @@
 //! A leaderboard of `members` (default 100,000) in DynamoDB Local (SPEC §11, issue 21): loaded in
 //! bulk, then score changes through the processor's score write (one transaction each, 64 at once
 //! as the processor runs members), and the latency of a top-100 page and of a member's rank as the
-//! leaderboards function computes them, beside the raw DynamoDB calls they are made of (one GSI4
-//! query of 100 entries; one GetItem).
+//! leaderboards function computes them — in process and over HTTP through the local run — beside
+//! the raw DynamoDB calls they are made of (one GSI4 query of 100 entries; one GetItem).
 
 use std::time::Instant;
 
@@ -14,18 +14,38 @@ use serde_json::{json, Value};
 use app::leaderboards::{self, Span};
 use domain::cursor::CursorCodec;
 use domain::leaderboard::{LeaderboardInput, Score};
-use domain::tenant::{Environment, Tenant};
+use domain::tenant::Tenant;
 use store::{ScoreChange, Store};
 
+use crate::http_load::Client;
 use crate::stats::quantile;
 
 fn millis(mut samples: Vec<f64>) -> Value {
     json!({"p50": quantile(&mut samples, 0.5), "p99": quantile(&mut samples, 0.99)})
 }
 
-pub async fn measure(store: &Store, members: usize) -> Result<Value, String> {
+/// Ranks read over HTTP: this many members, real ones (the route resolves the member), spread
+/// over the board's ranks.
+const SAMPLES: usize = 200;
+
+/// What the HTTP part reads: the board and the members whose ranks it asks for.
+pub struct HttpSamples {
+    board_id: String,
+    external_ids: Vec<String>,
+}
+
+/// The sampled score positions: spread over all ranks.
+fn sampled(i: usize, members: usize) -> usize {
+    (i * 997) % members
+}
+
+pub async fn measure(
+    store: &Store,
+    tenant: &Tenant,
+    members: usize,
+) -> Result<(Value, HttpSamples), String> {
     let err = |e: store::StoreError| format!("{e:?}");
-    let tenant = Tenant::new(uuid::Uuid::now_v7().to_string(), Environment::Live);
+    let tenant = tenant.clone();
     let now = domain::time::now();
     let input: LeaderboardInput = serde_json::from_value(
         json!({"name": "bench", "status": "live", "metric": "points", "period": "all_time"}),
@@ -35,7 +55,7 @@ pub async fn measure(store: &Store, members: usize) -> Result<Value, String> {
         .apply(None, uuid::Uuid::now_v7().to_string(), now)
         .map_err(|e| format!("{e:?}"))?;
     store.insert_board(&tenant, &board).await.map_err(err)?;
-    let scores: Vec<Score> = (0..members)
+    let mut scores: Vec<Score> = (0..members)
         .map(|i| Score {
             member_id: format!("m-{i:07}"),
             external_id: format!("player-{i}"),
@@ -44,6 +64,23 @@ pub async fn measure(store: &Store, members: usize) -> Result<Value, String> {
             reached_at: now,
         })
         .collect();
+    // The sampled positions belong to real members, so that the rank route finds them.
+    let mut external_ids = Vec::new();
+    for i in 0..SAMPLES.min(members) {
+        let score = &mut scores[sampled(i, members)];
+        if score.external_id.starts_with("sample-") {
+            continue;
+        }
+        let input =
+            serde_json::from_value(json!({"externalId": format!("sample-{i}"), "status": "live"}))
+                .map_err(|e| e.to_string())?;
+        let member = app::members::create(store, &tenant, input, now)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        score.member_id = member.id;
+        score.external_id = member.external_id.clone();
+        external_ids.push(member.external_id);
+    }
     let started = Instant::now();
     store
         .load_board(&tenant, &board.id, "all_time", &scores, now)
@@ -104,15 +141,14 @@ pub async fn measure(store: &Store, members: usize) -> Result<Value, String> {
     };
     let codec = CursorCodec::from_env();
     let params = std::collections::BTreeMap::new();
-    let samples = 200;
     let (mut page, mut rank, mut raw_query, mut raw_get) = (vec![], vec![], vec![], vec![]);
-    for i in 0..samples {
+    for i in 0..SAMPLES {
         let started = Instant::now();
         leaderboards::rankings(store, &codec, &tenant, &board, &span, &params, 100, now)
             .await
             .map_err(|e| format!("{e:?}"))?;
         page.push(started.elapsed().as_secs_f64() * 1000.0);
-        let member = format!("m-{:07}", (i * 997) % members);
+        let member = scores[sampled(i, members)].member_id.clone();
         let started = Instant::now();
         leaderboards::member_rank(store, &tenant, &board, &span, &member, 5, false, now)
             .await
@@ -167,5 +203,37 @@ pub async fn measure(store: &Store, members: usize) -> Result<Value, String> {
         "rawGetItemMs": millis(raw_get),
     });
     eprintln!("board: {result}");
+    let samples = HttpSamples {
+        board_id: board.id.clone(),
+        external_ids,
+    };
+    Ok((result, samples))
+}
+
+/// The same reads over HTTP, through the local run's gateway, authorizer and leaderboards
+/// function: a top-100 page and a member's rank (with 5 neighbours each side), p50 and p99.
+pub fn measure_http(client: &Client, samples: &HttpSamples) -> Result<Value, String> {
+    let path = format!("/schema/leaderboard/record/{}/rankings", samples.board_id);
+    let (mut page, mut rank) = (vec![], vec![]);
+    for external_id in &samples.external_ids {
+        let started = Instant::now();
+        let (status, body) = client.call("GET", &format!("{path}?limit=100"), None);
+        if status != 200 {
+            return Err(format!("top-100 page over HTTP: {status} {body}"));
+        }
+        page.push(started.elapsed().as_secs_f64() * 1000.0);
+        let started = Instant::now();
+        let (status, body) = client.call("GET", &format!("{path}/{external_id}?around=5"), None);
+        if status != 200 {
+            return Err(format!("a rank over HTTP: {status} {body}"));
+        }
+        rank.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let result = json!({
+        "samples": samples.external_ids.len(),
+        "top100PageMs": millis(page),
+        "memberRankMs": millis(rank),
+    });
+    eprintln!("board over HTTP: {result}");
     Ok(result)
 }

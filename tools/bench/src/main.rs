@@ -45,6 +45,38 @@ fn arg(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// Starts `target/release/gamify-local` on `endpoint`'s table, without rate limits, and waits
+/// until it is ready; its port.
+fn start_local_run(endpoint: &str, table: &str) -> Result<(std::process::Child, u16), String> {
+    let port = free_port().map_err(|e| e.to_string())?;
+    let mut gateway = Command::new(repo_root().join("target/release/gamify-local"))
+        .env("PORT", port.to_string())
+        .env("DYNAMODB_ENDPOINT", endpoint)
+        .env("TABLE_NAME", table)
+        .env(
+            "GAMIFY_DATA_DIR",
+            std::env::temp_dir().join(format!("gamify-bench-{port}")),
+        )
+        .env("RUST_LOG", "warn")
+        // The bench measures the API's own rate, not the per-key limits in front of it.
+        .env("RATE_LIMIT_SECRET", "off")
+        .env("RATE_LIMIT_PUBLIC", "off")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("start target/release/gamify-local: {e}"))?;
+    let stdout = gateway.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        if line.map_err(|e| e.to_string())?.contains("ready") {
+            break;
+        }
+    }
+    // Keep reading (and dropping) its output so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Ok((gateway, port))
+}
+
 fn main() -> Result<(), String> {
     let runs = arg("--runs", 20);
     let seconds = arg("--seconds", 5);
@@ -77,24 +109,26 @@ fn main() -> Result<(), String> {
         runtime.block_on(sweep_rate::measure(&store, sweep_records))?;
         return Ok(());
     }
-    // A leaderboard of `--board-members` (default 100,000), before the local run starts.
+    let account = runtime
+        .block_on(app::accounts::create(&store, "Bench"))
+        .map_err(|e| format!("{e:?}"))?;
+    let tenant = Tenant::new(account.account_id.clone(), Environment::Live);
+    // A leaderboard of `--board-members` (default 100,000) under the bench account, loaded
+    // before the local run starts; read over HTTP once it runs.
     let board_members = arg("--board-members", 100_000);
-    if std::env::args().any(|a| a == "--board-only") {
-        runtime.block_on(board_bench::measure(&store, board_members))?;
-        return Ok(());
-    }
+    let board_only = std::env::args().any(|a| a == "--board-only");
     let progress_only = std::env::args().any(|a| a == "--progress-only");
-    let board = if progress_only {
+    let mut board = if progress_only {
         None
     } else {
-        Some(runtime.block_on(board_bench::measure(&store, board_members))?)
+        Some(runtime.block_on(board_bench::measure(&store, &tenant, board_members))?)
     };
-    let sweep = if progress_only {
+    let sweep = if progress_only || board_only {
         None
     } else {
         Some(runtime.block_on(sweep_rate::measure(&store, sweep_records))?)
     };
-    let cold = if progress_only {
+    let cold = if progress_only || board_only {
         Vec::new()
     } else {
         runtime.block_on(cold_start::measure(runs, &endpoint, table))?
@@ -104,42 +138,25 @@ fn main() -> Result<(), String> {
     }
 
     // The local run, on the same DynamoDB Local.
-    let port = free_port().map_err(|e| e.to_string())?;
-    let mut gateway = Command::new(repo_root().join("target/release/gamify-local"))
-        .env("PORT", port.to_string())
-        .env("DYNAMODB_ENDPOINT", &endpoint)
-        .env("TABLE_NAME", table)
-        .env(
-            "GAMIFY_DATA_DIR",
-            std::env::temp_dir().join(format!("gamify-bench-{port}")),
-        )
-        .env("RUST_LOG", "warn")
-        // The bench measures the API's own rate, not the per-key limits in front of it.
-        .env("RATE_LIMIT_SECRET", "off")
-        .env("RATE_LIMIT_PUBLIC", "off")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("start target/release/gamify-local: {e}"))?;
-    let stdout = gateway.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    for line in lines.by_ref() {
-        if line.map_err(|e| e.to_string())?.contains("ready") {
-            break;
-        }
-    }
-    // Keep reading (and dropping) its output so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-
-    let account = runtime
-        .block_on(app::accounts::create(&store, "Bench"))
-        .map_err(|e| format!("{e:?}"))?;
-    let tenant = Tenant::new(account.account_id.clone(), Environment::Live);
+    let (mut gateway, port) = start_local_run(&endpoint, table)?;
     let client = http_load::Client::new(
         &format!("http://127.0.0.1:{port}"),
         &account.live.api_key,
         &account.live.api_secret,
     );
+    // The board's reads over HTTP first, on a quiet system.
+    let board = match board.take() {
+        Some((mut in_process, samples)) => {
+            in_process["http"] = board_bench::measure_http(&client, &samples)?;
+            Some(in_process)
+        }
+        None => None,
+    };
+    if board_only {
+        let _ = gateway.kill();
+        let _ = gateway.wait();
+        return Ok(());
+    }
     let (status, streak) = client.call(
         "POST",
         "/schema/streak/record",

@@ -23,7 +23,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use store::Store;
-use testkit::stream::{self, StreamPoller};
+use testkit::stream::{self, StreamFilter, StreamPoller};
 use testkit::{DynamoLocal, TableSpec};
 use tokio::net::TcpListener;
 
@@ -134,10 +134,16 @@ async fn serve_one(
 async fn run_stream_processor(
     mut poller: StreamPoller,
     processor: progress::Processor,
+    filter: StreamFilter,
     failures: Option<PathBuf>,
     give_up: Duration,
 ) -> String {
-    let process = |event| async {
+    let (processor, filter) = (&processor, &filter);
+    let process = |event| async move {
+        let event = filter.apply(event);
+        if event.records.is_empty() {
+            return Vec::new();
+        }
         processor
             .handle(event)
             .await
@@ -161,10 +167,15 @@ async fn run_stream_processor(
 async fn run_webhook_delivery(
     mut poller: StreamPoller,
     delivery: webhooks::delivery::DeliveryFunction,
+    filter: StreamFilter,
     give_up: Duration,
 ) -> String {
-    let delivery = &delivery;
+    let (delivery, filter) = (&delivery, &filter);
     let process = |event: aws_lambda_events::dynamodb::Event| async move {
+        let event = filter.apply(event);
+        if event.records.is_empty() {
+            return Vec::new();
+        }
         match delivery.on_stream(&event).await {
             Ok(_) => Vec::new(),
             // Retried by the runner, like a failed Lambda invocation.
@@ -305,8 +316,15 @@ async fn run() -> Result<(), String> {
     let processor = progress::Processor::from_env().await;
     let give_up = Duration::from_secs(u64::from(env_u16("STORE_DOWN_EXIT_SECONDS", 30)?));
     let failures = (!in_memory).then(|| data_dir.join("stream-failures.jsonl"));
-    let mut stream_processor =
-        tokio::spawn(run_stream_processor(poller, processor, failures, give_up));
+    // Each function gets the records its event source's FilterCriteria let through on AWS.
+    let progress_filter = StreamFilter::from_template(&template, "progress")?;
+    let mut stream_processor = tokio::spawn(run_stream_processor(
+        poller,
+        processor,
+        progress_filter,
+        failures,
+        give_up,
+    ));
     let mut webhook_poller = StreamPoller::new(&store, &endpoint)
         .await?
         .with_batch_size(100);
@@ -320,8 +338,13 @@ async fn run() -> Result<(), String> {
         domain::webhooks::UrlPolicy::AllowPrivate,
         domain::webhooks::delivery::RetrySchedule::from_env(),
     );
-    let mut webhook_delivery =
-        tokio::spawn(run_webhook_delivery(webhook_poller, delivery, give_up));
+    let delivery_filter = StreamFilter::from_template(&template, "webhook-delivery")?;
+    let mut webhook_delivery = tokio::spawn(run_webhook_delivery(
+        webhook_poller,
+        delivery,
+        delivery_filter,
+        give_up,
+    ));
     let ahead = match std::env::var("GAMIFY_CLOCK_AHEAD_SECONDS") {
         Ok(s) => s
             .parse::<i64>()

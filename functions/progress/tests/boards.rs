@@ -255,6 +255,42 @@ async fn bad_boards_and_queries_are_refused_and_store_nothing() {
     }
     let (status, answer) = b.create(json!({"name": "x", "status": "live", "metric": "points", "period": "weekly", "extra": 1})).await;
     assert_eq!(status, 400, "{answer}");
+    // A program metric names a program of this account, of its kind; other metrics name none.
+    let challenge = b.w.program(ProgramKind::Challenge, json!({"name": "c", "status": "live", "completionTargetValue": 10, "aggregationMethod": "count", "aggregationPeriod": "weekly"})).await;
+    for (body, field) in [
+        (json!({"metric": "streak"}), "streakId"),
+        (
+            json!({"metric": "streak", "streakId": challenge}),
+            "streakId",
+        ),
+        (
+            json!({"metric": "streak", "streakId": "no-such-streak"}),
+            "streakId",
+        ),
+        (
+            json!({"metric": "challenge", "challengeId": null}),
+            "challengeId",
+        ),
+        (
+            json!({"metric": "points", "challengeId": challenge}),
+            "challengeId",
+        ),
+        (
+            json!({"metric": "plays", "streakId": challenge}),
+            "streakId",
+        ),
+    ] {
+        let mut bad = good.clone();
+        for (k, v) in body.as_object().unwrap() {
+            bad[k] = v.clone();
+        }
+        let (status, answer) = b.create(bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {answer}");
+        assert!(
+            answer["error"]["details"].to_string().contains(field),
+            "{bad}: {answer}"
+        );
+    }
     let (status, list) = b.call(events::load("leaderboards/list.json")).await;
     assert_eq!(status, 200, "{list}");
     assert_eq!(list["data"], json!([]), "nothing was stored");
@@ -510,4 +546,124 @@ async fn the_sweep_announces_a_settled_period_once_with_its_top_10() {
         item["dueAt"],
         domain::time::format(&(settles + Duration::days(1)))
     );
+}
+
+/// Streak and challenge boards (SPEC §11): a streak board ranks each member's current run length
+/// and a challenge board the value of the member's current window, both set from the progress
+/// the stream processor stores (never added up): a replay changes nothing, a backfill that
+/// lengthens a run raises its score, and a tie goes to who reached the value first.
+#[tokio::test]
+async fn streak_and_challenge_boards_rank_current_runs_and_window_values() {
+    let mut b = Boards::new().await;
+    let streak = b.w.program(ProgramKind::Streak, json!({"name": "daily", "status": "live", "completionTargetValue": 30, "aggregationTargetValue": 1, "aggregationMethod": "count"})).await;
+    let challenge = b.w.program(ProgramKind::Challenge, json!({"name": "monthly sum", "status": "live", "completionTargetValue": 1000, "aggregationMethod": "sum", "aggregationPeriod": "monthly"})).await;
+    let runs = b
+        .board(json!({"name": "Longest runs", "status": "live", "metric": "streak", "period": "all_time", "streakId": streak}))
+        .await;
+    let values = b
+        .board(json!({"name": "Top this week", "status": "live", "metric": "challenge", "period": "weekly", "challengeId": challenge}))
+        .await;
+    let (status, board) = b
+        .call(events::with_path_param(
+            events::load("leaderboards/get.json"),
+            "id",
+            &runs,
+        ))
+        .await;
+    assert_eq!(status, 200, "{board}");
+    assert_eq!(board["data"]["streakId"], streak.as_str());
+    assert_eq!(board["data"]["challengeId"], Value::Null);
+    for m in ["ada", "bob", "cy"] {
+        b.w.member(m, "live").await;
+    }
+    let streak_log = |owner: &str, days_back: Option<i64>, key: &str| {
+        let mut body = json!({"streakId": streak, "ownedById": owner, "uniqueIdentifier": key});
+        if let Some(n) = days_back {
+            body["activityAt"] = days_ago(n).into();
+        }
+        body
+    };
+    // ada: three days in a row; bob: two; cy: today only.
+    for (owner, days) in [
+        ("ada", vec![Some(2), Some(1), None]),
+        ("bob", vec![Some(1), None]),
+        ("cy", vec![None]),
+    ] {
+        for (i, d) in days.into_iter().enumerate() {
+            let (status, answer) =
+                b.w.log(
+                    LogKind::Streak,
+                    streak_log(owner, d, &format!("{owner}-s{i}")),
+                )
+                .await;
+            assert_eq!(status, 201, "{answer}");
+        }
+    }
+    for (owner, amount) in [("ada", 40.5), ("bob", 90.0), ("cy", 40.5), ("bob", 5.0)] {
+        let body = json!({"challengeId": challenge, "ownedById": owner, "activityValue": amount, "uniqueIdentifier": format!("{owner}-c{amount}")});
+        let (status, answer) = b.w.log(LogKind::Challenge, body).await;
+        assert_eq!(status, 201, "{answer}");
+    }
+    let batches = b.w.drain().await;
+    let (standing, page) = b.all_rankings(&runs, 2).await;
+    assert_eq!(
+        ranks(&standing),
+        [(1, "ada", "3"), (2, "bob", "2"), (3, "cy", "1")]
+    );
+    assert_eq!(page["totalParticipants"], 3);
+    let (week, _) = b.all_rankings(&values, 10).await;
+    assert_eq!(
+        ranks(&week),
+        [(1, "bob", "95"), (2, "ada", "40.5"), (2, "cy", "40.5")]
+    );
+
+    // The same batches again change nothing: the scores are set from stored progress, by version.
+    for batch in batches {
+        b.w.process(batch).await;
+    }
+    assert_eq!(b.all_rankings(&runs, 10).await.0, standing);
+    assert_eq!(b.all_rankings(&values, 10).await.0, week);
+
+    // cy backfills two days: her run is three long now, reached after ada's.
+    for (i, n) in [2, 1].into_iter().enumerate() {
+        let (status, answer) =
+            b.w.log(
+                LogKind::Streak,
+                streak_log("cy", Some(n), &format!("cy-b{i}")),
+            )
+            .await;
+        assert_eq!(status, 201, "{answer}");
+    }
+    b.w.drain().await;
+    let (after, _) = b.all_rankings(&runs, 10).await;
+    assert_eq!(
+        ranks(&after),
+        [(1, "ada", "3"), (1, "cy", "3"), (3, "bob", "2")]
+    );
+    let (status, cy) = b.member_rank(&runs, "cy", "1").await;
+    assert_eq!(status, 200, "{cy}");
+    assert_eq!(
+        (cy["rank"].clone(), cy["value"].clone()),
+        (json!(1), json!(3))
+    );
+
+    // A write of an older version (a late, slower processor) never replaces a newer one.
+    let cy_id = cy["ownedById"].as_str().unwrap().to_string();
+    let stale = store::ScoreSet {
+        board_id: &runs,
+        period_key: "all_time",
+        member_id: &cy_id,
+        external_id: "cy",
+        display_name: None,
+        value: 1.into(),
+        at: chrono::Utc::now(),
+        version: 1,
+    };
+    let write =
+        b.w.store
+            .set_score(&b.w.tenant, &stale, chrono::Utc::now())
+            .await
+            .unwrap();
+    assert_eq!(write, store::ScoreWrite::AlreadyApplied);
+    assert_eq!(b.all_rankings(&runs, 10).await.0, after);
 }

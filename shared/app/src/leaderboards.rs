@@ -9,10 +9,12 @@ use serde_json::{json, Value};
 
 use domain::cursor::{Binding, CursorCodec, Position};
 use domain::error::ApiError;
+use domain::leaderboard::Metric;
 use domain::leaderboard::{
     bucket_of, percentile, rank, rank_key, value_key, Leaderboard, LeaderboardInput, NextFinish,
     Score, Standing,
 };
+use domain::program::ProgramKind;
 use domain::tenant::Tenant;
 use domain::time::{self, Timestamp};
 use domain::validate;
@@ -47,6 +49,20 @@ pub async fn create(
 ) -> Result<Leaderboard, ApiError> {
     let input: LeaderboardInput = validate::decode(body)?;
     let mut board = input.apply(None, domain::ids::new_id(), now)?;
+    // A streak or challenge board ranks a program of this account, of that kind.
+    if let (Some(field), Some(id)) = (board.metric.program_field(), &board.program_id) {
+        let kind = match board.metric {
+            Metric::Streak => ProgramKind::Streak,
+            _ => ProgramKind::Challenge,
+        };
+        let program = store.get_program(tenant, id).await?;
+        if program.is_none_or(|p| p.kind != kind) {
+            return Err(ApiError::field(
+                field,
+                format!("is not a {} of this account", board.metric.as_str()),
+            ));
+        }
+    }
     board.next_finish = first_finish(&board);
     store.insert_board(tenant, &board).await?;
     Ok(board)

@@ -15,12 +15,37 @@ use crate::validate;
 pub const SLUG: &str = "leaderboard";
 
 /// What a board ranks. `points`: points credited in the period (spends do not lower it);
-/// `plays`: counted logs in the period.
+/// `plays`: counted logs in the period; `streak`: the length of the member's current run of the
+/// board's `streakId`, and `challenge`: the value of the member's current window of its
+/// `challengeId`, each as of the member's last progress in the period (a value that is set, not
+/// added to).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     Points,
     Plays,
+    Streak,
+    Challenge,
+}
+
+impl Metric {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Streak => "streak",
+            Metric::Challenge => "challenge",
+            Metric::Points => "points",
+            Metric::Plays => "plays",
+        }
+    }
+
+    /// The program field a metric ranks by, if it ranks a program's progress.
+    pub fn program_field(self) -> Option<&'static str> {
+        match self {
+            Metric::Streak => Some("streakId"),
+            Metric::Challenge => Some("challengeId"),
+            Metric::Points | Metric::Plays => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +91,9 @@ pub struct Leaderboard {
     pub period: BoardPeriod,
     /// IANA; UTC when absent.
     pub timezone: Option<String>,
+    /// The program whose progress a `streak` or `challenge` board ranks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program_id: Option<String>,
     #[serde(with = "time::rfc3339_ms")]
     pub created_at: Timestamp,
     #[serde(with = "time::rfc3339_ms")]
@@ -105,6 +133,8 @@ impl Leaderboard {
             "metric": self.metric,
             "period": self.period,
             "timezone": self.timezone,
+            "streakId": self.program_id.as_ref().filter(|_| self.metric == Metric::Streak),
+            "challengeId": self.program_id.as_ref().filter(|_| self.metric == Metric::Challenge),
             "createdAt": time::format(&self.created_at),
             "updatedAt": time::format(&self.updated_at),
         })
@@ -127,6 +157,10 @@ pub struct LeaderboardInput {
     pub period: Patch<BoardPeriod>,
     #[serde(default)]
     pub timezone: Patch<String>,
+    #[serde(default)]
+    pub streak_id: Patch<String>,
+    #[serde(default)]
+    pub challenge_id: Patch<String>,
 }
 
 impl LeaderboardInput {
@@ -169,6 +203,7 @@ impl LeaderboardInput {
             metric: Metric::Points,
             period: BoardPeriod::AllTime,
             timezone: None,
+            program_id: None,
             created_at: now,
             updated_at: now,
             next_finish: None,
@@ -217,6 +252,35 @@ impl LeaderboardInput {
                 errors.push(FieldError::new("timezone", "cannot change after create"));
             }
             _ => {}
+        }
+        // A program metric names its program (fixed after create); other metrics name none.
+        for (field, input, metric) in [
+            ("streakId", &self.streak_id, Metric::Streak),
+            ("challengeId", &self.challenge_id, Metric::Challenge),
+        ] {
+            let named = input.value();
+            if b.metric != metric {
+                if named.is_some() {
+                    errors.push(FieldError::new(
+                        field,
+                        format!("is only for metric {}", metric.as_str()),
+                    ));
+                }
+                continue;
+            }
+            match named {
+                Some(id) if creating => match validate::required_chars(id, 64) {
+                    Ok(()) => b.program_id = Some(id.clone()),
+                    Err(m) => errors.push(FieldError::new(field, m)),
+                },
+                Some(id) if Some(id) != b.program_id.as_ref() => {
+                    errors.push(FieldError::new(field, "cannot change after create"));
+                }
+                None if creating || matches!(input, Patch::Null) => {
+                    errors.push(FieldError::new(field, "is required for this metric"));
+                }
+                _ => {}
+            }
         }
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));

@@ -16,7 +16,7 @@ use domain::tenant::Tenant;
 use domain::time::{self, Timestamp};
 use engine::BoardSpan;
 use serde_json::json;
-use store::{Condition, DueRecord, ScoreChange, Store, StoreError};
+use store::{Condition, DueRecord, ScoreChange, ScoreSet, Store, StoreError};
 
 use super::Change;
 
@@ -77,10 +77,11 @@ pub async fn announce_finished(
     let period_key = pending.period_key.as_str();
     let (kind, tz) = (board.period.kind(), board.tz());
     let span = BoardSpan::from_key(kind, tz, period_key);
-    let (scores, summary) = futures_util::try_join!(
+    let (scores, summary) = futures_util::future::try_join(
         store.top_scores(&tenant, &board.id, period_key, FINISHED_TOP, None),
         store.board_summary(&tenant, &board.id, period_key),
-    )?;
+    )
+    .await?;
     let finished = json!({
         "leaderboardId": board.id,
         "name": board.name,
@@ -122,6 +123,59 @@ fn contribution(change: &Change) -> Option<(Metric, Decimal, Timestamp, &(String
         )),
         _ => None,
     }
+}
+
+/// Sets the member's score on the tenant's live boards that rank `program_id` (metric `streak` or
+/// `challenge`) from `latest`, the member's latest run or window as stored: its value, as of its
+/// version, in the board's current period. Idempotent: a retried or replayed batch finds the
+/// same version and writes nothing.
+pub(super) async fn score_progress(
+    store: &Store,
+    boards: &LiveBoards,
+    member: &Member,
+    tenant: &Tenant,
+    program_id: &str,
+    latest: &serde_json::Value,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    if member.status != MemberStatus::Live {
+        return Ok(());
+    }
+    let metric = if latest.get("streakProgressStatus").is_some() {
+        Metric::Streak
+    } else {
+        Metric::Challenge
+    };
+    let value = latest["currentProgressValue"]
+        .as_number()
+        .and_then(|n| n.to_string().parse::<Decimal>().ok());
+    let at = latest["updatedAt"]
+        .as_str()
+        .and_then(|t| time::parse(t).ok());
+    let (Some(value), Some(at), Some(version)) = (value, at, latest["ver"].as_u64()) else {
+        return Ok(());
+    };
+    let live = boards.of(store, tenant).await?;
+    let ranking = live
+        .iter()
+        .filter(|b| b.metric == metric && b.program_id.as_deref() == Some(program_id));
+    for board in ranking {
+        let Some(period_key) = period_key(board, now, now) else {
+            continue;
+        };
+        let set = ScoreSet {
+            board_id: &board.id,
+            period_key: &period_key,
+            member_id: &member.id,
+            external_id: &member.external_id,
+            display_name: member.display_name.as_deref(),
+            value,
+            at,
+            version,
+        };
+        store.set_score(tenant, &set, now).await?;
+    }
+    Ok(())
 }
 
 /// Applies a member's changes of a batch to the boards; returns the sequence numbers that failed.

@@ -41,6 +41,27 @@ pub(super) struct GroupOutcome {
     pub(super) campaign: Option<(String, Campaign)>,
     /// Whether records were written (not a replay that changed nothing).
     pub(super) committed: bool,
+    /// The member's latest run or window of the program as stored after the group (its `ver`
+    /// included): what a streak or challenge board ranks.
+    pub(super) latest: Option<Value>,
+}
+
+/// The latest record (by run or window key) of `tail` as `puts` change it.
+fn latest_of(tail: &[Value], puts: &[Value], deletes: &[String]) -> Option<Value> {
+    let key = |v: &Value| {
+        v["runKey"]
+            .as_str()
+            .or_else(|| v["windowKey"].as_str())
+            .map(str::to_string)
+    };
+    let same = |a: &Value, b: &Value| a["SK"] == b["SK"];
+    tail.iter()
+        .filter(|s| !puts.iter().any(|p| same(p, s)))
+        .filter(|s| !deletes.iter().any(|d| s["SK"].as_str() == Some(d.as_str())))
+        .chain(puts)
+        .filter(|v| key(v).is_some())
+        .max_by_key(|v| key(v))
+        .cloned()
 }
 
 /// One (member, program) group: its tenant and program, and the counted logs and freeze grants
@@ -296,6 +317,7 @@ pub(super) async fn process_group(
             outcome.rewards = rewards.into_values().collect();
             return Ok(outcome);
         }
+        outcome.latest = latest_of(&tail, &puts, &deletes);
         let counters_before = tail
             .last()
             .map(|h| (counter(h, "windowsJoined"), counter(h, "windowsCompleted")));
@@ -348,6 +370,7 @@ pub(super) async fn process_group(
         {
             Ok(()) => {
                 outcome.committed = true;
+                outcome.latest = latest_of(&tail, &puts, &deletes);
                 outcome.campaign = Some((program_id.to_string(), campaign));
                 outcome.rewards = rewards.into_values().collect();
                 return Ok(outcome);

@@ -212,6 +212,16 @@ async fn process_member(
                 rewards_issued.fetch_add(new, std::sync::atomic::Ordering::Relaxed);
                 facts.rewards.extend(outcome.rewards);
                 facts.campaigns.extend(outcome.campaign);
+                if let Some(latest) = &outcome.latest {
+                    let scored = boards::score_progress(
+                        store, boards, &member, tenant, program_id, latest, now,
+                    )
+                    .await;
+                    if let Err(e) = scored {
+                        tracing::error!(error = ?e, member = %member_id, program = %program_id, "board score failed");
+                        failed.extend(group.iter().map(|e| e.sequence.clone()));
+                    }
+                }
             }
             Err(e) => {
                 tracing::error!(error = ?e, member = %member_id, program = %program_id, "progress failed");

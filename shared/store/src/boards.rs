@@ -39,6 +39,20 @@ pub struct ScoreChange<'a> {
     pub source: (&'a str, &'a str),
 }
 
+/// A member's score set to `value` (a streak's run length, a challenge window's value), as of
+/// the progress record's `version`: an older version never replaces a newer one.
+pub struct ScoreSet<'a> {
+    pub board_id: &'a str,
+    pub period_key: &'a str,
+    pub member_id: &'a str,
+    pub external_id: &'a str,
+    pub display_name: Option<&'a str>,
+    pub value: Decimal,
+    /// When the progress reached `value` (kept while the value stays the same).
+    pub at: Timestamp,
+    pub version: u64,
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum ScoreWrite {
     Applied,
@@ -57,6 +71,21 @@ pub struct BoardSummary {
 }
 
 const CONFLICT_RETRIES: u32 = 12;
+
+/// Whose score on which board period a write is about.
+struct Who<'a> {
+    board_id: &'a str,
+    period_key: &'a str,
+    member_id: &'a str,
+    external_id: &'a str,
+    display_name: Option<&'a str>,
+}
+
+/// How a write changes the score.
+enum ScoreUpdate<'a> {
+    Add(&'a ScoreChange<'a>),
+    Set(&'a ScoreSet<'a>),
+}
 
 fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
@@ -328,27 +357,85 @@ impl Store {
         change: &ScoreChange<'_>,
         now: Timestamp,
     ) -> Result<ScoreWrite, StoreError> {
+        let who = Who {
+            board_id: change.board_id,
+            period_key: change.period_key,
+            member_id: change.member_id,
+            external_id: change.external_id,
+            display_name: change.display_name,
+        };
+        self.write_score(tenant, &who, ScoreUpdate::Add(change), now)
+            .await
+    }
+
+    /// Sets the member's score to `set.value` unless a newer version set it already.
+    pub async fn set_score(
+        &self,
+        tenant: &Tenant,
+        set: &ScoreSet<'_>,
+        now: Timestamp,
+    ) -> Result<ScoreWrite, StoreError> {
+        let who = Who {
+            board_id: set.board_id,
+            period_key: set.period_key,
+            member_id: set.member_id,
+            external_id: set.external_id,
+            display_name: set.display_name,
+        };
+        self.write_score(tenant, &who, ScoreUpdate::Set(set), now)
+            .await
+    }
+
+    /// One score write: the score item (conditional on the value read), the histogram, and for
+    /// an addition the source's mark, in one transaction; retried when the score moved since it
+    /// was read.
+    async fn write_score(
+        &self,
+        tenant: &Tenant,
+        who: &Who<'_>,
+        update: ScoreUpdate<'_>,
+        now: Timestamp,
+    ) -> Result<ScoreWrite, StoreError> {
         let (pk, sk) = (
-            member_id_pk(tenant, change.member_id),
-            score_sk(change.board_id, change.period_key),
+            member_id_pk(tenant, who.member_id),
+            score_sk(who.board_id, who.period_key),
         );
-        let shard = board_shard(change.member_id);
+        let shard = board_shard(who.member_id);
         let mut attempt = 0;
         loop {
-            let old = self.get(pk.clone(), &sk, true).await?;
-            let old = old.as_ref().and_then(score_of_item);
-            let value = old.as_ref().map_or(Decimal::ZERO, |o| o.value) + change.delta;
-            let reached_at = old
-                .as_ref()
-                .map_or(change.at, |o| o.reached_at.max(change.at));
+            let old_item = self.get(pk.clone(), &sk, true).await?;
+            let old = old_item.as_ref().and_then(score_of_item);
+            let (value, reached_at) = match &update {
+                ScoreUpdate::Add(change) => (
+                    old.as_ref().map_or(Decimal::ZERO, |o| o.value) + change.delta,
+                    old.as_ref()
+                        .map_or(change.at, |o| o.reached_at.max(change.at)),
+                ),
+                ScoreUpdate::Set(set) => {
+                    let seen = old_item
+                        .as_ref()
+                        .and_then(|i| i.get("sourceVer"))
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(0);
+                    if old.is_some() && seen >= set.version {
+                        return Ok(ScoreWrite::AlreadyApplied);
+                    }
+                    let kept = old.as_ref().filter(|o| o.value == set.value);
+                    (set.value, kept.map_or(set.at, |o| o.reached_at))
+                }
+            };
             let score = Score {
-                member_id: change.member_id.to_string(),
-                external_id: change.external_id.to_string(),
-                display_name: change.display_name.map(str::to_string),
+                member_id: who.member_id.to_string(),
+                external_id: who.external_id.to_string(),
+                display_name: who.display_name.map(str::to_string),
                 value,
                 reached_at,
             };
-            let item = score_item(tenant, change.board_id, change.period_key, &score, now);
+            let mut item = score_item(tenant, who.board_id, who.period_key, &score, now);
+            if let ScoreUpdate::Set(set) = &update {
+                item.insert("sourceVer".into(), n(set.version));
+            }
             let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
             put = match &old {
                 None => put.condition_expression("attribute_not_exists(PK)"),
@@ -359,33 +446,35 @@ impl Store {
             };
             let histogram = self.histogram_update(
                 tenant,
-                change.board_id,
-                change.period_key,
+                who.board_id,
+                who.period_key,
                 shard,
                 old.as_ref().map(|o| o.value),
                 Some(value),
                 now,
             )?;
-            let mark = Update::builder()
-                .table_name(&self.table)
-                .key("PK", s(change.source.0))
-                .key("SK", s(change.source.1))
-                .update_expression("ADD boards :board")
-                .condition_expression("attribute_exists(PK) AND NOT contains(boards, :id)")
-                .expression_attribute_values(
-                    ":board",
-                    AttributeValue::Ss(vec![change.board_id.into()]),
-                )
-                .expression_attribute_values(":id", s(change.board_id))
-                .build()
-                .map_err(|e| StoreError::Other(e.to_string()))?;
-            let items = vec![
+            let mut items = vec![
                 TransactWriteItem::builder()
                     .put(put.build().map_err(|e| StoreError::Other(e.to_string()))?)
                     .build(),
                 histogram,
-                TransactWriteItem::builder().update(mark).build(),
             ];
+            if let ScoreUpdate::Add(change) = &update {
+                let mark = Update::builder()
+                    .table_name(&self.table)
+                    .key("PK", s(change.source.0))
+                    .key("SK", s(change.source.1))
+                    .update_expression("ADD boards :board")
+                    .condition_expression("attribute_exists(PK) AND NOT contains(boards, :id)")
+                    .expression_attribute_values(
+                        ":board",
+                        AttributeValue::Ss(vec![change.board_id.into()]),
+                    )
+                    .expression_attribute_values(":id", s(change.board_id))
+                    .build()
+                    .map_err(|e| StoreError::Other(e.to_string()))?;
+                items.push(TransactWriteItem::builder().update(mark).build());
+            }
             let result = self
                 .client
                 .transact_write_items()
@@ -396,7 +485,7 @@ impl Store {
                 return Ok(ScoreWrite::Applied);
             };
             let reasons = cancellation_reasons(&err);
-            if condition_failed(&reasons, 2) {
+            if matches!(update, ScoreUpdate::Add(_)) && condition_failed(&reasons, 2) {
                 return Ok(ScoreWrite::AlreadyApplied);
             }
             let retry = match classify(err) {

@@ -119,9 +119,7 @@ pub async fn list(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if let Some(status) = filters.get("status") {
-        if !matches!(status.as_str(), "draft" | "live" | "paused") {
-            return Err(ApiError::field("status", "must be draft, live or paused"));
-        }
+        domain::program::ProgramStatus::from_filter(status)?;
     }
     let binding = Binding {
         tenant,

@@ -92,6 +92,14 @@ impl ProgramStatus {
             ProgramStatus::Paused => "paused",
         }
     }
+
+    /// A list's `status` filter (programs and leaderboards): 400 naming it unless a status.
+    pub fn from_filter(value: &str) -> Result<Self, ApiError> {
+        [Self::Draft, Self::Live, Self::Paused]
+            .into_iter()
+            .find(|s| s.as_str() == value)
+            .ok_or_else(|| ApiError::field("status", "must be draft, live or paused"))
+    }
 }
 
 /// A program as stored. Fields that do not belong to `kind` stay `None`.

@@ -56,6 +56,13 @@ pub fn template_path() -> PathBuf {
     repo_root().join("template.yaml")
 }
 
+/// The SAM template at `path`, parsed (CloudFormation's `!` tags read as tagged values).
+pub fn read_template(path: &std::path::Path) -> Result<serde_yaml::Value, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    serde_yaml::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))
+}
+
 /// A free TCP port on 127.0.0.1, chosen by the OS.
 pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())

@@ -72,10 +72,7 @@ fn keys_of(v: &Value) -> Result<Vec<(String, String)>, String> {
 
 impl TableSpec {
     pub fn from_template(path: &Path) -> Result<Self, String> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("read {}: {e}", path.display()))?;
-        let doc: Value =
-            serde_yaml::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))?;
+        let doc: Value = crate::read_template(path)?;
         let props = doc
             .get("Resources")
             .and_then(|r| r.get("GamifyTable"))

@@ -22,10 +22,7 @@ impl StreamFilter {
     /// The filters of the DynamoDB event of the function `binary` (its
     /// `Metadata.BuildProperties.Binary`) in the template at `path`.
     pub fn from_template(path: &Path, binary: &str) -> Result<Self, String> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("read {}: {e}", path.display()))?;
-        let doc: Yaml =
-            serde_yaml::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))?;
+        let doc: Yaml = crate::read_template(path)?;
         let resources = doc
             .get("Resources")
             .and_then(Yaml::as_mapping)

@@ -65,10 +65,7 @@ impl Route {
 
 /// Every `HttpApi` event of every function in the template, with the function's binary name.
 pub fn routes_from_template(path: &Path) -> Result<Vec<Route>, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("read {}: {e}", path.display()))?;
-    let doc: Yaml =
-        serde_yaml::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))?;
+    let doc: Yaml = testkit::read_template(path)?;
     let resources = doc
         .get("Resources")
         .and_then(Yaml::as_mapping)

@@ -97,6 +97,8 @@ pub const ROUTES: &[&str] = &[
     "GET /v1/user-journeys/users/{externalId}/timeline",
     "POST /v1/user-journeys/events",
     "POST /v1/user-journeys/track",
+    "GET /console",
+    "GET /console/{asset}",
 ];
 
 /// API Gateway's route key of the catch-all route that gets every request no route matches.

@@ -7,8 +7,8 @@
 //! What it keeps, as `lambda_http` read it: the method (`requestContext.http.method`), `rawPath`
 //! (the `$default` stage adds no prefix), `rawQueryString` (decoded as a form, in order, when a
 //! route asks), `routeKey`, `requestContext.requestId`, the authorizer's string fields
-//! (`requestContext.authorizer.lambda`), `pathParameters`, the `content-type` and
-//! `idempotency-key` headers (names case-insensitive) and the body (base64-decoded when
+//! (`requestContext.authorizer.lambda`), `pathParameters`, the `content-type`,
+//! `idempotency-key`, `accept-encoding` and `if-none-match` headers (names case-insensitive) and the body (base64-decoded when
 //! `isBase64Encoded`).
 
 use std::borrow::Cow;
@@ -31,6 +31,8 @@ pub struct Request<'a> {
     path_parameters: Vec<(Text<'a>, Text<'a>)>,
     content_type: Option<Text<'a>>,
     idempotency_key: Option<Text<'a>>,
+    accept_encoding: Option<Text<'a>>,
+    if_none_match: Option<Text<'a>>,
     body: Vec<u8>,
 }
 
@@ -56,6 +58,8 @@ impl<'a> Request<'a> {
             path_parameters: raw.path_parameters.map(|p| p.0).unwrap_or_default(),
             content_type: raw.headers.content_type,
             idempotency_key: raw.headers.idempotency_key,
+            accept_encoding: raw.headers.accept_encoding,
+            if_none_match: raw.headers.if_none_match,
             body,
         })
     }
@@ -78,6 +82,8 @@ impl<'a> Request<'a> {
             path_parameters: own(self.path_parameters),
             content_type: self.content_type.map(Text::into_owned),
             idempotency_key: self.idempotency_key.map(Text::into_owned),
+            accept_encoding: self.accept_encoding.map(Text::into_owned),
+            if_none_match: self.if_none_match.map(Text::into_owned),
             body: self.body,
         }
     }
@@ -125,6 +131,16 @@ impl<'a> Request<'a> {
 
     pub fn idempotency_key(&self) -> Option<&str> {
         self.idempotency_key.as_ref().map(|t| &*t.0)
+    }
+
+    /// `accept-encoding` (the console serves gzip when it is accepted).
+    pub fn accept_encoding(&self) -> Option<&str> {
+        self.accept_encoding.as_ref().map(|t| &*t.0)
+    }
+
+    /// `if-none-match` (the console answers 304 to a cached asset's ETag).
+    pub fn if_none_match(&self) -> Option<&str> {
+        self.if_none_match.as_ref().map(|t| &*t.0)
     }
 
     pub fn body(&self) -> &[u8] {
@@ -305,11 +321,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for StringOrOther<'a> {
     }
 }
 
-/// The two headers routes read; every other header is skipped unread.
+/// The headers routes read; every other header is skipped unread.
 #[derive(Default)]
 struct Headers<'a> {
     content_type: Option<Text<'a>>,
     idempotency_key: Option<Text<'a>>,
+    accept_encoding: Option<Text<'a>>,
+    if_none_match: Option<Text<'a>>,
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Headers<'a> {
@@ -330,6 +348,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for Headers<'a> {
                         &mut headers.content_type
                     } else if name.0.eq_ignore_ascii_case(crate::idempotency::HEADER) {
                         &mut headers.idempotency_key
+                    } else if name.0.eq_ignore_ascii_case("accept-encoding") {
+                        &mut headers.accept_encoding
+                    } else if name.0.eq_ignore_ascii_case("if-none-match") {
+                        &mut headers.if_none_match
                     } else {
                         map.next_value::<IgnoredAny>()?;
                         continue;

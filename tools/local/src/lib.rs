@@ -20,6 +20,8 @@ pub struct Route {
     pub method: String,
     pub path: String,
     pub binary: String,
+    /// False for a route with `Auth: {Authorizer: NONE}` (the console's page and modules).
+    pub authorized: bool,
 }
 
 impl Route {
@@ -98,17 +100,24 @@ pub fn routes_from_template(path: &Path) -> Result<Vec<Route>, String> {
                 .get("Properties")
                 .ok_or("template: HttpApi event without Properties")?;
             let field = |k: &str| props.get(k).and_then(Yaml::as_str).map(str::to_string);
+            let authorized = props
+                .get("Auth")
+                .and_then(|a| a.get("Authorizer"))
+                .and_then(Yaml::as_str)
+                != Some("NONE");
             let route = match (field("Method"), field("Path")) {
                 (Some(method), Some(path)) => Route {
                     method: method.to_uppercase(),
                     path,
                     binary: binary.to_string(),
+                    authorized,
                 },
                 // SAM makes an event without both the API's $default route.
                 (None, None) => Route {
                     method: "ANY".into(),
                     path: app::http::DEFAULT_ROUTE.into(),
                     binary: binary.to_string(),
+                    authorized,
                 },
                 _ => return Err("template: an HttpApi event has Method or Path, not both".into()),
             };
@@ -377,6 +386,7 @@ pub struct Functions {
     pub progress_reads: progress_reads::App,
     pub track_user: track_user::App,
     pub webhooks: webhooks::App,
+    pub console: console::App,
     pub authorizer: authorizer::Authorizer,
 }
 
@@ -408,6 +418,7 @@ pub enum Function<'a> {
     ProgressReads(&'a progress_reads::App),
     TrackUser(&'a track_user::App),
     Webhooks(&'a webhooks::App),
+    Console(&'a console::App),
 }
 
 impl Function<'_> {
@@ -421,6 +432,7 @@ impl Function<'_> {
             Function::Logs(app) => app.handle(request).await,
             Function::ProgressReads(app) => app.handle(request).await,
             Function::TrackUser(app) => app.handle(request).await,
+            Function::Console(app) => app.handle(request).await,
         }
     }
 }
@@ -439,6 +451,7 @@ impl Functions {
             track_user: track_user::App::new(store.clone(), cursors.clone()),
             // The local run delivers to the developer's machine: private URLs are allowed.
             webhooks: webhooks::App::new(store.clone(), cursors, UrlPolicy::AllowPrivate),
+            console: console::App,
             authorizer: authorizer::Authorizer::new(store, key_cache),
         }
     }
@@ -455,6 +468,7 @@ impl Functions {
             "progress-reads" => Function::ProgressReads(&self.progress_reads),
             "track-user" => Function::TrackUser(&self.track_user),
             "webhooks" => Function::Webhooks(&self.webhooks),
+            "console" => Function::Console(&self.console),
             _ => return None,
         })
     }
@@ -471,18 +485,19 @@ impl Functions {
         let Some((route, params)) = matched else {
             return Reply::gateway(404, "Not Found");
         };
-        let unauthorized = api_gateway_event(req, route, &params, None);
-        let auth_request = match authorizer_event(&unauthorized) {
-            Ok(a) => a,
-            Err(_) => return Reply::gateway(500, "Internal Server Error"),
-        };
-        let context = match self.authorizer.handle(auth_request).await {
-            Ok(resp) if resp.is_authorized => resp.context,
-            Ok(_) => return Reply::gateway(403, "Forbidden"),
-            Err(_) => return Reply::gateway(500, "Internal Server Error"),
-        };
-        let mut event = unauthorized;
-        event["requestContext"]["authorizer"] = json!({ "lambda": context });
+        let mut event = api_gateway_event(req, route, &params, None);
+        if route.authorized {
+            let auth_request = match authorizer_event(&event) {
+                Ok(a) => a,
+                Err(_) => return Reply::gateway(500, "Internal Server Error"),
+            };
+            let context = match self.authorizer.handle(auth_request).await {
+                Ok(resp) if resp.is_authorized => resp.context,
+                Ok(_) => return Reply::gateway(403, "Forbidden"),
+                Err(_) => return Reply::gateway(500, "Internal Server Error"),
+            };
+            event["requestContext"]["authorizer"] = json!({ "lambda": context });
+        }
         let event = event.to_string();
         let request = match app::http::Request::parse(&event) {
             Ok(r) => r,

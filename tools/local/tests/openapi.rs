@@ -129,10 +129,11 @@ fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
 #[test]
 fn every_route_is_documented_and_every_documented_operation_is_routed() {
     let (_, doc) = document();
+    // The API is every authorized route; the console's page and modules are not part of it.
     let routed: BTreeSet<String> = routes_from_template(&template_path())
         .unwrap()
         .iter()
-        .filter(|r| !r.is_default())
+        .filter(|r| !r.is_default() && r.authorized)
         .map(Route::route_key)
         .collect();
     let documented: BTreeSet<String> = operations(&doc)

@@ -5,6 +5,8 @@
 #     when asked with --python
 #   - the OpenAPI linters (Redocly, Spectral; pinned in tools/lint/package-lock.json) into
 #     tools/lint/node_modules when asked with --lint
+#   - Chromium from Debian's packages (the console's browser tests) when asked with --browser:
+#     apt-get as root, or through sudo
 # Needs: cargo, java (17+), node/npm, python3 — all present on the project's machines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,5 +43,14 @@ if wants --python; then
     python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
     cp requirements-dev.txt "$pystamp"
+  fi
+fi
+
+if wants --browser; then
+  if ! command -v "${CHROMIUM:-/usr/bin/chromium}" >/dev/null 2>&1; then
+    echo "setup: installing Chromium (apt-get install chromium)"
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
   fi
 fi

@@ -15,3 +15,6 @@ cargo test --workspace --all-targets --locked
 
 # OpenAPI lint and schemathesis against the local run.
 scripts/api-check.sh
+
+# The console in Chromium against the local run.
+scripts/console-check.sh

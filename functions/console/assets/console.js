@@ -2,7 +2,7 @@
 // `#/webhooks/…`). Each view is a function of the route that answers the page's content.
 
 import { ApiFailure, call, signIn, signOut, signedIn } from './api.js';
-import { h, uid, failure, navigate } from './dom.js';
+import { failure, fill, h, navigate, uid } from './dom.js';
 import { membersView, memberView } from './members.js';
 import { programsView, programView } from './programs.js';
 import { webhooksView, endpointView } from './webhooks.js';
@@ -30,7 +30,7 @@ function view({ parts, query }) {
 
 function render() {
   if (!signedIn()) {
-    main.replaceChildren(signInView());
+    fill(main, signInView());
     main.querySelector('input').focus();
     return;
   }
@@ -44,7 +44,7 @@ function render() {
     if (a.getAttribute('href') === `#/${current.parts[0]}`) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  main.replaceChildren(content);
+  fill(main, content);
   (main.querySelector('h1') ?? main).focus();
 }
 
@@ -59,7 +59,7 @@ function signInView() {
   const secretId = uid('api-secret');
   const key = h('input', { id: keyId, name: 'apiKey', autocomplete: 'off', spellcheck: 'false', required: true });
   const secret = h('input', { id: secretId, name: 'apiSecret', type: 'password', autocomplete: 'off', required: true });
-  const message = h('div', { class: 'form-error', role: 'alert' });
+  const message = h('div', { class: 'form-error' });
   const button = h('button', { type: 'submit' }, 'Sign in');
   const form = h('form', { class: 'sign-in', 'aria-labelledby': 'sign-in-title' },
     h('h1', { id: 'sign-in-title', tabindex: '-1' }, 'Sign in'),
@@ -71,7 +71,7 @@ function signInView() {
     event.preventDefault();
     message.replaceChildren();
     if (!key.value.trim() || !secret.value.trim()) {
-      message.append(h('p', {}, 'Enter both the API key and the secret.'));
+      message.append(h('p', { role: 'alert' }, 'Enter both the API key and the secret.'));
       return;
     }
     button.disabled = true;

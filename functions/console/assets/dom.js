@@ -106,14 +106,14 @@ export function pagedList({ caption, columns, load, empty }) {
       if (!t) {
         const rendered = table(caption, columns, answer.data, empty);
         t = rendered.tagName === 'TABLE' ? rendered : rendered.querySelector('table');
-        box.replaceChildren(rendered, more);
+        fill(box, rendered, more);
       } else {
         addRows(t, columns, answer.data);
         box.querySelector('.error')?.remove();
       }
       more.hidden = !cursor;
     } catch (error) {
-      if (!t) box.replaceChildren(failure(error, page));
+      if (!t) fill(box, failure(error, page));
       else box.insertBefore(failure(error), more);
     } finally {
       more.disabled = false;
@@ -176,4 +176,10 @@ export function notify(message) {
 export function navigate(hash) {
   if (location.hash === hash) window.dispatchEvent(new HashChangeEvent('hashchange'));
   else location.hash = hash;
+}
+
+/** Replaces `el`'s children with `children`, leaving out the absent ones (null, false). */
+export function fill(el, ...children) {
+  el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  return el;
 }

@@ -3,7 +3,7 @@
 
 import { call, collect } from './api.js';
 import { activityChart, lastDays } from './charts.js';
-import { facts, failure, h, heading, link, loading, navigate, notify, pagedList, tabs, text, uid, when } from './dom.js';
+import { facts, failure, fill, h, heading, link, loading, navigate, notify, pagedList, tabs, text, uid, when } from './dom.js';
 
 const path = (id) => `/schema/account_user/record/${encodeURIComponent(id)}`;
 
@@ -52,13 +52,13 @@ export function statusBadge(status) {
 export function memberView(id) {
   const box = h('section', { class: 'member' }, heading('Member'), loading());
   const load = async () => {
-    box.replaceChildren(heading('Member'), loading());
+    fill(box, heading('Member'), loading());
     try {
       const { data: member } = await call('GET', path(id));
-      box.replaceChildren(...memberRecord(member, load));
+      fill(box, ...memberRecord(member, load));
       box.querySelector('h1').focus();
     } catch (error) {
-      box.replaceChildren(heading('Member'), failure(error, load));
+      fill(box, heading('Member'), failure(error, load));
     }
   };
   load();
@@ -68,7 +68,7 @@ export function memberView(id) {
 function memberRecord(member, reload) {
   const next = member.status === 'live' ? 'paused' : 'live';
   const toggle = h('button', { type: 'button', class: 'toggle' }, member.status === 'live' ? 'Pause member' : 'Resume member');
-  const toggleError = h('div', { role: 'alert', class: 'form-error' });
+  const toggleError = h('div', { class: 'form-error' });
   toggle.addEventListener('click', async () => {
     toggle.disabled = true;
     toggleError.replaceChildren();
@@ -122,9 +122,9 @@ function activity(member) {
         counts.set(day, (counts.get(day) ?? 0) + 1);
       }
       const partial = streaks.complete && challenges.complete ? null : h('p', { class: 'note' }, 'Showing the first 1,000 logs of each kind.');
-      box.replaceChildren(box.firstChild, activityChart('Logs per day, last 30 days (UTC)', counts, days), partial);
+      fill(box, box.firstChild, activityChart('Logs per day, last 30 days (UTC)', counts, days), partial);
     } catch (error) {
-      box.replaceChildren(box.firstChild, failure(error, draw));
+      fill(box, box.firstChild, failure(error, draw));
     }
   };
   draw();
@@ -228,9 +228,9 @@ function standings(member) {
           h('td', {}, text(rank?.value)),
           h('td', {}, text(rank?.percentile)),
           h('td', {}, text(rank?.totalParticipants))))));
-      box.replaceChildren(t, rows.length ? null : h('p', { class: 'empty' }, 'No live leaderboards.'));
+      fill(box, t, rows.length ? null : h('p', { class: 'empty' }, 'No live leaderboards.'));
     } catch (error) {
-      box.replaceChildren(failure(error, load));
+      fill(box, failure(error, load));
     }
   };
   load();

@@ -3,7 +3,7 @@
 
 import { call, collect, idempotencyKeys } from './api.js';
 import { funnelChart } from './charts.js';
-import { failure, h, heading, link, loading, navigate, notify, pagedList, text, when } from './dom.js';
+import { failure, fill, h, heading, link, loading, navigate, notify, pagedList, text, when } from './dom.js';
 import { PROGRAM_FIELDS, recordForm } from './forms.js';
 import { statusBadge } from './members.js';
 
@@ -46,7 +46,7 @@ export function programView(kind, id) {
   const load = async () => {
     try {
       const { data } = await call('GET', `${k.path}/${encodeURIComponent(id)}`);
-      box.replaceChildren(
+      fill(box,
         heading(text(data.name), ' ', statusBadge(data.status)),
         h('p', { class: 'subtitle' }, `${k.one} · id ${data.id} · ${summary[kind](data)}`),
         kind === 'leaderboard' ? rankings(data) : null,
@@ -64,7 +64,7 @@ export function programView(kind, id) {
         })));
       box.querySelector('h1').focus();
     } catch (error) {
-      box.replaceChildren(heading(k.one), failure(error, load));
+      fill(box, heading(k.one), failure(error, load));
     }
   };
   load();
@@ -99,14 +99,14 @@ function funnel(kind, program) {
         if (!seen || String(p.createdAt) > String(seen.createdAt)) latest.set(p.ownedById, p);
       }
       const count = (s) => [...latest.values()].filter((p) => p[statusField] === s).length;
-      box.replaceChildren(box.firstChild, funnelChart(`Members of ${program.name}, by their latest ${kind === 'streak' ? 'run' : 'window'}`, [
+      fill(box, box.firstChild, funnelChart(`Members of ${program.name}, by their latest ${kind === 'streak' ? 'run' : 'window'}`, [
         { label: 'Joined', value: latest.size, tone: 'joined' },
         { label: 'In progress', value: count('in_progress'), tone: 'progress' },
         { label: 'Completed', value: count('completed'), tone: 'completed' },
         { label: ended === 'broken' ? 'Broken' : 'Failed', value: count(ended), tone: 'ended' },
       ]), complete ? null : h('p', { class: 'note' }, 'Counted over the first 1,000 progress records.'));
     } catch (error) {
-      box.replaceChildren(box.firstChild, failure(error, draw));
+      fill(box, box.firstChild, failure(error, draw));
     }
   };
   draw();

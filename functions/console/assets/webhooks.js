@@ -2,7 +2,7 @@
 // their status and attempts, and replay.
 
 import { call, idempotencyKeys } from './api.js';
-import { facts, failure, h, heading, link, loading, navigate, notify, pagedList, text, when } from './dom.js';
+import { facts, failure, fill, h, heading, link, loading, navigate, notify, pagedList, text, when } from './dom.js';
 import { PROGRAM_FIELDS, recordForm } from './forms.js';
 
 const ENDPOINTS = '/v1/webhooks/endpoints';
@@ -30,7 +30,7 @@ export function webhooksView() {
         const { data } = await call('POST', ENDPOINTS, { body, idempotencyKey: keys.for(body) });
         keys.done();
         notify(`Added ${data.url}.`);
-        created.replaceChildren(h('p', {}, 'Signing secret (shown once; copy it now): '), h('code', {}, data.secret),
+        fill(created, h('p', {}, 'Signing secret (shown once; copy it now): '), h('code', {}, data.secret),
           h('p', {}, link(`#/webhooks/${encodeURIComponent(data.id)}`, 'Open the endpoint')));
       },
     })));
@@ -41,10 +41,10 @@ export function endpointView(id) {
   const load = async () => {
     try {
       const { data: endpoint } = await call('GET', endpointPath(id));
-      box.replaceChildren(...endpointRecord(endpoint, load));
+      fill(box, ...endpointRecord(endpoint, load));
       box.querySelector('h1').focus();
     } catch (error) {
-      box.replaceChildren(heading('Endpoint'), failure(error, load));
+      fill(box, heading('Endpoint'), failure(error, load));
     }
   };
   load();
@@ -52,7 +52,7 @@ export function endpointView(id) {
 }
 
 function endpointRecord(endpoint, reload) {
-  const message = h('div', { role: 'alert', class: 'form-error' });
+  const message = h('div', { class: 'form-error' });
   const act = (label, run) => {
     const button = h('button', { type: 'button' }, label);
     button.addEventListener('click', async () => {

@@ -35,6 +35,8 @@ pub const FUNCTIONS: &[(&str, &str)] = &[
     ("webhook-delivery", "stream/batch.json"),
     // The clock's sweep: an EventBridge schedule's event (one sweep of an empty due index).
     ("clock-sweep", "clock/scheduled.json"),
+    // The console: its page, gzipped, from the binary (no store call).
+    ("console", "console/page.json"),
 ];
 
 #[derive(Debug, Serialize)]
@@ -137,9 +139,18 @@ struct Run {
     peak_rss_mb: f64,
 }
 
-pub async fn measure(runs: usize, dynamodb: &str, table: &str) -> Result<Vec<ColdStart>, String> {
+/// `only`: the functions to measure (all when empty).
+pub async fn measure(
+    runs: usize,
+    dynamodb: &str,
+    table: &str,
+    only: &[String],
+) -> Result<Vec<ColdStart>, String> {
     let mut out = Vec::new();
-    for (name, event_file) in FUNCTIONS {
+    let wanted = FUNCTIONS
+        .iter()
+        .filter(|(name, _)| only.is_empty() || only.iter().any(|o| o == name));
+    for (name, event_file) in wanted {
         let bin = binary(name);
         if !bin.exists() {
             return Err(format!(

@@ -131,7 +131,13 @@ fn main() -> Result<(), String> {
     let cold = if progress_only || board_only {
         Vec::new()
     } else {
-        runtime.block_on(cold_start::measure(runs, &endpoint, table))?
+        // `--only a,b`: measure those functions alone (with `--cold-start-only`).
+        let only: Vec<String> = std::env::args()
+            .skip_while(|a| a != "--only")
+            .nth(1)
+            .map(|list| list.split(',').map(str::to_string).collect())
+            .unwrap_or_default();
+        runtime.block_on(cold_start::measure(runs, &endpoint, table, &only))?
     };
     if std::env::args().any(|a| a == "--cold-start-only") {
         return Ok(());

@@ -14,21 +14,13 @@ echo "== spectral lint openapi.yaml"
 tools/lint/node_modules/.bin/spectral lint openapi.yaml --ruleset tools/lint/.spectral.yaml --fail-severity error
 
 echo "== schemathesis against the local run"
-cargo build --quiet --locked -p gamify-local
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port=$(free_port); dynamo_port=$(free_port)
-out=$(mktemp)
 # Per-key limits off: the run explores the API's logic, not the limiter (429 is documented too).
-PORT=$port DYNAMODB_PORT=$dynamo_port RATE_LIMIT_SECRET=off RATE_LIMIT_PUBLIC=off \
-  target/debug/gamify-local --in-memory >"$out" 2>/dev/null &
-run=$!
-trap 'kill $run 2>/dev/null; wait $run 2>/dev/null; rm -f "$out"' EXIT
-for _ in $(seq 600); do grep -q ready "$out" && break; kill -0 $run || { cat "$out"; exit 1; }; sleep 0.1; done
-keys=$(grep '^Demo account' "$out" | sed 's/^[^{]*//')
-key() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["live"][sys.argv[2]])' "$keys" "$1"; }
+. scripts/lib/local-run.sh
+start_local_run RATE_LIMIT_SECRET=off RATE_LIMIT_PUBLIC=off
+key() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$LOCAL_KEYS" "$1"; }
 
 check() {
-  .venv/bin/schemathesis run openapi.yaml --url "http://127.0.0.1:$port" "$@" \
+  .venv/bin/schemathesis run openapi.yaml --url "$LOCAL_BASE" "$@" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
     --phases examples,coverage,fuzzing,stateful --max-examples "${API_CHECK_EXAMPLES:-25}" \
     --seed "${API_CHECK_SEED:-1}" --generation-database none --no-color --workers 1

@@ -5,6 +5,8 @@
 #     when asked with --python
 #   - the OpenAPI linters (Redocly, Spectral; pinned in tools/lint/package-lock.json) into
 #     tools/lint/node_modules when asked with --lint
+#   - the TypeScript client tools (openapi-typescript, openapi-fetch, tsc; pinned in
+#     tools/clients/package-lock.json) into tools/clients/node_modules when asked with --clients
 #   - Chromium from Debian's packages (the console's browser tests) when asked with --browser:
 #     apt-get as root, or through sudo
 # Needs: cargo, java (17+), node/npm, python3 — all present on the project's machines.
@@ -32,6 +34,15 @@ if wants --lint; then
     echo "setup: installing the OpenAPI linters (npm ci in tools/lint)"
     npm ci --prefix tools/lint --no-audit --no-fund --loglevel=error
     cp tools/lint/package-lock.json "$lintstamp"
+  fi
+fi
+
+if wants --clients; then
+  clientstamp=tools/clients/node_modules/.gamify-lock
+  if [ ! -f "$clientstamp" ] || ! cmp -s tools/clients/package-lock.json "$clientstamp"; then
+    echo "setup: installing the TypeScript client tools (npm ci in tools/clients)"
+    npm ci --prefix tools/clients --no-audit --no-fund --loglevel=error
+    cp tools/clients/package-lock.json "$clientstamp"
   fi
 fi
 

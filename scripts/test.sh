@@ -16,5 +16,8 @@ cargo test --workspace --all-targets --locked
 # OpenAPI lint and schemathesis against the local run.
 scripts/api-check.sh
 
+# Clients generated from openapi.yaml (Python, TypeScript) drive the story against the local run.
+scripts/clients-check.sh
+
 # The console in Chromium against the local run.
 scripts/console-check.sh

@@ -30,12 +30,33 @@ print(sum(m in ("get", "put", "post", "delete", "patch") for ops in doc["paths"]
 echo "operations: $documented in openapi.yaml, $generated generated"
 [ "$generated" = "$documented" ] || { echo "clients-check: not every operation generated" >&2; exit 1; }
 
+. scripts/lib/local-run.sh
+start_local_run
+trap 'stop_local_run; rm -rf "$out"' EXIT
+
+# The README's two examples, as written but for the run's URL, with its keys (so they cannot go
+# stale).
+.venv/bin/python - "$out" <<'PY'
+import re, sys
+readme = open("README.md").read()
+section = readme[readme.index("## Clients"):readme.index("## Performance and cost")]
+base = __import__("os").environ["LOCAL_BASE"]
+python = re.search(r"```python\n(.*?)```", section, re.S).group(1).replace("http://127.0.0.1:3000", base)
+ts = re.search(r"```ts\n(.*?)```", section, re.S).group(1).replace("http://127.0.0.1:3000", base)
+keys = "import json, os\n_k = json.loads(os.environ['LOCAL_KEYS'])\nAPI_KEY, API_SECRET = _k['apiKey'], _k['apiSecret']\n"
+open(sys.argv[1] + "/readme_example.py", "w").write(keys + python + "assert member.external_id == 'user_12345'\nprint('readme python example: ok')\n")
+header = "const { apiKey: API_KEY, apiSecret: API_SECRET } = JSON.parse(process.env.LOCAL_KEYS ?? '{}') as { apiKey: string; apiSecret: string };\n"
+open("tools/clients/readme.ts", "w").write(header + ts)
+PY
+
 echo "== openapi-typescript + tsc --strict"
 tools/clients/node_modules/.bin/openapi-typescript openapi.yaml -o tools/clients/api.d.ts --default-non-nullable false
 tools/clients/node_modules/.bin/tsc -p tools/clients/tsconfig.json
 
 echo "== the story through both clients against the local run"
-. scripts/lib/local-run.sh
-start_local_run
 .venv/bin/python tools/clients/story.py "$out"
 node tools/clients/build/story.js
+PYTHONPATH="$out" .venv/bin/python "$out/readme_example.py"
+# The member exists now: the TypeScript example prints the API's error code for it.
+node tools/clients/build/readme.js | tee "$out/readme-ts.txt"
+grep -qx conflict "$out/readme-ts.txt"

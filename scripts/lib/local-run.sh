@@ -3,7 +3,8 @@
 #   LOCAL_BASE  its URL
 #   LOCAL_KEYS  the demo account's live keys, as JSON ({"apiKey", "apiSecret", "publicKey"})
 #   LOCAL_ACCOUNT  the demo account's id
-# It stops when the sourcing script exits. Extra environment for the run: the arguments.
+# It stops when the sourcing script exits (a script with its own EXIT trap calls stop_local_run
+# in it). Extra environment for the run: the arguments.
 start_local_run() {
   cargo build --quiet --locked -p gamify-local
   local port dynamo_port out
@@ -13,7 +14,7 @@ start_local_run() {
   env "$@" PORT="$port" DYNAMODB_PORT="$dynamo_port" target/debug/gamify-local --in-memory >"$out" 2>/dev/null &
   LOCAL_RUN_PID=$!
   LOCAL_RUN_OUT=$out
-  trap 'kill $LOCAL_RUN_PID 2>/dev/null; wait $LOCAL_RUN_PID 2>/dev/null; rm -f "$LOCAL_RUN_OUT"' EXIT
+  trap stop_local_run EXIT
   for _ in $(seq 600); do
     grep -q ready "$out" && break
     kill -0 $LOCAL_RUN_PID || { cat "$out"; exit 1; }
@@ -25,4 +26,10 @@ start_local_run() {
   LOCAL_KEYS=$(python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1])["live"]))' "$account")
   LOCAL_ACCOUNT=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["accountId"])' "$account")
   export LOCAL_BASE LOCAL_KEYS LOCAL_ACCOUNT
+}
+
+stop_local_run() {
+  kill "$LOCAL_RUN_PID" 2>/dev/null || true
+  wait "$LOCAL_RUN_PID" 2>/dev/null || true
+  rm -f "$LOCAL_RUN_OUT"
 }

@@ -67,7 +67,8 @@ export function memberView(id) {
 
 function memberRecord(member, reload) {
   const next = member.status === 'live' ? 'paused' : 'live';
-  const toggle = h('button', { type: 'button', class: 'toggle' }, member.status === 'live' ? 'Pause member' : 'Resume member');
+  const label = { live: 'Pause member', paused: 'Resume member' }[member.status] ?? 'Make member live';
+  const toggle = h('button', { type: 'button', class: 'toggle' }, label);
   const toggleError = h('div', { class: 'form-error' });
   toggle.addEventListener('click', async () => {
     toggle.disabled = true;

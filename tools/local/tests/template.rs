@@ -270,3 +270,18 @@ fn every_function_that_queries_an_index_may_read_the_items_it_points_to() {
     }
     assert!(checked >= 6, "{checked}");
 }
+
+/// The authorizer guards every route but the console's page and files, which hold no data.
+#[test]
+fn only_the_consoles_routes_skip_the_authorizer() {
+    let routes = routes_from_template(&template_path()).unwrap();
+    let open: Vec<String> = routes
+        .iter()
+        .filter(|r| !r.authorized)
+        .map(|r| format!("{} ({})", r.route_key(), r.binary))
+        .collect();
+    assert_eq!(
+        open,
+        ["GET /console (console)", "GET /console/{asset} (console)"]
+    );
+}

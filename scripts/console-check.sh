@@ -3,7 +3,10 @@
 # Python) against `make run`'s program. Screenshots of the main pages: target/console-screenshots/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --python --browser
+scripts/setup.sh --python --browser --clients
+
+echo "== tsc --checkJs on the console's modules"
+tools/clients/node_modules/.bin/tsc -p functions/console/tsconfig.json
 
 echo "== console in Chromium against the local run"
 . scripts/lib/local-run.sh

@@ -28,23 +28,17 @@ fi
 wants() { for a in "${ARGS[@]}"; do [ "$a" = "$1" ] && return 0; done; return 1; }
 ARGS=("$@")
 
-if wants --lint; then
-  lintstamp=tools/lint/node_modules/.gamify-lock
-  if [ ! -f "$lintstamp" ] || ! cmp -s tools/lint/package-lock.json "$lintstamp"; then
-    echo "setup: installing the OpenAPI linters (npm ci in tools/lint)"
-    npm ci --prefix tools/lint --no-audit --no-fund --loglevel=error
-    cp tools/lint/package-lock.json "$lintstamp"
+# `npm ci` in a tools folder, once per change of its lock file.
+npm_tools() {
+  local dir=$1 what=$2 stamp=$1/node_modules/.gamify-lock
+  if [ ! -f "$stamp" ] || ! cmp -s "$dir/package-lock.json" "$stamp"; then
+    echo "setup: installing $what (npm ci in $dir)"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+    cp "$dir/package-lock.json" "$stamp"
   fi
-fi
-
-if wants --clients; then
-  clientstamp=tools/clients/node_modules/.gamify-lock
-  if [ ! -f "$clientstamp" ] || ! cmp -s tools/clients/package-lock.json "$clientstamp"; then
-    echo "setup: installing the TypeScript client tools (npm ci in tools/clients)"
-    npm ci --prefix tools/clients --no-audit --no-fund --loglevel=error
-    cp tools/clients/package-lock.json "$clientstamp"
-  fi
-fi
+}
+if wants --lint; then npm_tools tools/lint "the OpenAPI linters"; fi
+if wants --clients; then npm_tools tools/clients "the TypeScript client tools"; fi
 
 if wants --python; then
   need python3 "install Python 3.9+"

@@ -52,12 +52,18 @@ export function idempotencyKeys() {
   };
 }
 
-/** One API call: resolves to the parsed body, rejects with an `ApiFailure`. */
+/**
+ * One API call: resolves to the parsed body, rejects with an `ApiFailure`.
+ * @param {string} method
+ * @param {string} path
+ * @param {{query?: Record<string, unknown>, body?: unknown, idempotencyKey?: string}} [options]
+ * @returns {Promise<any>}
+ */
 export async function call(method, path, { query = {}, body, idempotencyKey } = {}) {
   if (!credentials) throw new ApiFailure('unauthorized', 'Sign in first.');
   const url = new URL(basePath + path, location.origin);
   for (const [name, value] of Object.entries(query)) {
-    if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, value);
+    if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, String(value));
   }
   const headers = {
     accept: 'application/json',

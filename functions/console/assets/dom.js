@@ -67,6 +67,25 @@ export function failure(error, retry) {
   return box;
 }
 
+/**
+ * A view of one record: `title` while it loads (and beside an error, with "Try again"), then
+ * `render(data, reload)`'s elements. `read()` answers the API's `{data}`.
+ */
+export function recordView(title, read, render, attrs = {}) {
+  const box = h('section', attrs, heading(title), loading());
+  const load = async () => {
+    try {
+      const { data } = await read();
+      fill(box, ...render(data, load));
+      box.querySelector('h1')?.focus();
+    } catch (error) {
+      fill(box, heading(title), failure(error, load));
+    }
+  };
+  load();
+  return box;
+}
+
 /** A table: `columns` are `{label, cell(row)}`; `empty` is shown when there are no rows. */
 export function table(caption, columns, rows, empty) {
   const body = h('tbody');

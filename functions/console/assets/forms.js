@@ -83,6 +83,7 @@ function read(field, el) {
 /**
  * A form for `fields`, filled from `record` when editing. `submit(body)` calls the API; on
  * create the body holds the filled fields, on edit only those that changed.
+ * @param {{fields: any[], record?: any, submitLabel: string, submit: (body: any) => Promise<void>}} options
  */
 export function recordForm({ fields, record, submitLabel, submit }) {
   const editing = Boolean(record);

@@ -3,7 +3,7 @@
 
 import { call, collect } from './api.js';
 import { activityChart, lastDays } from './charts.js';
-import { facts, failure, fill, h, heading, link, loading, navigate, notify, pagedList, tabs, text, uid, when } from './dom.js';
+import { facts, failure, fill, h, heading, link, loading, navigate, notify, pagedList, recordView, tabs, text, uid, when } from './dom.js';
 
 const path = (id) => `/schema/account_user/record/${encodeURIComponent(id)}`;
 
@@ -50,19 +50,7 @@ export function statusBadge(status) {
 }
 
 export function memberView(id) {
-  const box = h('section', { class: 'member' }, heading('Member'), loading());
-  const load = async () => {
-    fill(box, heading('Member'), loading());
-    try {
-      const { data: member } = await call('GET', path(id));
-      fill(box, ...memberRecord(member, load));
-      box.querySelector('h1').focus();
-    } catch (error) {
-      fill(box, heading('Member'), failure(error, load));
-    }
-  };
-  load();
-  return box;
+  return recordView('Member', () => call('GET', path(id)), memberRecord, { class: 'member' });
 }
 
 function memberRecord(member, reload) {

@@ -3,7 +3,7 @@
 
 import { call, collect, idempotencyKeys } from './api.js';
 import { funnelChart } from './charts.js';
-import { failure, fill, h, heading, link, loading, navigate, notify, pagedList, text, when } from './dom.js';
+import { failure, fill, h, heading, link, loading, navigate, notify, pagedList, recordView, text, when } from './dom.js';
 import { PROGRAM_FIELDS, recordForm } from './forms.js';
 import { statusBadge } from './members.js';
 
@@ -42,33 +42,24 @@ export function programView(kind, id) {
   const k = KINDS[kind];
   if (!k) return h('section', {}, heading('Programs'), h('p', {}, `There is no program kind "${kind}".`));
   if (id === 'new' || id === undefined) return createView(kind, k);
-  const box = h('section', {}, heading(k.one), loading());
-  const load = async () => {
-    try {
-      const { data } = await call('GET', `${k.path}/${encodeURIComponent(id)}`);
-      fill(box,
-        heading(text(data.name), ' ', statusBadge(data.status)),
-        h('p', { class: 'subtitle' }, `${k.one} · id ${data.id} · ${summary[kind](data)}`),
-        kind === 'leaderboard' ? rankings(data) : null,
-        kind === 'streak' || kind === 'challenge' ? funnel(kind, data) : null,
-        h('section', { 'aria-labelledby': 'edit-title' }, h('h2', { id: 'edit-title' }, `Edit ${k.one}`), recordForm({
-          fields: PROGRAM_FIELDS[kind],
-          record: data,
-          submitLabel: 'Save changes',
-          submit: async (body) => {
-            if (Object.keys(body).length === 0) { notify('Nothing changed.'); return; }
-            await call('PATCH', `${k.path}/${encodeURIComponent(id)}`, { body });
-            notify(`Saved ${data.name}.`);
-            load();
-          },
-        })));
-      box.querySelector('h1').focus();
-    } catch (error) {
-      fill(box, heading(k.one), failure(error, load));
-    }
-  };
-  load();
-  return box;
+  const at = `${k.path}/${encodeURIComponent(id)}`;
+  return recordView(k.one, () => call('GET', at), (data, reload) => [
+    heading(text(data.name), ' ', statusBadge(data.status)),
+    h('p', { class: 'subtitle' }, `${k.one} · id ${data.id} · ${summary[kind](data)}`),
+    kind === 'leaderboard' ? rankings(data) : null,
+    kind === 'streak' || kind === 'challenge' ? funnel(kind, data) : null,
+    h('section', { 'aria-labelledby': 'edit-title' }, h('h2', { id: 'edit-title' }, `Edit ${k.one}`), recordForm({
+      fields: PROGRAM_FIELDS[kind],
+      record: data,
+      submitLabel: 'Save changes',
+      submit: async (body) => {
+        if (Object.keys(body).length === 0) { notify('Nothing changed.'); return; }
+        await call('PATCH', at, { body });
+        notify(`Saved ${data.name}.`);
+        reload();
+      },
+    })),
+  ]);
 }
 
 function createView(kind, k) {

@@ -2,7 +2,7 @@
 // their status and attempts, and replay.
 
 import { call, idempotencyKeys } from './api.js';
-import { facts, failure, fill, h, heading, link, loading, navigate, notify, pagedList, text, when } from './dom.js';
+import { facts, failure, fill, h, heading, link, navigate, notify, pagedList, recordView, text, when } from './dom.js';
 import { PROGRAM_FIELDS, recordForm } from './forms.js';
 
 const ENDPOINTS = '/v1/webhooks/endpoints';
@@ -37,18 +37,7 @@ export function webhooksView() {
 }
 
 export function endpointView(id) {
-  const box = h('section', {}, heading('Endpoint'), loading());
-  const load = async () => {
-    try {
-      const { data: endpoint } = await call('GET', endpointPath(id));
-      fill(box, ...endpointRecord(endpoint, load));
-      box.querySelector('h1').focus();
-    } catch (error) {
-      fill(box, heading('Endpoint'), failure(error, load));
-    }
-  };
-  load();
-  return box;
+  return recordView('Endpoint', () => call('GET', endpointPath(id)), endpointRecord);
 }
 
 function endpointRecord(endpoint, reload) {

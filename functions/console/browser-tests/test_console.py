@@ -288,6 +288,14 @@ def test_replay_a_delivery(page, data):
     expect(page.locator("#notice")).to_contain_text(f"Replay of {event_id} queued")
     eventually("the replayed delivery", lambda: Receiver.seen.count(event_id) > sent)
     shot(page, "webhooks")
+    # An action that fails says so in place, and changes nothing.
+    endpoint = f"{BASE}/v1/webhooks/endpoints/{data['endpoint']['id']}"
+    page.route(endpoint, lambda r: r.fulfill(status=500, headers={"content-type": "application/json"}, body=json.dumps(
+        {"status": "error", "error": {"code": "internal_error", "message": "Internal error.", "details": [], "requestId": "req-1"}})))
+    page.get_by_role("button", name="Disable endpoint").click()
+    expect(page.get_by_role("alert")).to_contain_text("request req-1")
+    page.unroute(endpoint)
+    assert api("GET", f"/v1/webhooks/endpoints/{data['endpoint']['id']}")[1]["data"]["status"] == "enabled"
 
 
 def test_sign_out_and_back_in_by_keyboard(page, data):

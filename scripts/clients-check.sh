@@ -22,13 +22,28 @@ cat "$log"
 if grep -v -e '^Generating ' -e '^$' "$log" >/dev/null; then
   echo "clients-check: openapi-python-client warned (above); every schema and operation must generate" >&2; exit 1
 fi
-generated=$(find "$out/gamify_client/api" -name '*.py' ! -name '__init__.py' | wc -l)
-documented=$(.venv/bin/python -c '
-import yaml
+# One function per operation, and each parses every status the operation documents.
+.venv/bin/python - "$out/gamify_client" <<'PY'
+import glob, re, sys, yaml
 doc = yaml.safe_load(open("openapi.yaml"))
-print(sum(m in ("get", "put", "post", "delete", "patch") for ops in doc["paths"].values() for m in ops))')
-echo "operations: $documented in openapi.yaml, $generated generated"
-[ "$generated" = "$documented" ] || { echo "clients-check: not every operation generated" >&2; exit 1; }
+operations = [(op["operationId"], {str(s) for s in op["responses"]})
+              for ops in doc["paths"].values() for m, op in ops.items() if m in ("get", "put", "post", "delete", "patch")]
+generated = [f for f in glob.glob(sys.argv[1] + "/api/*/*.py") if not f.endswith("__init__.py")]
+problems = []
+for operation_id, statuses in operations:
+    name = re.sub(r"(?<!^)(?=[A-Z])", "_", operation_id).lower()
+    found = [f for f in generated if f.endswith(f"/{name}.py")]
+    if not found:
+        problems.append(f"{operation_id}: not generated")
+        continue
+    parsed = set(re.findall(r"response\.status_code == (\d+)", open(found[0]).read()))
+    if statuses - parsed:
+        problems.append(f"{operation_id}: answers {sorted(statuses - parsed)} not parsed")
+print(f"operations: {len(operations)} in openapi.yaml, {len(generated)} generated; "
+      f"{sum(len(s) for _, s in operations)} documented answers, {'all' if not problems else 'not all'} parsed")
+if problems or len(generated) != len(operations):
+    sys.exit("clients-check: " + "; ".join(problems or ["a generated function matches no operation"]))
+PY
 
 . scripts/lib/local-run.sh
 start_local_run

@@ -369,6 +369,7 @@ async fn run() -> Result<(), String> {
         }
     );
     println!("gamify-local ready on http://127.0.0.1:{port}");
+    println!("console: http://127.0.0.1:{port}/console (sign in with the demo account's live apiKey and apiSecret)");
 
     let shutdown = async {
         let mut term =

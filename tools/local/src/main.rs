@@ -368,8 +368,9 @@ async fn run() -> Result<(), String> {
             "from its oldest record"
         }
     );
-    println!("gamify-local ready on http://127.0.0.1:{port}");
+    // The ready line comes last: tests stop reading (and close the pipe) once they see it.
     println!("console: http://127.0.0.1:{port}/console (sign in with the demo account's live apiKey and apiSecret)");
+    println!("gamify-local ready on http://127.0.0.1:{port}");
 
     let shutdown = async {
         let mut term =

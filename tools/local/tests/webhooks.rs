@@ -50,6 +50,24 @@ impl Receiver {
         }
     }
 
+    /// Creates an endpoint to this receiver (for `events`, or every event when `None`) and gives
+    /// the receiver its signing secret; answers the endpoint.
+    fn subscribe(
+        &self,
+        post: impl Fn(&str, Value) -> (u16, Value),
+        events: Option<Value>,
+    ) -> Value {
+        let mut body = json!({"url": self.url});
+        if let Some(events) = events {
+            body["events"] = events;
+        }
+        let (status, endpoint) = post("/v1/webhooks/endpoints", body);
+        assert_eq!(status, 201, "{endpoint}");
+        let secret = endpoint["data"]["secret"].as_str().unwrap();
+        std::fs::write(&self.secret, secret).unwrap();
+        endpoint
+    }
+
     /// Every request it received, in order.
     fn requests(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.log)
@@ -152,16 +170,7 @@ fn a_boards_period_is_announced_once_with_its_top_10_when_it_settles() {
         Stdio::null(),
     );
     let (admin, base, post) = (run.admin(), &run.base, poster(&run));
-    let (status, endpoint) = post(
-        "/v1/webhooks/endpoints",
-        json!({"url": receiver.url, "events": ["leaderboard.finished"]}),
-    );
-    assert_eq!(status, 201, "{endpoint}");
-    std::fs::write(
-        &receiver.secret,
-        endpoint["data"]["secret"].as_str().unwrap(),
-    )
-    .unwrap();
+    receiver.subscribe(&post, Some(json!(["leaderboard.finished"])));
     let board = |name: &str, status: &str, period: &str| {
         let (code, b) = post(
             "/schema/leaderboard/record",
@@ -262,13 +271,7 @@ fn events_arrive_signed_retried_under_one_id_and_accepted_once() {
     let base = &run.base;
     let post = poster(&run);
 
-    let (status, endpoint) = post("/v1/webhooks/endpoints", json!({"url": receiver.url}));
-    assert_eq!(status, 201, "{endpoint}");
-    std::fs::write(
-        &receiver.secret,
-        endpoint["data"]["secret"].as_str().unwrap(),
-    )
-    .unwrap();
+    let endpoint = receiver.subscribe(&post, None);
 
     // A member, a one-day streak with a milestone at day 1, and a log that completes both.
     assert_eq!(
@@ -428,16 +431,15 @@ fn the_clock_nudges_breaks_and_freezes_runs_without_a_log() {
     let admin = run.admin();
     let base = &run.base;
     let post = poster(&run);
-    let (status, endpoint) = post(
-        "/v1/webhooks/endpoints",
-        json!({"url": receiver.url, "events": ["streak_progress.at_risk", "streak_progress.broken", "streak_progress.freeze_used", "streak_progress.restored"]}),
+    receiver.subscribe(
+        &post,
+        Some(json!([
+            "streak_progress.at_risk",
+            "streak_progress.broken",
+            "streak_progress.freeze_used",
+            "streak_progress.restored"
+        ])),
     );
-    assert_eq!(status, 201, "{endpoint}");
-    std::fs::write(
-        &receiver.secret,
-        endpoint["data"]["secret"].as_str().unwrap(),
-    )
-    .unwrap();
     let streak = |name: &str, max_freezes: u32| {
         let (status, s) = post(
             "/schema/streak/record",

@@ -90,5 +90,5 @@ echo "== the story through both clients against the local run"
 node tools/clients/build/story.js
 PYTHONPATH="$out" .venv/bin/python "$out/readme_example.py"
 # The member exists now: the TypeScript example prints the API's error code for it.
-node tools/clients/build/readme.js | tee "$out/readme-ts.txt"
+node tools/clients/build/readme.js 2>&1 | tee "$out/readme-ts.txt"
 grep -qx conflict "$out/readme-ts.txt"

@@ -50,6 +50,7 @@ export function statusBadge(status) {
 }
 
 export function memberView(id) {
+  programNames = null; // programs may have changed since the last record
   return recordView('Member', () => call('GET', path(id)), memberRecord, { class: 'member' });
 }
 
@@ -120,7 +121,21 @@ function activity(member) {
   return box;
 }
 
-const programLink = (kind, id) => link(`#/programs/${kind}/${encodeURIComponent(id)}`, id);
+/** Program names by id, read once per page load (the first 100 streaks and challenges). */
+let programNames = null;
+function names() {
+  programNames ??= Promise.all(['streak', 'challenge'].map((kind) => collect(`/schema/${kind}/record`, {}, 1)))
+    .then((lists) => new Map(lists.flatMap((l) => l.items).map((p) => [p.id, p.name])))
+    .catch(() => new Map()); // the id stays as the link's text
+  return programNames;
+}
+
+/** A link to a program, showing its id until its name is known. */
+function programLink(kind, id) {
+  const a = link(`#/programs/${kind}/${encodeURIComponent(id)}`, id);
+  names().then((known) => { if (known.has(id)) a.textContent = known.get(id); });
+  return a;
+}
 
 function memberTabs(member) {
   const own = (route) => (cursor) => call('GET', `${path(member.id)}/${route}`, { query: { limit: 20, cursor } });

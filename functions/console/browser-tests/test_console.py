@@ -179,8 +179,8 @@ def test_member_record(page, data):
     bar = page.locator(f"svg.activity rect[data-day='{today}']")
     expect(bar).to_have_attribute("data-count", "2")  # a streak log and a challenge log today
     tabs = {
-        "Streak Progress": data["streak"]["id"],
-        "Challenge Progress": data["challenge"]["id"],
+        "Streak Progress": data["streak"]["name"],  # the program's name, linked
+        "Challenge Progress": data["challenge"]["name"],
         "Streak Log": f"lesson-{RUN}",
         "Challenge Log": f"exercise-{RUN}",
         "Reward Log": data["milestone"]["name"],

@@ -96,6 +96,7 @@ function signInView() {
 signOutButton.addEventListener('click', () => {
   signOut();
   setSignedIn(false);
+  document.getElementById('notice').textContent = ''; // nothing of the session stays on screen
   render();
 });
 window.addEventListener('hashchange', render);

@@ -302,6 +302,8 @@ def test_sign_out_and_back_in_by_keyboard(page, data):
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_label("API secret")).to_have_value("")
+    expect(page.locator("#notice")).to_be_empty()
+    assert data["ext"] not in page.content(), "nothing of the signed-in session stays on the page"
     page.goto(f"{BASE}/console#/members")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     # The keyboard alone: the key field has the focus; Tab to the secret, Enter signs in; Tab

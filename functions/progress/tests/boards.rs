@@ -650,11 +650,13 @@ async fn streak_and_challenge_boards_rank_current_runs_and_window_values() {
     // A write of an older version (a late, slower processor) never replaces a newer one.
     let cy_id = cy["ownedById"].as_str().unwrap().to_string();
     let stale = store::ScoreSet {
-        board_id: &runs,
-        period_key: "all_time",
-        member_id: &cy_id,
-        external_id: "cy",
-        display_name: None,
+        owner: store::ScoreOwner {
+            board_id: &runs,
+            period_key: "all_time",
+            member_id: &cy_id,
+            external_id: "cy",
+            display_name: None,
+        },
         value: 1.into(),
         at: chrono::Utc::now(),
         version: 1,

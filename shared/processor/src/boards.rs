@@ -16,7 +16,7 @@ use domain::tenant::Tenant;
 use domain::time::{self, Timestamp};
 use engine::BoardSpan;
 use serde_json::json;
-use store::{Condition, DueRecord, ScoreChange, ScoreSet, Store, StoreError};
+use store::{Condition, DueRecord, ScoreChange, ScoreOwner, ScoreSet, Store, StoreError};
 
 use super::Change;
 
@@ -156,19 +156,11 @@ pub(super) async fn score_progress(
         return Ok(());
     };
     let live = boards.of(store, tenant).await?;
-    let ranking = live
-        .iter()
-        .filter(|b| b.metric == metric && b.program_id.as_deref() == Some(program_id));
-    for board in ranking {
-        let Some(period_key) = period_key(board, now, now) else {
-            continue;
-        };
+    let ranking =
+        |b: &Leaderboard| b.metric == metric && b.program_id.as_deref() == Some(program_id);
+    for (board, period_key) in in_period(&live, ranking, now, now) {
         let set = ScoreSet {
-            board_id: &board.id,
-            period_key: &period_key,
-            member_id: &member.id,
-            external_id: &member.external_id,
-            display_name: member.display_name.as_deref(),
+            owner: owner(board, &period_key, member),
             value,
             at,
             version,
@@ -176,6 +168,30 @@ pub(super) async fn score_progress(
         store.set_score(tenant, &set, now).await?;
     }
     Ok(())
+}
+
+/// The boards `wanted` keeps, each with its period that `at` falls in; a period that has
+/// settled by `now` takes no more scores, so its board is left out.
+fn in_period<'a>(
+    live: &'a [Leaderboard],
+    wanted: impl Fn(&Leaderboard) -> bool + 'a,
+    at: Timestamp,
+    now: Timestamp,
+) -> impl Iterator<Item = (&'a Leaderboard, String)> + 'a {
+    live.iter()
+        .filter(move |b| wanted(b))
+        .filter_map(move |b| Some((b, period_key(b, at, now)?)))
+}
+
+/// The member's score on `board` in `period_key`.
+fn owner<'a>(board: &'a Leaderboard, period_key: &'a str, member: &'a Member) -> ScoreOwner<'a> {
+    ScoreOwner {
+        board_id: &board.id,
+        period_key,
+        member_id: &member.id,
+        external_id: &member.external_id,
+        display_name: member.display_name.as_deref(),
+    }
 }
 
 /// Applies a member's changes of a batch to the boards; returns the sequence numbers that failed.
@@ -203,16 +219,9 @@ pub(super) async fn score(
                 continue;
             }
         };
-        for board in live.iter().filter(|b| b.metric == metric) {
-            let Some(period_key) = period_key(board, at, now) else {
-                continue;
-            };
+        for (board, period_key) in in_period(&live, |b| b.metric == metric, at, now) {
             let write = ScoreChange {
-                board_id: &board.id,
-                period_key: &period_key,
-                member_id: &member.id,
-                external_id: &member.external_id,
-                display_name: member.display_name.as_deref(),
+                owner: owner(board, &period_key, member),
                 delta: amount,
                 at,
                 source: (&source.0, &source.1),

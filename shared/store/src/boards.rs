@@ -24,13 +24,19 @@ use super::layout::{
 };
 use super::*;
 
-/// One change of a member's score on a board: `delta` added in the period `period_key`.
-pub struct ScoreChange<'a> {
+/// Whose score on which board period a write is about.
+#[derive(Debug, Clone, Copy)]
+pub struct ScoreOwner<'a> {
     pub board_id: &'a str,
     pub period_key: &'a str,
     pub member_id: &'a str,
     pub external_id: &'a str,
     pub display_name: Option<&'a str>,
+}
+
+/// One change of a member's score on a board: `delta` added in the owner's period.
+pub struct ScoreChange<'a> {
+    pub owner: ScoreOwner<'a>,
     pub delta: Decimal,
     /// When the activity happened: the score's `reachedAt` is the latest of its changes'.
     pub at: Timestamp,
@@ -42,11 +48,7 @@ pub struct ScoreChange<'a> {
 /// A member's score set to `value` (a streak's run length, a challenge window's value), as of
 /// the progress record's `version`: an older version never replaces a newer one.
 pub struct ScoreSet<'a> {
-    pub board_id: &'a str,
-    pub period_key: &'a str,
-    pub member_id: &'a str,
-    pub external_id: &'a str,
-    pub display_name: Option<&'a str>,
+    pub owner: ScoreOwner<'a>,
     pub value: Decimal,
     /// When the progress reached `value` (kept while the value stays the same).
     pub at: Timestamp,
@@ -71,15 +73,6 @@ pub struct BoardSummary {
 }
 
 const CONFLICT_RETRIES: u32 = 12;
-
-/// Whose score on which board period a write is about.
-struct Who<'a> {
-    board_id: &'a str,
-    period_key: &'a str,
-    member_id: &'a str,
-    external_id: &'a str,
-    display_name: Option<&'a str>,
-}
 
 /// How a write changes the score.
 enum ScoreUpdate<'a> {
@@ -357,14 +350,7 @@ impl Store {
         change: &ScoreChange<'_>,
         now: Timestamp,
     ) -> Result<ScoreWrite, StoreError> {
-        let who = Who {
-            board_id: change.board_id,
-            period_key: change.period_key,
-            member_id: change.member_id,
-            external_id: change.external_id,
-            display_name: change.display_name,
-        };
-        self.write_score(tenant, &who, ScoreUpdate::Add(change), now)
+        self.write_score(tenant, &change.owner, ScoreUpdate::Add(change), now)
             .await
     }
 
@@ -375,14 +361,7 @@ impl Store {
         set: &ScoreSet<'_>,
         now: Timestamp,
     ) -> Result<ScoreWrite, StoreError> {
-        let who = Who {
-            board_id: set.board_id,
-            period_key: set.period_key,
-            member_id: set.member_id,
-            external_id: set.external_id,
-            display_name: set.display_name,
-        };
-        self.write_score(tenant, &who, ScoreUpdate::Set(set), now)
+        self.write_score(tenant, &set.owner, ScoreUpdate::Set(set), now)
             .await
     }
 
@@ -392,7 +371,7 @@ impl Store {
     async fn write_score(
         &self,
         tenant: &Tenant,
-        who: &Who<'_>,
+        who: &ScoreOwner<'_>,
         update: ScoreUpdate<'_>,
         now: Timestamp,
     ) -> Result<ScoreWrite, StoreError> {
@@ -468,9 +447,9 @@ impl Store {
                     .condition_expression("attribute_exists(PK) AND NOT contains(boards, :id)")
                     .expression_attribute_values(
                         ":board",
-                        AttributeValue::Ss(vec![change.board_id.into()]),
+                        AttributeValue::Ss(vec![change.owner.board_id.into()]),
                     )
-                    .expression_attribute_values(":id", s(change.board_id))
+                    .expression_attribute_values(":id", s(change.owner.board_id))
                     .build()
                     .map_err(|e| StoreError::Other(e.to_string()))?;
                 items.push(TransactWriteItem::builder().update(mark).build());

@@ -20,7 +20,7 @@ mod shards;
 mod webhooks;
 
 pub use accounts::{Account, AccountStatus};
-pub use boards::{BoardSummary, ScoreChange, ScoreSet, ScoreWrite};
+pub use boards::{BoardSummary, ScoreChange, ScoreOwner, ScoreSet, ScoreWrite};
 pub use connect::{LOCAL_ACCESS_KEY, LOCAL_REGION};
 pub use deadlines::{due_hour, DueKind, DueRecord};
 pub use error::StoreError;

@@ -15,7 +15,7 @@ use app::leaderboards::{self, Span};
 use domain::cursor::CursorCodec;
 use domain::leaderboard::{LeaderboardInput, Score};
 use domain::tenant::Tenant;
-use store::{ScoreChange, Store};
+use store::{ScoreChange, ScoreOwner, Store};
 
 use crate::http_load::Client;
 use crate::stats::quantile;
@@ -112,11 +112,13 @@ pub async fn measure(
             let member = format!("m-{:07}", (i * 31) % members);
             let source = format!("{}#POINTS#U#bench-{i}", tenant.key_prefix());
             let change = ScoreChange {
-                board_id,
-                period_key: "all_time",
-                member_id: &member,
-                external_id: "player",
-                display_name: None,
+                owner: ScoreOwner {
+                    board_id,
+                    period_key: "all_time",
+                    member_id: &member,
+                    external_id: "player",
+                    display_name: None,
+                },
                 delta: Decimal::from(10),
                 at: domain::time::now(),
                 source: (&source, "POINTS"),

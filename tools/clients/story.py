@@ -8,18 +8,17 @@ Environment: LOCAL_BASE, LOCAL_KEYS ({"apiKey", "apiSecret", "publicKey"}), LOCA
 """
 
 import datetime as dt
-import http.server
 import json
 import os
 import sys
-import threading
-import time
 import uuid
 
 sys.path.insert(0, sys.argv[1])
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "docs", "examples"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "lib"))
 
 from enduser_token import enduser_token  # noqa: E402  (the README's token example)
+from harness import WebhookReceiver, eventually  # noqa: E402
 from gamify_client import AuthenticatedClient  # noqa: E402
 from gamify_client.api.end_users import get_me  # noqa: E402
 from gamify_client.api.leaderboards import create_leaderboard, get_member_rank, get_rankings  # noqa: E402
@@ -55,39 +54,16 @@ def answer(response, status):
     return response.parsed
 
 
-def eventually(what, check, seconds=15):
-    deadline = time.time() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.time() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
-class Receiver(http.server.BaseHTTPRequestHandler):
-    events = []
-
-    def do_POST(self):
-        Receiver.events.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 def main():
     # The secret key pair: x-api-key as the "token", x-api-secret beside it.
     client = AuthenticatedClient(base_url=BASE, token=KEYS["apiKey"], prefix="", auth_header_name="x-api-key",
                                  headers={"x-api-secret": KEYS["apiSecret"]})
-    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    receiver = WebhookReceiver()
     user = f"user_{RUN}"
 
     # 0. A webhook endpoint
     endpoint = answer(create_webhook_endpoint.sync_detailed(client=client, body=WebhookEndpointInput(
-        url=f"http://127.0.0.1:{receiver.server_address[1]}/hooks")), 201).data
+        url=receiver.url)), 201).data
     assert endpoint.secret.startswith("whsec_"), endpoint.secret
     step("webhook endpoint")
 
@@ -184,8 +160,8 @@ def main():
     step("/v1/me with an end-user token")
 
     # 5. The events the endpoint received, and its delivery log
-    seen = eventually("member.created and reward_log.created", lambda: {e["type"] for e in Receiver.events}
-                      >= {"member.created", "reward_log.created"} and {e["type"] for e in Receiver.events})
+    seen = eventually("member.created and reward_log.created", lambda: {e["type"] for e in receiver.events}
+                      >= {"member.created", "reward_log.created"} and {e["type"] for e in receiver.events})
     deliveries = answer(list_webhook_deliveries.sync_detailed(endpoint.id, client=client), 200).data
     assert {d.event_type for d in deliveries} >= {"member.created", "reward_log.created"}, deliveries
     assert all(d.status.value in ("succeeded", "pending") for d in deliveries)

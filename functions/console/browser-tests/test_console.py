@@ -8,19 +8,19 @@ replayed. Screenshots of the main pages go to $CONSOLE_SCREENSHOTS.
 """
 
 import datetime as dt
-import http.server
 import json
 import os
 import re
 import sys
-import threading
-import time
 import traceback
 import urllib.error
 import urllib.request
 import uuid
 
 from playwright.sync_api import expect, sync_playwright
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "scripts", "lib"))
+from harness import WebhookReceiver, eventually  # noqa: E402
 
 BASE = os.environ["CONSOLE_BASE"].rstrip("/")
 KEYS = json.loads(os.environ["CONSOLE_KEYS"])
@@ -48,37 +48,10 @@ def api(method, path, body=None, expect_status=None):
     return status, answer
 
 
-def eventually(what, check, seconds=15):
-    deadline = time.time() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
-class Receiver(http.server.BaseHTTPRequestHandler):
-    """A webhook endpoint: answers 200 and remembers each delivery's webhook-id."""
-
-    seen = []
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        Receiver.seen.append(self.headers.get("webhook-id"))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 def seed():
-    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    receiver = WebhookReceiver()
     _, endpoint = api("POST", "/v1/webhooks/endpoints",
-                      {"url": f"http://127.0.0.1:{receiver.server_address[1]}/hooks", "description": f"console {RUN}"}, 201)
+                      {"url": receiver.url, "description": f"console {RUN}"}, 201)
     ext = f"ada-{RUN}"
     _, member = api("POST", "/schema/account_user/record", {
         "externalId": ext, "status": "live", "displayName": XSS, "firstName": XSS,
@@ -109,7 +82,7 @@ def seed():
     eventually("a delivery", lambda: api("GET", f"/v1/webhooks/endpoints/{endpoint_id}/deliveries")[1]["data"])
     return {
         "ext": ext, "member": member["data"], "streak": streak["data"], "milestone": milestone["data"],
-        "challenge": challenge["data"], "board": board["data"], "endpoint": endpoint["data"],
+        "challenge": challenge["data"], "board": board["data"], "endpoint": endpoint["data"], "receiver": receiver,
     }
 
 
@@ -282,11 +255,11 @@ def test_replay_a_delivery(page, data):
     rows = page.locator("table tbody tr")
     expect(rows.first).to_contain_text("succeeded")
     event_id = rows.first.locator("td").nth(1).inner_text()
-    sent = Receiver.seen.count(event_id)
-    assert sent >= 1, (event_id, Receiver.seen)
+    sent = data["receiver"].ids.count(event_id)
+    assert sent >= 1, (event_id, data["receiver"].ids)
     rows.first.get_by_role("button").click()
     expect(page.locator("#notice")).to_contain_text(f"Replay of {event_id} queued")
-    eventually("the replayed delivery", lambda: Receiver.seen.count(event_id) > sent)
+    eventually("the replayed delivery", lambda: data["receiver"].ids.count(event_id) > sent)
     shot(page, "webhooks")
     # An action that fails says so in place, and changes nothing.
     endpoint = f"{BASE}/v1/webhooks/endpoints/{data['endpoint']['id']}"

@@ -2,7 +2,7 @@
 // `#/webhooks/…`). Each view is a function of the route that answers the page's content.
 
 import { ApiFailure, call, signIn, signOut, signedIn } from './api.js';
-import { failure, fill, h, navigate, uid } from './dom.js';
+import { failure, fill, h, navigate, notify, uid } from './dom.js';
 import { membersView, memberView } from './members.js';
 import { programsView, programView } from './programs.js';
 import { webhooksView, endpointView } from './webhooks.js';
@@ -96,7 +96,7 @@ function signInView() {
 signOutButton.addEventListener('click', () => {
   signOut();
   setSignedIn(false);
-  document.getElementById('notice').textContent = ''; // nothing of the session stays on screen
+  notify(''); // nothing of the session stays on screen
   render();
 });
 window.addEventListener('hashchange', render);

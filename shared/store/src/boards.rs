@@ -80,6 +80,15 @@ enum ScoreUpdate<'a> {
     Set(&'a ScoreSet<'a>),
 }
 
+impl<'a> ScoreUpdate<'a> {
+    fn owner(&self) -> ScoreOwner<'a> {
+        match self {
+            ScoreUpdate::Add(change) => change.owner,
+            ScoreUpdate::Set(set) => set.owner,
+        }
+    }
+}
+
 fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
@@ -350,7 +359,7 @@ impl Store {
         change: &ScoreChange<'_>,
         now: Timestamp,
     ) -> Result<ScoreWrite, StoreError> {
-        self.write_score(tenant, &change.owner, ScoreUpdate::Add(change), now)
+        self.write_score(tenant, ScoreUpdate::Add(change), now)
             .await
     }
 
@@ -361,8 +370,7 @@ impl Store {
         set: &ScoreSet<'_>,
         now: Timestamp,
     ) -> Result<ScoreWrite, StoreError> {
-        self.write_score(tenant, &set.owner, ScoreUpdate::Set(set), now)
-            .await
+        self.write_score(tenant, ScoreUpdate::Set(set), now).await
     }
 
     /// One score write: the score item (conditional on the value read), the histogram, and for
@@ -371,15 +379,15 @@ impl Store {
     async fn write_score(
         &self,
         tenant: &Tenant,
-        who: &ScoreOwner<'_>,
         update: ScoreUpdate<'_>,
         now: Timestamp,
     ) -> Result<ScoreWrite, StoreError> {
+        let owner = update.owner();
         let (pk, sk) = (
-            member_id_pk(tenant, who.member_id),
-            score_sk(who.board_id, who.period_key),
+            member_id_pk(tenant, owner.member_id),
+            score_sk(owner.board_id, owner.period_key),
         );
-        let shard = board_shard(who.member_id);
+        let shard = board_shard(owner.member_id);
         let mut attempt = 0;
         loop {
             let old_item = self.get(pk.clone(), &sk, true).await?;
@@ -405,13 +413,13 @@ impl Store {
                 }
             };
             let score = Score {
-                member_id: who.member_id.to_string(),
-                external_id: who.external_id.to_string(),
-                display_name: who.display_name.map(str::to_string),
+                member_id: owner.member_id.to_string(),
+                external_id: owner.external_id.to_string(),
+                display_name: owner.display_name.map(str::to_string),
                 value,
                 reached_at,
             };
-            let mut item = score_item(tenant, who.board_id, who.period_key, &score, now);
+            let mut item = score_item(tenant, owner.board_id, owner.period_key, &score, now);
             if let ScoreUpdate::Set(set) = &update {
                 item.insert("sourceVer".into(), n(set.version));
             }
@@ -425,8 +433,8 @@ impl Store {
             };
             let histogram = self.histogram_update(
                 tenant,
-                who.board_id,
-                who.period_key,
+                owner.board_id,
+                owner.period_key,
                 shard,
                 old.as_ref().map(|o| o.value),
                 Some(value),
@@ -447,9 +455,9 @@ impl Store {
                     .condition_expression("attribute_exists(PK) AND NOT contains(boards, :id)")
                     .expression_attribute_values(
                         ":board",
-                        AttributeValue::Ss(vec![change.owner.board_id.into()]),
+                        AttributeValue::Ss(vec![owner.board_id.into()]),
                     )
-                    .expression_attribute_values(":id", s(change.owner.board_id))
+                    .expression_attribute_values(":id", s(owner.board_id))
                     .build()
                     .map_err(|e| StoreError::Other(e.to_string()))?;
                 items.push(TransactWriteItem::builder().update(mark).build());

@@ -3,7 +3,7 @@
 
 import { ApiFailure, call, signIn, signOut, signedIn } from './api.js';
 import { failure, fill, h, navigate, notify, uid } from './dom.js';
-import { membersView, memberView } from './members.js';
+import { forgetProgramNames, membersView, memberView } from './members.js';
 import { programsView, programView } from './programs.js';
 import { webhooksView, endpointView } from './webhooks.js';
 
@@ -29,6 +29,7 @@ function view({ parts, query }) {
 }
 
 function render() {
+  forgetProgramNames();
   if (!signedIn()) {
     fill(main, signInView());
     main.querySelector('input').focus();

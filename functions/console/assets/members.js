@@ -50,7 +50,6 @@ export function statusBadge(status) {
 }
 
 export function memberView(id) {
-  programNames = null; // programs may have changed since the last record
   return recordView('Member', () => call('GET', path(id)), memberRecord, { class: 'member' });
 }
 
@@ -121,8 +120,14 @@ function activity(member) {
   return box;
 }
 
-/** Program names by id, read once per page load (the first 100 streaks and challenges). */
+/** Program names by id, read once per view (the first 100 streaks and challenges). */
 let programNames = null;
+
+/** Forgets the names: programs may have changed since the last view, or another account signed in. */
+export function forgetProgramNames() {
+  programNames = null;
+}
+
 function names() {
   programNames ??= Promise.all(['streak', 'challenge'].map((kind) => collect(`/schema/${kind}/record`, {}, 1)))
     .then((lists) => new Map(lists.flatMap((l) => l.items).map((p) => [p.id, p.name])))
@@ -131,7 +136,7 @@ function names() {
 }
 
 /** A link to a program, showing its id until its name is known. */
-function programLink(kind, id) {
+export function programLink(kind, id) {
   const a = link(`#/programs/${kind}/${encodeURIComponent(id)}`, id);
   names().then((known) => { if (known.has(id)) a.textContent = known.get(id); });
   return a;

@@ -5,7 +5,7 @@ import { call, collect, idempotencyKeys } from './api.js';
 import { funnelChart } from './charts.js';
 import { failure, fill, h, heading, link, loading, navigate, notify, pagedList, recordView, text, when } from './dom.js';
 import { PROGRAM_FIELDS, recordForm } from './forms.js';
-import { statusBadge } from './members.js';
+import { programLink, statusBadge } from './members.js';
 
 const KINDS = {
   streak: { title: 'Streaks', one: 'streak', path: '/schema/streak/record' },
@@ -17,7 +17,8 @@ const KINDS = {
 const summary = {
   streak: (p) => `${p.completionTargetValue} ${p.aggregationPeriod ?? 'daily'} periods of ${p.aggregationTargetValue}`,
   challenge: (p) => `${p.completionTargetValue} per ${p.aggregationPeriod ?? 'daily'} window`,
-  milestone: (p) => `${p.linkedSchemaSlug} ${p.linkedSchemaRecordId} at ${p.milestoneTargetValue}: ${p.rewardPoints ?? 0} points`,
+  milestone: (p) => h('span', {}, `${p.linkedSchemaSlug} `, programLink(p.linkedSchemaSlug, p.linkedSchemaRecordId),
+    ` at ${p.milestoneTargetValue}: ${p.rewardPoints ?? 0} points`),
   leaderboard: (p) => `${p.metric}, ${p.period}`,
 };
 
@@ -45,7 +46,7 @@ export function programView(kind, id) {
   const at = `${k.path}/${encodeURIComponent(id)}`;
   return recordView(k.one, () => call('GET', at), (data, reload) => [
     heading(text(data.name), ' ', statusBadge(data.status)),
-    h('p', { class: 'subtitle' }, `${k.one} · id ${data.id} · ${summary[kind](data)}`),
+    h('p', { class: 'subtitle' }, `${k.one} · id ${data.id} · `, summary[kind](data)),
     kind === 'leaderboard' ? rankings(data) : null,
     kind === 'streak' || kind === 'challenge' ? funnel(kind, data) : null,
     h('section', { 'aria-labelledby': 'edit-title' }, h('h2', { id: 'edit-title' }, `Edit ${k.one}`), recordForm({

@@ -187,7 +187,10 @@ def test_pause_and_resume(page, data):
 def test_streak_field_errors_and_failures(page, data):
     page.get_by_role("link", name="Programs").click()
     expect(page.get_by_role("heading", name="Streaks")).to_be_visible()
-    expect(page.get_by_role("link", name=data["streak"]["name"])).to_be_visible()
+    lists = {kind: page.locator("section.program-list", has=page.get_by_role("heading", name=kind))
+             for kind in ("Streaks", "Milestones")}
+    expect(lists["Streaks"].get_by_role("link", name=data["streak"]["name"])).to_be_visible()
+    expect(lists["Milestones"].get_by_role("link", name=data["streak"]["name"])).to_be_visible()  # its streak, by name
     shot(page, "programs")
     page.get_by_role("link", name="New streak").click()
     name = f"Bad streak {RUN}"
@@ -242,6 +245,7 @@ def test_funnel_and_edit(page, data):
     page.get_by_role("button", name="Save changes").click()
     expect(page.locator("#notice")).to_contain_text("Saved")
     assert api("GET", f"/schema/streak/record/{data['streak']['id']}")[1]["data"]["aggregationTargetValue"] == 2
+    expect(funnel).to_have_attribute("aria-label", re.compile(r"Joined 1"))  # the saved view loaded again
     shot(page, "streak")
     page.goto(f"{BASE}/console#/programs/leaderboard/{data['board']['id']}")
     standings = page.locator("table", has=page.locator("caption", has_text="Standings"))
